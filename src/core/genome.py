@@ -1,0 +1,321 @@
+"""Genomes: the topology of a weight agnostic network as flat numpy arrays.
+
+A genome has nodes (bias, inputs, outputs, hidden; each with an activation) and connections
+(source, destination, enabled flag, innovation number). There are no per-connection weights:
+every enabled connection carries the one shared weight of a rollout (Gaier & Ha 2019).
+
+Node order inside a genome is fixed: the bias at position 0, the inputs at 1..n_inputs, then the
+outputs, then hidden nodes in the order they were created. Node ids are unique within a run
+(hidden nodes take ids from :class:`Innovations`); connections refer to node ids.
+Invariant: the graph of *all* connections, enabled or not, is acyclic, so re-enabling a
+connection can never create a cycle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import activations
+
+BIAS, INPUT, OUTPUT, HIDDEN = 0, 1, 2, 3
+KIND_NAMES = {BIAS: "bias", INPUT: "input", OUTPUT: "output", HIDDEN: "hidden"}
+KIND_IDS = {name: k for k, name in KIND_NAMES.items()}
+
+
+@dataclass
+class Innovations:
+    """Run-wide counters for new hidden-node ids and connection innovation numbers.
+
+    Lives on the root rank, advanced by the variation operators in a fixed order, and saved in
+    checkpoints so a resumed run numbers its mutations exactly as an uninterrupted one.
+    """
+
+    next_node_id: int
+    next_innovation: int
+
+    @classmethod
+    def start(cls, n_inputs: int, n_outputs: int) -> Innovations:
+        """Counters just past the ids used by :func:`initial_genome`."""
+        return cls(1 + n_inputs + n_outputs, (1 + n_inputs) * n_outputs)
+
+    def new_node_id(self) -> int:
+        self.next_node_id += 1
+        return self.next_node_id - 1
+
+    def new_innovation(self) -> int:
+        self.next_innovation += 1
+        return self.next_innovation - 1
+
+
+@dataclass(frozen=True, eq=False)
+class Genome:
+    """A network topology. Arrays are never modified in place: operators build new genomes.
+
+    Attributes:
+        node_id: (n_nodes,) int64, unique ids.
+        node_kind: (n_nodes,) int8, BIAS/INPUT/OUTPUT/HIDDEN.
+        node_act: (n_nodes,) int8 activation id (:mod:`activations`); linear for non-hidden.
+        conn_src: (n_conns,) int64 source node id.
+        conn_dst: (n_conns,) int64 destination node id.
+        conn_enabled: (n_conns,) bool.
+        conn_innov: (n_conns,) int64 innovation number.
+    """
+
+    node_id: np.ndarray
+    node_kind: np.ndarray
+    node_act: np.ndarray
+    conn_src: np.ndarray
+    conn_dst: np.ndarray
+    conn_enabled: np.ndarray
+    conn_innov: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, dtype in (
+            ("node_id", np.int64),
+            ("node_kind", np.int8),
+            ("node_act", np.int8),
+            ("conn_src", np.int64),
+            ("conn_dst", np.int64),
+            ("conn_enabled", np.bool_),
+            ("conn_innov", np.int64),
+        ):
+            arr = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n_inputs(self) -> int:
+        return int(np.count_nonzero(self.node_kind == INPUT))
+
+    @property
+    def n_outputs(self) -> int:
+        return int(np.count_nonzero(self.node_kind == OUTPUT))
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_id)
+
+    @property
+    def n_hidden(self) -> int:
+        return int(np.count_nonzero(self.node_kind == HIDDEN))
+
+    @property
+    def n_connections(self) -> int:
+        """Complexity: the number of enabled connections."""
+        return int(np.count_nonzero(self.conn_enabled))
+
+    def replace(self, **changes: np.ndarray) -> Genome:
+        """A copy with some arrays replaced."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        fields.update(changes)
+        return Genome(**fields)
+
+    def key(self) -> bytes:
+        """Digest identifying the network this genome computes.
+
+        Equal keys mean equal node ids, kinds, activations and enabled connections, hence the
+        same function of (inputs, shared weight): evaluations of such genomes under the same
+        seeds are interchangeable. Disabled connections and innovation numbers are ignored.
+        """
+        en = self.conn_enabled
+        pairs = np.stack([self.conn_src[en], self.conn_dst[en]], axis=1)
+        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+        h = hashlib.blake2b(digest_size=16)
+        for arr in (self.node_id, self.node_kind, self.node_act, pairs):
+            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(b"|")
+        return h.digest()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` if any invariant of the genome does not hold."""
+        kinds = self.node_kind
+        n_in = self.n_inputs
+        n_out = self.n_outputs
+        expected = np.concatenate(
+            [[BIAS], np.full(n_in, INPUT), np.full(n_out, OUTPUT), np.full(self.n_hidden, HIDDEN)]
+        )
+        if len(kinds) != len(expected) or np.any(kinds != expected):
+            raise ValueError("nodes must be ordered bias, inputs, outputs, hidden")
+        if len(np.unique(self.node_id)) != self.n_nodes:
+            raise ValueError("node ids are not unique")
+        if len(np.unique(self.conn_innov)) != len(self.conn_innov):
+            raise ValueError("innovation numbers are not unique")
+        pos = self.positions(self.conn_src), self.positions(self.conn_dst)
+        if np.any(kinds[pos[1]] <= INPUT):
+            raise ValueError("a connection ends in a bias or input node")
+        if len(set(zip(self.conn_src.tolist(), self.conn_dst.tolist()))) != len(self.conn_src):
+            raise ValueError("duplicate connection")
+        if not set(np.unique(self.node_act).tolist()) <= set(activations.NAMES):
+            raise ValueError("unknown activation id")
+        if np.any(self.node_act[kinds != HIDDEN] != activations.LINEAR):
+            raise ValueError("bias, input and output nodes must be linear")
+        if topological_order(self.n_nodes, pos[0], pos[1]) is None:
+            raise ValueError("connections form a cycle")
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Positions in the node arrays of the given node ids (all must exist)."""
+        sorter = np.argsort(self.node_id, kind="stable")
+        idx = np.searchsorted(self.node_id, ids, sorter=sorter)
+        idx = np.clip(idx, 0, max(self.n_nodes - 1, 0))
+        pos = sorter[idx]
+        if np.any(self.node_id[pos] != ids):
+            raise ValueError("a connection refers to a node that does not exist")
+        return pos
+
+    # ----- readable and flat forms -------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Readable form: nodes with activation names, connections by node id."""
+        return {
+            "n_inputs": self.n_inputs,
+            "n_outputs": self.n_outputs,
+            "nodes": [
+                {"id": int(i), "kind": KIND_NAMES[int(k)], "activation": activations.NAMES[int(a)]}
+                for i, k, a in zip(self.node_id, self.node_kind, self.node_act)
+            ],
+            "connections": [
+                {"source": int(s), "destination": int(d), "enabled": bool(e), "innovation": int(n)}
+                for s, d, e, n in zip(
+                    self.conn_src, self.conn_dst, self.conn_enabled, self.conn_innov
+                )
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Genome:
+        """Inverse of :meth:`to_dict`; validates the result."""
+        nodes = data["nodes"]
+        conns = data["connections"]
+        genome = cls(
+            node_id=np.array([n["id"] for n in nodes], dtype=np.int64),
+            node_kind=np.array([KIND_IDS[n["kind"]] for n in nodes], dtype=np.int8),
+            node_act=np.array(
+                activations.ids_from_names([n["activation"] for n in nodes]), dtype=np.int8
+            ),
+            conn_src=np.array([c["source"] for c in conns], dtype=np.int64),
+            conn_dst=np.array([c["destination"] for c in conns], dtype=np.int64),
+            conn_enabled=np.array([c["enabled"] for c in conns], dtype=bool),
+            conn_innov=np.array([c["innovation"] for c in conns], dtype=np.int64),
+        )
+        genome.validate()
+        return genome
+
+    def to_json(self, **extra: Any) -> str:
+        return json.dumps({**extra, **self.to_dict()}, indent=1)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Genome):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in self.__dataclass_fields__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def initial_genome(
+    n_inputs: int, n_outputs: int, prob_enable: float, rng: np.random.Generator
+) -> Genome:
+    """Bias and inputs wired to every output once; each connection enabled with ``prob_enable``.
+
+    Connection innovation numbers are the index of the (source, output) pair, the same in every
+    initial genome; no hidden nodes.
+    """
+    n_src = 1 + n_inputs
+    src = np.repeat(np.arange(n_src), n_outputs)
+    dst = np.tile(np.arange(n_src, n_src + n_outputs), n_src)
+    return Genome(
+        node_id=np.arange(n_src + n_outputs),
+        node_kind=np.concatenate([[BIAS], np.full(n_inputs, INPUT), np.full(n_outputs, OUTPUT)]),
+        node_act=np.full(n_src + n_outputs, activations.LINEAR),
+        conn_src=src,
+        conn_dst=dst,
+        conn_enabled=rng.random(len(src)) < prob_enable,
+        conn_innov=np.arange(len(src)),
+    )
+
+
+def topological_order(n_nodes: int, src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray | None:
+    """Kahn's algorithm over node positions; ``None`` if the edges contain a cycle.
+
+    Ties are broken by position, so the order is a pure function of the graph.
+    """
+    indeg = np.bincount(dst_pos, minlength=n_nodes)
+    order_src = np.argsort(src_pos, kind="stable")
+    starts = np.searchsorted(src_pos[order_src], np.arange(n_nodes + 1))
+    succ = dst_pos[order_src]
+    ready = np.flatnonzero(indeg == 0).tolist()
+    heapq.heapify(ready)
+    order = []
+    indeg = indeg.copy()
+    while ready:
+        u = heapq.heappop(ready)
+        order.append(u)
+        for v in succ[starts[u] : starts[u + 1]].tolist():
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                heapq.heappush(ready, v)
+    if len(order) != n_nodes:
+        return None
+    return np.asarray(order, dtype=np.int64)
+
+
+# ----- populations as flat arrays (HDF5 datasets, MPI messages) ------------------------------
+
+
+def pack(genomes: list[Genome]) -> dict[str, np.ndarray]:
+    """Flatten genomes into four arrays plus offsets.
+
+    Returns:
+        ``nodes``: (total_nodes, 3) int64 columns id, kind, activation id;
+        ``node_offsets``: (n_genomes + 1,) int64, genome g's nodes are
+        ``nodes[node_offsets[g]:node_offsets[g+1]]``;
+        ``conns``: (total_conns, 4) int64 columns source id, destination id, enabled, innovation;
+        ``conn_offsets``: (n_genomes + 1,) int64.
+    """
+    node_counts = [g.n_nodes for g in genomes]
+    conn_counts = [len(g.conn_src) for g in genomes]
+    nodes = np.zeros((sum(node_counts), 3), dtype=np.int64)
+    conns = np.zeros((sum(conn_counts), 4), dtype=np.int64)
+    node_offsets = np.concatenate([[0], np.cumsum(node_counts)]).astype(np.int64)
+    conn_offsets = np.concatenate([[0], np.cumsum(conn_counts)]).astype(np.int64)
+    for g, a, b, c, d in zip(
+        genomes, node_offsets, node_offsets[1:], conn_offsets, conn_offsets[1:]
+    ):
+        nodes[a:b, 0], nodes[a:b, 1], nodes[a:b, 2] = g.node_id, g.node_kind, g.node_act
+        conns[c:d, 0], conns[c:d, 1] = g.conn_src, g.conn_dst
+        conns[c:d, 2], conns[c:d, 3] = g.conn_enabled, g.conn_innov
+    return {
+        "nodes": nodes,
+        "node_offsets": node_offsets,
+        "conns": conns,
+        "conn_offsets": conn_offsets,
+    }
+
+
+def unpack(arrays: dict[str, np.ndarray]) -> list[Genome]:
+    """Inverse of :func:`pack`."""
+    nodes, conns = np.asarray(arrays["nodes"]), np.asarray(arrays["conns"])
+    no, co = np.asarray(arrays["node_offsets"]), np.asarray(arrays["conn_offsets"])
+    if len(no) != len(co) or no[-1] != len(nodes) or co[-1] != len(conns):
+        raise ValueError("packed population: offsets do not match the arrays")
+    out = []
+    for a, b, c, d in zip(no, no[1:], co, co[1:]):
+        out.append(
+            Genome(
+                node_id=nodes[a:b, 0],
+                node_kind=nodes[a:b, 1],
+                node_act=nodes[a:b, 2],
+                conn_src=conns[c:d, 0],
+                conn_dst=conns[c:d, 1],
+                conn_enabled=conns[c:d, 2].astype(bool),
+                conn_innov=conns[c:d, 3],
+            )
+        )
+    return out

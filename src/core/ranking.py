@@ -1,0 +1,396 @@
+"""Multi-objective ranking and tournament selection for the WANN search.
+
+WANN (Gaier & Ha, "Weight Agnostic Neural Networks", NeurIPS 2019) ranks a population of
+genomes on three quantities: the mean reward over the shared-weight sweep, the best (max)
+reward over the sweep, and the number of enabled connections (fewer is better). The paper
+ranks with non-dominated sorting and crowding distance from NSGA-II (Deb, Pratap, Agarwal &
+Meyarivan, "A fast and elitist multiobjective genetic algorithm: NSGA-II", IEEE Trans. Evol.
+Comput. 6(2), 2002): with probability 0.8 on (mean reward, 1 / connections), otherwise on
+(mean reward, max reward).
+
+Conventions used throughout:
+
+* Every objective is **maximised**; callers negate quantities to be minimised.
+* Objectives must not contain NaN (callers guarantee finite values; NaN raises
+  ``ValueError`` here). ``-inf`` and ``+inf`` are accepted and behave as ordinary ordered
+  values in dominance; see :func:`crowding_distance` for how they enter the distance.
+* A rank of 0 is the best genome; ranks are a permutation of ``0 .. n-1``.
+* Results never depend on the order in which the population is given: ties are broken by
+  values, never by position, except between rows that are identical in everything.
+
+Pure numpy; nothing here imports any other part of ``src``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "RANKING_METHODS",
+    "crowding_distance",
+    "nondominated_fronts",
+    "rank_order",
+    "rank_population",
+    "tournament",
+]
+
+#: Accepted values of ``method`` in :func:`rank_population`.
+RANKING_METHODS: tuple[str, ...] = ("paper", "nsga3obj")
+
+
+def _as_objectives(objectives: np.ndarray, name: str = "objectives") -> np.ndarray:
+    """Validates and converts an objective matrix to a float64 (n, k) array.
+
+    Args:
+        objectives: (n, k) array-like of objective values.
+        name: Argument name used in error messages.
+
+    Returns:
+        (n, k) float64 array (a copy only if a conversion was needed).
+
+    Raises:
+        ValueError: If the array is not two-dimensional or contains NaN.
+    """
+    obj = np.asarray(objectives, dtype=np.float64)
+    if obj.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n, k) array, got shape {obj.shape}")
+    if np.isnan(obj).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return obj
+
+
+def nondominated_fronts(objectives: np.ndarray) -> np.ndarray:
+    """Sorts a population into Pareto fronts (NSGA-II non-dominated sorting, Deb et al. 2002).
+
+    Row ``a`` dominates row ``b`` iff ``a >= b`` in every objective and ``a > b`` in at least
+    one (all objectives maximised). Identical rows therefore never dominate each other and
+    always share a front. Front 0 is the set of non-dominated rows; front ``i > 0`` is the
+    set of rows that are non-dominated once fronts ``0 .. i-1`` are removed, so every member
+    of front ``i`` is dominated by at least one member of front ``i - 1``.
+
+    The full (n, n) dominance matrix is built with vectorised comparisons of per-objective
+    dense ranks (O(n^2 k) time, about 3 n^2 bytes of memory), then fronts are peeled off by
+    decrementing domination counts (a few ms for n = 960, k = 3). ``-inf``/``+inf`` are
+    ordinary ordered values (``-inf`` is worse than any finite value); NaN is rejected.
+
+    Args:
+        objectives: (n, k) objective values, all maximised. Any real dtype.
+
+    Returns:
+        (n,) int64 front index of each row, 0 = the non-dominated front. Front indices are
+        contiguous: ``0 .. fronts.max()``.
+
+    Raises:
+        ValueError: If ``objectives`` is not 2-D or contains NaN.
+    """
+    obj = _as_objectives(objectives)
+    n, k = obj.shape
+    fronts = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return fronts
+    if k == 0:
+        fronts[:] = 0
+        return fronts
+
+    # Dense per-column ranks preserve every comparison (ties and infinities included) and
+    # make the (n, n) comparisons several times faster than on float64.
+    rank_dtype = np.int16 if n <= np.iinfo(np.int16).max else np.int32
+    all_ge = np.empty((n, n), dtype=bool)
+    all_le = np.empty((n, n), dtype=bool)
+    tmp = np.empty((n, n), dtype=bool)
+    for c in range(k):
+        r = np.unique(obj[:, c], return_inverse=True)[1].reshape(n).astype(rank_dtype)
+        col, row = r[:, None], r[None, :]
+        if c == 0:
+            np.greater_equal(col, row, out=all_ge)
+            np.less_equal(col, row, out=all_le)
+        else:
+            all_ge &= np.greater_equal(col, row, out=tmp)
+            all_le &= np.less_equal(col, row, out=tmp)
+    del tmp
+    # dominates[i, j]: row i dominates row j, i.e. i >= j everywhere and not i == j
+    # everywhere (given all_ge, all_le[i, j] means the rows are identical).
+    dominates = np.greater(all_ge, all_le, out=all_ge)
+    del all_le
+
+    dominates_u8 = dominates.view(np.uint8)
+    n_dominators = dominates_u8.sum(axis=0, dtype=np.int64)
+    current = np.flatnonzero(n_dominators == 0)
+    front = 0
+    while current.size:
+        fronts[current] = front
+        n_dominators -= dominates_u8[current].sum(axis=0, dtype=np.int64)
+        # Members of the current front still count 0 (nobody in their front dominates them);
+        # mark assigned rows with a negative count so they are never picked again.
+        n_dominators[current] = -1
+        current = np.flatnonzero(n_dominators == 0)
+        front += 1
+    return fronts
+
+
+def _unique_rows_per_front(obj: np.ndarray, fronts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Groups rows that share a front and are identical in every objective.
+
+    Args:
+        obj: (n, k) float64 objectives.
+        fronts: (n,) int64 front labels.
+
+    Returns:
+        ``(first, group)``: (m,) int64 index of one representative row per group, and (n,)
+        int64 group id of every row (``obj[first[group]] == obj`` row-wise).
+    """
+    n, k = obj.shape
+    keys = [obj[:, c] for c in range(k - 1, -1, -1)] + [fronts]
+    order = np.lexsort(keys)
+    s_obj = obj[order]
+    s_front = fronts[order]
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        same = (s_front[1:] == s_front[:-1]) & np.all(s_obj[1:] == s_obj[:-1], axis=1)
+        new[1:] = ~same
+    group_sorted = np.cumsum(new) - 1
+    group = np.empty(n, dtype=np.int64)
+    group[order] = group_sorted
+    return order[new], group
+
+
+def crowding_distance(objectives: np.ndarray, fronts: np.ndarray) -> np.ndarray:
+    """Crowding distance of every row within its own front (Deb et al. 2002, section III-B).
+
+    For each objective, the members of a front are sorted by that objective; the two boundary
+    members get ``+inf`` and every inner member adds ``(next - prev) / (max - min)``, where
+    ``next``/``prev`` are its neighbours' values and ``max``/``min`` are taken over the
+    front. (The WANN reference code multiplied by ``1/max - min`` through an operator
+    precedence slip; here the gap is properly divided by the range.) An objective whose
+    range within the front is zero contributes 0 to inner members. Fronts with one or two
+    distinct members are all ``+inf``.
+
+    Order independence: ties in the objective being sorted are broken by the remaining
+    objective values (``np.lexsort`` over all columns), never by position. Rows of a front
+    that are identical in every objective are treated as one point and all receive that
+    point's distance, so the result permutes exactly with the population, duplicates
+    included. (This is the only departure from textbook NSGA-II, where one duplicate may get
+    ``+inf`` and its twin a finite value depending on input order.)
+
+    Infinite objective values: a gap between equal values is 0 (also for ``inf - inf``). If
+    the range of an objective within a front is infinite, an inner member's contribution is
+    1 when its gap is infinite and 0 otherwise (the limit of gap / range). The result is
+    never NaN.
+
+    Args:
+        objectives: (n, k) objective values, all maximised.
+        fronts: (n,) integer front label of each row (any labels; typically the output of
+            :func:`nondominated_fronts`). Rows sharing a label form one front.
+
+    Returns:
+        (n,) float64 crowding distance, ``>= 0``; larger means less crowded.
+
+    Raises:
+        ValueError: On shape mismatch or NaN objectives.
+    """
+    obj = _as_objectives(objectives)
+    fr = np.asarray(fronts)
+    if fr.shape != (obj.shape[0],):
+        raise ValueError(f"fronts must have shape ({obj.shape[0]},), got {fr.shape}")
+    fr = fr.astype(np.int64, copy=False)
+    n, k = obj.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+
+    first, group = _unique_rows_per_front(obj, fr)
+    u_obj = obj[first]
+    u_front = fr[first]
+    m = u_obj.shape[0]
+    dist = np.zeros(m, dtype=np.float64)
+
+    for c in range(k):
+        others = [u_obj[:, j] for j in range(k - 1, -1, -1) if j != c]
+        order = np.lexsort([*others, u_obj[:, c], u_front])
+        f_s = u_front[order]
+        v = u_obj[order, c]
+
+        starts = np.ones(m, dtype=bool)
+        ends = np.ones(m, dtype=bool)
+        if m > 1:
+            starts[1:] = f_s[1:] != f_s[:-1]
+            ends[:-1] = f_s[:-1] != f_s[1:]
+        boundary = starts | ends
+
+        seg = np.cumsum(starts) - 1
+        lo = v[starts][seg]
+        hi = v[ends][seg]
+
+        contrib = np.full(m, np.inf)
+        inner = np.flatnonzero(~boundary)
+        if inner.size:
+            prev = v[inner - 1]
+            nxt = v[inner + 1]
+            lo_i = lo[inner]
+            hi_i = hi[inner]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gap = np.where(nxt == prev, 0.0, nxt - prev)
+                span = np.where(hi_i == lo_i, 0.0, hi_i - lo_i)
+                finite_span = np.isfinite(span) & (span > 0)
+                val = np.where(
+                    finite_span,
+                    gap / np.where(finite_span, span, 1.0),
+                    np.where(np.isinf(span) & np.isinf(gap), 1.0, 0.0),
+                )
+            contrib[inner] = val
+        dist[order] += contrib
+
+    return dist[group]
+
+
+def rank_order(fronts: np.ndarray, crowding: np.ndarray, objectives: np.ndarray) -> np.ndarray:
+    """Turns fronts and crowding distances into a total order (rank 0 = best).
+
+    Rows are sorted by front ascending, then crowding distance descending, then by the
+    objectives descending, lexicographically with the first column most significant. Rows
+    identical in all of these keep ascending input index (stable sort).
+
+    Args:
+        fronts: (n,) integer front index, lower is better.
+        crowding: (n,) float crowding distance, higher is better (``inf`` allowed).
+        objectives: (n, k) tie-break values, all maximised, first column most significant.
+
+    Returns:
+        (n,) int64 rank of every row; a permutation of ``0 .. n-1``.
+
+    Raises:
+        ValueError: On shape mismatch or NaN in ``crowding`` / ``objectives``.
+    """
+    obj = _as_objectives(objectives)
+    n, k = obj.shape
+    fr = np.asarray(fronts)
+    cd = np.asarray(crowding, dtype=np.float64)
+    if fr.shape != (n,) or cd.shape != (n,):
+        raise ValueError(
+            f"fronts and crowding must have shape ({n},), got {fr.shape} and {cd.shape}"
+        )
+    if np.isnan(cd).any():
+        raise ValueError("crowding must not contain NaN")
+    # np.lexsort: last key is the most significant; it is stable, so equal rows keep index.
+    keys = [-obj[:, c] for c in range(k - 1, -1, -1)] + [-cd, fr.astype(np.int64, copy=False)]
+    order = np.lexsort(keys)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(n, dtype=np.int64)
+    return ranks
+
+
+def _nsga_rank(moo: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Fronts, crowding within fronts, then :func:`rank_order` with ``tiebreak``.
+
+    Args:
+        moo: (n, k) objectives the fronts and crowding are computed on.
+        tiebreak: (n, k') objectives breaking the remaining ties.
+
+    Returns:
+        (n,) int64 rank, 0 = best.
+    """
+    fronts = nondominated_fronts(moo)
+    crowd = crowding_distance(moo, fronts)
+    return rank_order(fronts, crowd, tiebreak)
+
+
+def rank_population(
+    objectives: np.ndarray,
+    method: str,
+    rng: np.random.Generator,
+    prob_moo: float = 0.8,
+) -> np.ndarray:
+    """Ranks a WANN population (rank 0 = best).
+
+    Methods:
+
+    * ``"paper"``: the scheme of Gaier & Ha 2019. One uniform number ``u`` is drawn from
+      ``rng``; if ``u < prob_moo`` the population is ranked on the pair
+      ``(mean, 1 / max(connections, 1))``, otherwise on ``(mean, max)``. Within that pair:
+      Pareto fronts, then crowding distance inside each front. Remaining ties are broken by
+      ``(mean, max, -connections)`` (so, e.g., among genomes with equal rewards the one with
+      fewer connections wins; 0 and 1 connections tie in the pair and are separated here).
+    * ``"nsga3obj"``: full three-objective NSGA-II on ``(mean, max, -connections)``, ties
+      broken by the same three columns. It still draws exactly one number from ``rng`` (and
+      ignores it) so that switching method does not shift the rest of the random stream.
+
+    Args:
+        objectives: (n, 3) columns = (mean reward, max reward, number of enabled
+            connections); connections ``>= 0``. Finite values expected; NaN raises.
+        method: One of :data:`RANKING_METHODS`.
+        rng: Generator; exactly one ``rng.random()`` draw is consumed per call.
+        prob_moo: Probability of ranking on (mean, 1/connections) in ``"paper"`` mode.
+
+    Returns:
+        (n,) int64 rank of every genome; a permutation of ``0 .. n-1``.
+
+    Raises:
+        ValueError: Unknown ``method``, wrong shape, NaN, or negative connection counts.
+    """
+    if method not in RANKING_METHODS:
+        raise ValueError(
+            f"unknown ranking method {method!r}; accepted values: "
+            + ", ".join(repr(m) for m in RANKING_METHODS)
+        )
+    obj = _as_objectives(objectives)
+    if obj.shape[1] != 3:
+        raise ValueError(
+            f"objectives must have shape (n, 3) = (mean, max, connections), got {obj.shape}"
+        )
+    mean, best, conns = obj[:, 0], obj[:, 1], obj[:, 2]
+    if (conns < 0).any():
+        raise ValueError("connection counts must be >= 0")
+
+    u = rng.random()  # exactly one draw, whatever the method
+    tiebreak = np.column_stack([mean, best, -conns])
+    if method == "nsga3obj":
+        return _nsga_rank(tiebreak, tiebreak)
+    if u < prob_moo:
+        moo = np.column_stack([mean, 1.0 / np.maximum(conns, 1.0)])
+    else:
+        moo = np.column_stack([mean, best])
+    return _nsga_rank(moo, tiebreak)
+
+
+def tournament(
+    ranks: np.ndarray,
+    candidates: np.ndarray,
+    n: int,
+    size: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Runs ``n`` independent tournaments and returns their winners.
+
+    Each tournament draws ``size`` entries uniformly **with replacement** from
+    ``candidates``; the winner is the entry with the lowest rank (the first drawn among
+    equal ranks). All draws come from one ``rng.integers(0, len(candidates),
+    size=(n, size))`` call. (The WANN reference code effectively used ``2 * size`` entries
+    by taking the better winner of two tournaments; here one tournament of ``size``.)
+
+    Args:
+        ranks: (N,) rank of every genome of the population, lower is better.
+        candidates: (c,) integer indices into ``ranks`` eligible to be drawn, ``c >= 1``.
+        n: Number of tournaments (``>= 0``).
+        size: Entries per tournament (``>= 1``).
+        rng: Generator consumed by exactly one ``integers`` call.
+
+    Returns:
+        (n,) int64 winners, each an element of ``candidates``.
+
+    Raises:
+        ValueError: Empty ``candidates``, non-integer candidates, ``n < 0`` or ``size < 1``.
+    """
+    rk = np.asarray(ranks)
+    cand = np.asarray(candidates)
+    if cand.ndim != 1 or cand.size == 0:
+        raise ValueError("candidates must be a non-empty 1-D array of indices")
+    if not np.issubdtype(cand.dtype, np.integer):
+        raise ValueError(f"candidates must be integer indices, got dtype {cand.dtype}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    cand = cand.astype(np.int64, copy=False)
+    draws = rng.integers(0, cand.size, size=(n, size))
+    entries = cand[draws]
+    best = np.argmin(rk[entries], axis=1)
+    return entries[np.arange(n), best].astype(np.int64, copy=False)

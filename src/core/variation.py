@@ -1,0 +1,181 @@
+"""Structural mutation: the only variation in WANN (Gaier & Ha 2019, section 3).
+
+Each child is a copy of one parent with exactly one structural change, chosen by roulette
+over four operators. There is no crossover, no speciation and no weight mutation.
+
+* :func:`add_node` splits a random enabled connection with a new hidden node whose activation
+  is drawn from the pool; the old connection is disabled and two new ones replace it.
+* :func:`add_connection` links two unconnected nodes so that the graph stays acyclic.
+  The destination is drawn first, uniformly among the hidden and output nodes that still have
+  a valid source, then the source uniformly among the valid ones. Valid sources: bias, inputs,
+  hidden nodes that the destination does not reach, and - with ``connect_outputs`` - outputs
+  (output -> output links, which the paper's appendix found to simplify biped networks).
+  The reference code only links to a strictly later layer; any acyclic link is a superset.
+* :func:`enable_connection` re-enables a random disabled connection.
+* :func:`change_activation` gives a random hidden node a different activation from the pool.
+
+Where the operator drawn has nothing to act on (no hidden node to change, no disabled
+connection, ...), :func:`mutate` draws again among the operators that can act, with their
+probabilities renormalised; the reference returned an unchanged clone instead (about half of
+the children early in a run). Every operator returns a new genome and uses only the
+``numpy.random.Generator`` it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
+
+Operator = Callable[[Genome, np.random.Generator, Innovations, Sequence[int], bool], Genome | None]
+
+
+def add_node(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Split a random enabled connection; ``None`` if no connection is enabled."""
+    enabled = np.flatnonzero(genome.conn_enabled)
+    if enabled.size == 0:
+        return None
+    c = int(enabled[rng.integers(enabled.size)])
+    act = int(pool[rng.integers(len(pool))])
+    node = innovations.new_node_id()
+    inn1, inn2 = innovations.new_innovation(), innovations.new_innovation()
+    conn_enabled = genome.conn_enabled.copy()
+    conn_enabled[c] = False
+    return genome.replace(
+        node_id=np.append(genome.node_id, node),
+        node_kind=np.append(genome.node_kind, HIDDEN),
+        node_act=np.append(genome.node_act, act),
+        conn_src=np.append(genome.conn_src, [genome.conn_src[c], node]),
+        conn_dst=np.append(genome.conn_dst, [node, genome.conn_dst[c]]),
+        conn_enabled=np.append(conn_enabled, [True, True]),
+        conn_innov=np.append(genome.conn_innov, [inn1, inn2]),
+    )
+
+
+def _descendants(genome: Genome, start: int, succ: list[list[int]]) -> set[int]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for v in succ[stack.pop()]:
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return seen
+
+
+def add_connection(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Add a connection that keeps the graph acyclic; ``None`` if none is possible."""
+    n = genome.n_nodes
+    kinds = genome.node_kind
+    src = genome.positions(genome.conn_src)
+    dst = genome.positions(genome.conn_dst)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    pred: list[set[int]] = [set() for _ in range(n)]
+    for s, d in zip(src.tolist(), dst.tolist()):
+        succ[s].append(d)
+        pred[d].add(s)
+    can_source = kinds != OUTPUT if not connect_outputs else np.ones(n, dtype=bool)
+    dests = [v for v in range(n) if kinds[v] > INPUT]
+    for idx in rng.permutation(len(dests)).tolist():
+        d = dests[idx]
+        banned = _descendants(genome, d, succ) | pred[d]
+        sources = [s for s in np.flatnonzero(can_source).tolist() if s not in banned]
+        if not sources:
+            continue
+        s = sources[int(rng.integers(len(sources)))]
+        return genome.replace(
+            conn_src=np.append(genome.conn_src, genome.node_id[s]),
+            conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
+            conn_enabled=np.append(genome.conn_enabled, True),
+            conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
+        )
+    return None
+
+
+def enable_connection(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Re-enable a random disabled connection; ``None`` if all are enabled."""
+    disabled = np.flatnonzero(~genome.conn_enabled)
+    if disabled.size == 0:
+        return None
+    enabled = genome.conn_enabled.copy()
+    enabled[disabled[rng.integers(disabled.size)]] = True
+    return genome.replace(conn_enabled=enabled)
+
+
+def change_activation(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Give a random hidden node another activation; ``None`` without hidden nodes."""
+    hidden = np.flatnonzero(genome.node_kind == HIDDEN)
+    if hidden.size == 0 or len(pool) < 2:
+        return None
+    v = int(hidden[rng.integers(hidden.size)])
+    choices = [a for a in pool if a != genome.node_act[v]]
+    acts = genome.node_act.copy()
+    acts[v] = choices[int(rng.integers(len(choices)))]
+    return genome.replace(node_act=acts)
+
+
+#: The operators in roulette order; config field names are ``prob_<name>``.
+OPERATORS: dict[str, Operator] = {
+    "add_connection": add_connection,
+    "add_node": add_node,
+    "enable": enable_connection,
+    "change_activation": change_activation,
+}
+
+
+def mutate(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    probs: Sequence[float],
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> tuple[Genome, str]:
+    """Apply exactly one structural mutation chosen by roulette.
+
+    Args:
+        genome: the parent (unchanged).
+        rng: the only source of randomness.
+        innovations: run-wide counters, advanced when nodes or connections are created.
+        probs: roulette weights in :data:`OPERATORS` order (need not sum to one).
+        pool: activation ids for new or changed hidden nodes.
+        connect_outputs: allow output -> output connections.
+
+    Returns:
+        (child, name of the operator applied); ``"clone"`` only if no operator can act.
+    """
+    names = list(OPERATORS)
+    weights = np.asarray(probs, dtype=np.float64).copy()
+    while weights.sum() > 0:
+        i = int(rng.choice(len(names), p=weights / weights.sum()))
+        child = OPERATORS[names[i]](genome, rng, innovations, pool, connect_outputs)
+        if child is not None:
+            return child, names[i]
+        weights[i] = 0.0
+    return genome, "clone"

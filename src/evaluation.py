@@ -1,0 +1,99 @@
+"""Evaluation: a pure function from a request to returns, runnable on any rank.
+
+An :class:`EvalRequest` is the whole wire format between root and workers: the run config,
+the generation number and a chunk of genomes as flat arrays. Rollout seeds derive from
+(run seed, generation, rep) only, so a genome's returns do not depend on which rank ran it,
+nor on how the population was cut into chunks (common random numbers: every genome of a
+generation sees the same seeds).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import WannConfig
+from .core.genome import pack, unpack
+from .core.network import compile_genome
+from .tasks import make_task
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Evaluate a chunk of genomes of one generation.
+
+    Attributes:
+        config: the run config (task, weights, n_reps, seed, ...).
+        generation: selects the rollout seeds.
+        genomes: packed genomes (:func:`src.core.genome.pack`).
+    """
+
+    config: WannConfig
+    generation: int
+    genomes: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, config: WannConfig, generation: int, genomes: list) -> EvalRequest:
+        return cls(config, generation, pack(genomes))
+
+    @property
+    def n_genomes(self) -> int:
+        return len(self.genomes["node_offsets"]) - 1
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Returns of a chunk.
+
+    Attributes:
+        returns: (n_genomes, n_weights, n_reps) episode returns; -inf where a network gave NaN/inf.
+        env_steps: environment steps simulated.
+        busy_seconds: time the evaluating rank spent on this request.
+    """
+
+    returns: np.ndarray
+    env_steps: int
+    busy_seconds: float
+
+
+def rollout_seeds(seed: int, generation: int, n_reps: int) -> np.ndarray:
+    """(n_reps,) int64 seeds of a generation's rollouts, a pure function of its arguments."""
+    words = np.random.SeedSequence([seed, generation]).generate_state(n_reps, dtype=np.uint32)
+    return words.astype(np.int64)
+
+
+def evaluate(request: EvalRequest) -> EvalResult:
+    """Run every rollout of every genome in the request.
+
+    Each genome is rolled out once per (shared weight, rep): ``len(config.weights) * n_reps``
+    episodes, rep ``r`` using seed ``rollout_seeds(seed, generation, n_reps)[r]`` for every weight.
+    """
+    start = time.perf_counter()
+    config = request.config
+    task = make_task(config)
+    weights = np.asarray(config.weights, dtype=np.float64)
+    seeds = rollout_seeds(config.seed, request.generation, config.n_reps)
+    w_flat = np.repeat(weights, config.n_reps)
+    s_flat = np.tile(seeds, len(weights))
+    genomes = unpack(request.genomes)
+    returns = np.empty((len(genomes), len(weights), config.n_reps))
+    steps = 0
+    for i, genome in enumerate(genomes):
+        r, n = task.rollouts(compile_genome(genome), w_flat, s_flat)
+        returns[i] = r.reshape(len(weights), config.n_reps)
+        steps += n
+    return EvalResult(returns, steps, time.perf_counter() - start)
+
+
+def objectives(returns: np.ndarray, connections: np.ndarray) -> np.ndarray:
+    """(n, 3) objectives: mean reward, max reward (over the weights' mean returns), connections.
+
+    A weight's score is the mean of its reps; mean reward is the mean of those scores and max
+    reward the best of them. A genome with any failed (-inf) rollout has mean reward -inf.
+    """
+    per_weight = returns.mean(axis=2)
+    return np.stack(
+        [per_weight.mean(axis=1), per_weight.max(axis=1), connections.astype(np.float64)], axis=1
+    )

@@ -1,0 +1,1 @@
+"""The search, on the root rank only: ask -> evaluate -> tell -> report -> checkpoint."""

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from conftest import grown_genome
+
+from src.core.genome import (
+    BIAS,
+    HIDDEN,
+    INPUT,
+    OUTPUT,
+    Genome,
+    Innovations,
+    initial_genome,
+    pack,
+    unpack,
+)
+
+
+def test_initial_genome_is_fully_wired_once():
+    g = initial_genome(5, 2, 1.0, np.random.default_rng(0))
+    g.validate()
+    assert list(g.node_kind) == [BIAS] + [INPUT] * 5 + [OUTPUT] * 2
+    pairs = set(zip(g.conn_src.tolist(), g.conn_dst.tolist()))
+    assert pairs == {(s, d) for s in range(6) for d in (6, 7)}
+    assert g.n_connections == 12
+    assert list(g.conn_innov) == list(range(12))
+    inn = Innovations.start(5, 2)
+    assert (inn.next_node_id, inn.next_innovation) == (8, 12)
+
+
+def test_initial_enable_probability():
+    g = initial_genome(256, 10, 0.05, np.random.default_rng(1))
+    assert 0.03 < g.n_connections / len(g.conn_src) < 0.07
+
+
+def test_pack_unpack_and_json_roundtrip():
+    genomes = [grown_genome(5, 1, n, seed=n) for n in (0, 3, 20)]
+    assert unpack(pack(genomes)) == genomes
+    for g in genomes:
+        assert Genome.from_dict(g.to_dict()) == g
+
+
+def test_key_identifies_the_network():
+    g = grown_genome(5, 1, 15, seed=3)
+    assert g.key() == unpack(pack([g]))[0].key()
+    hidden = np.flatnonzero(g.node_kind == HIDDEN)
+    acts = g.node_act.copy()
+    acts[hidden[0]] = 1 + acts[hidden[0]] % 10
+    assert g.replace(node_act=acts).key() != g.key()
+    # innovation numbers do not change the function
+    assert g.replace(conn_innov=g.conn_innov + 1000).key() == g.key()
+
+
+def test_validate_rejects_cycles_and_bad_wiring():
+    g = grown_genome(2, 1, 10, seed=5)
+    hidden = g.node_id[g.node_kind == HIDDEN]
+    a, b = hidden[0], hidden[0]
+    with pytest.raises(ValueError, match="duplicate|cycle"):
+        g.replace(
+            conn_src=np.append(g.conn_src, a),
+            conn_dst=np.append(g.conn_dst, b),
+            conn_enabled=np.append(g.conn_enabled, True),
+            conn_innov=np.append(g.conn_innov, 999),
+        ).validate()
+    with pytest.raises(ValueError, match="bias or input"):
+        g.replace(
+            conn_src=np.append(g.conn_src, 3),
+            conn_dst=np.append(g.conn_dst, 1),
+            conn_enabled=np.append(g.conn_enabled, True),
+            conn_innov=np.append(g.conn_innov, 999),
+        ).validate()
+
+
+def test_genome_arrays_are_read_only():
+    g = initial_genome(2, 1, 1.0, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        g.conn_enabled[0] = False

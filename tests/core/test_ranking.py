@@ -1,0 +1,329 @@
+"""Tests for src.core.ranking (NSGA-II fronts, crowding, WANN ranking, tournaments)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from src.core.ranking import (
+    RANKING_METHODS,
+    crowding_distance,
+    nondominated_fronts,
+    rank_order,
+    rank_population,
+    tournament,
+)
+
+SEEDS = [0, 1, 2, 3, 17]
+
+
+def dominates(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all(a >= b) and np.any(a > b))
+
+
+def random_population(seed: int, n: int = 60) -> np.ndarray:
+    """(n, 3) continuous (mean, max, connections) with distinct rows."""
+    rng = np.random.default_rng(seed)
+    mean = rng.normal(size=n)
+    best = mean + np.abs(rng.normal(size=n))
+    conns = rng.integers(0, 40, size=n).astype(np.float64)
+    return np.column_stack([mean, best, conns])
+
+
+# ----------------------------------------------------------------------------- fronts
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("k", [2, 3])
+def test_front_properties(seed: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    obj = rng.integers(0, 8, size=(80, k)).astype(np.float64)  # many ties and duplicates
+    fronts = nondominated_fronts(obj)
+    assert fronts.dtype == np.int64 and fronts.shape == (80,)
+    assert set(np.unique(fronts)) == set(range(fronts.max() + 1))
+    front0 = obj[fronts == 0]
+    for a in obj:
+        for b in front0:
+            assert not dominates(a, b)
+    for f in range(1, fronts.max() + 1):
+        prev = obj[fronts == f - 1]
+        for b in obj[fronts == f]:
+            assert any(dominates(a, b) for a in prev)
+        # nobody within a front dominates another member of it
+        members = obj[fronts == f]
+        for a in members:
+            for b in members:
+                assert not dominates(a, b)
+
+
+def test_fronts_hand_example() -> None:
+    obj = np.array(
+        [
+            [3.0, 1.0],  # A: front 0
+            [2.0, 2.0],  # B: front 0
+            [1.0, 3.0],  # C: front 0
+            [2.0, 1.0],  # D: dominated by A, B -> front 1
+            [1.0, 2.0],  # F: dominated by B, C -> front 1
+            [1.0, 1.0],  # E: dominated by D, F -> front 2
+            [3.0, 1.0],  # duplicate of A: identical rows do not dominate -> front 0
+            [0.0, 0.0],  # front 3
+        ]
+    )
+    np.testing.assert_array_equal(nondominated_fronts(obj), [0, 0, 0, 1, 1, 2, 0, 3])
+
+
+def test_fronts_infinities_are_ordered() -> None:
+    obj = np.array([[-np.inf, 0.0], [0.0, 0.0], [np.inf, np.inf], [-np.inf, -np.inf]])
+    np.testing.assert_array_equal(nondominated_fronts(obj), [2, 1, 0, 3])
+
+
+def test_fronts_reject_nan_and_handle_empty() -> None:
+    with pytest.raises(ValueError):
+        nondominated_fronts(np.array([[0.0, np.nan]]))
+    assert nondominated_fronts(np.zeros((0, 3))).shape == (0,)
+
+
+def test_fronts_fast_enough() -> None:
+    obj = np.random.default_rng(0).normal(size=(960, 3))
+    nondominated_fronts(obj)
+    t0 = time.perf_counter()
+    nondominated_fronts(obj)
+    assert time.perf_counter() - t0 < 0.5  # a few ms in practice; generous for slow CI
+
+
+# ----------------------------------------------------------------------------- crowding
+
+
+def test_crowding_hand_example() -> None:
+    obj = np.array(
+        [
+            [1.0, 6.0],  # front 0, inner
+            [0.0, 10.0],  # front 0, edge
+            [3.0, 2.0],  # front 0, inner
+            [4.0, 0.0],  # front 0, edge
+            [0.8, 3.0],  # front 1, inner
+            [0.5, 5.0],  # front 1, edge
+            [2.0, 1.0],  # front 1, edge
+        ]
+    )
+    fronts = nondominated_fronts(obj)
+    np.testing.assert_array_equal(fronts, [0, 0, 0, 0, 1, 1, 1])
+    cd = crowding_distance(obj, fronts)
+    # (1, 6): (3-0)/4 + (10-2)/10 ; (3, 2): (4-1)/4 + (6-0)/10 ; (0.8, 3): 1.5/1.5 + 4/4
+    expected = [0.75 + 0.8, np.inf, 0.75 + 0.6, np.inf, 2.0, np.inf, np.inf]
+    np.testing.assert_allclose(cd, expected)
+
+
+def test_crowding_constant_objective_contributes_zero() -> None:
+    obj = np.array([[1.0, 5.0, 3.0], [2.0, 5.0, 2.0], [3.0, 5.0, 1.0]])
+    cd = crowding_distance(obj, np.zeros(3, dtype=np.int64))
+    np.testing.assert_allclose(cd, [np.inf, 2.0, np.inf])
+
+
+def test_crowding_small_fronts_are_inf() -> None:
+    obj = np.array([[0.0, 1.0], [1.0, 0.0], [5.0, 5.0]])
+    cd = crowding_distance(obj, np.array([1, 1, 0]))
+    assert np.all(np.isinf(cd))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_crowding_edges_inf_inner_finite(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    obj = rng.normal(size=(120, 2))
+    fronts = nondominated_fronts(obj)
+    cd = crowding_distance(obj, fronts)
+    assert cd.dtype == np.float64 and np.all(cd >= 0)
+    for f in np.unique(fronts):
+        idx = np.flatnonzero(fronts == f)
+        if idx.size <= 2:
+            assert np.all(np.isinf(cd[idx]))
+            continue
+        # in 2-D a front is sorted oppositely in both objectives: edges = extremes of obj 0
+        order = idx[np.argsort(obj[idx, 0])]
+        assert np.isinf(cd[order[0]]) and np.isinf(cd[order[-1]])
+        assert np.all(np.isfinite(cd[order[1:-1]]))
+
+
+def test_crowding_infinite_values_never_nan() -> None:
+    obj = np.array(
+        [[-np.inf, 4.0], [-np.inf, 3.0], [0.0, 2.0], [1.0, 1.0], [np.inf, 0.0], [2.0, 0.5]]
+    )
+    cd = crowding_distance(obj, np.zeros(6, dtype=np.int64))
+    assert not np.any(np.isnan(cd))
+
+
+def test_crowding_duplicates_share_value() -> None:
+    obj = np.array([[0.0, 3.0], [1.0, 2.0], [1.0, 2.0], [2.0, 1.0], [3.0, 0.0], [0.0, 3.0]])
+    fronts = nondominated_fronts(obj)
+    cd = crowding_distance(obj, fronts)
+    assert cd[1] == cd[2] and cd[0] == cd[5] == np.inf
+
+
+# ----------------------------------------------------------------------------- order independence
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fronts_and_crowding_permutation_invariant_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    obj = np.unique(rng.integers(0, 6, size=(150, 3)).astype(np.float64), axis=0)
+    perm = rng.permutation(len(obj))
+    fronts = nondominated_fronts(obj)
+    cd = crowding_distance(obj, fronts)
+    fronts_p = nondominated_fronts(obj[perm])
+    cd_p = crowding_distance(obj[perm], fronts_p)
+    np.testing.assert_array_equal(fronts_p, fronts[perm])
+    np.testing.assert_array_equal(cd_p, cd[perm])
+    ranks = rank_order(fronts, cd, obj)
+    ranks_p = rank_order(fronts_p, cd_p, obj[perm])
+    np.testing.assert_array_equal(ranks_p, ranks[perm])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_crowding_permutation_invariant_with_duplicates(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    obj = rng.integers(0, 4, size=(100, 2)).astype(np.float64)
+    perm = rng.permutation(len(obj))
+    fronts = nondominated_fronts(obj)
+    cd = crowding_distance(obj, fronts)
+    np.testing.assert_array_equal(crowding_distance(obj[perm], fronts[perm]), cd[perm])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", RANKING_METHODS)
+@pytest.mark.parametrize("prob_moo", [0.0, 0.8, 1.0])
+def test_rank_population_permutation_invariant(seed: int, method: str, prob_moo: float) -> None:
+    obj = random_population(seed)
+    perm = np.random.default_rng(seed + 100).permutation(len(obj))
+    ranks = rank_population(obj, method, np.random.default_rng(seed), prob_moo)
+    ranks_p = rank_population(obj[perm], method, np.random.default_rng(seed), prob_moo)
+    assert ranks.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(ranks), np.arange(len(obj)))
+    np.testing.assert_array_equal(ranks_p, ranks[perm])
+
+
+# ----------------------------------------------------------------------------- rank_order
+
+
+def test_rank_order_keys_and_stability() -> None:
+    fronts = np.array([1, 0, 0, 0, 0, 0])
+    crowd = np.array([np.inf, 1.0, np.inf, 1.0, 1.0, 1.0])
+    obj = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 0.0], [1.0, 2.0], [1.0, 0.0], [2.0, -5.0]])
+    # front 0: idx2 (inf), then crowd 1.0: idx5 (2,-5), idx3 (1,2), idx1 (1,0), idx4 (1,0)
+    np.testing.assert_array_equal(rank_order(fronts, crowd, obj), [5, 3, 0, 2, 4, 1])
+
+
+# ----------------------------------------------------------------------------- rank_population
+
+
+@pytest.mark.parametrize("method", RANKING_METHODS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rank_population_draws_exactly_one_number(method: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rank_population(random_population(seed), method, rng)
+    ref = np.random.default_rng(seed)
+    ref.random()
+    assert rng.bit_generator.state == ref.bit_generator.state
+
+
+def manual_rank(obj: np.ndarray, moo: np.ndarray) -> np.ndarray:
+    fronts = nondominated_fronts(moo)
+    cd = crowding_distance(moo, fronts)
+    tie = np.column_stack([obj[:, 0], obj[:, 1], -obj[:, 2]])
+    return rank_order(fronts, cd, tie)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_paper_extremes_of_prob_moo(seed: int) -> None:
+    obj = random_population(seed)
+    moo_conn = np.column_stack([obj[:, 0], 1.0 / np.maximum(obj[:, 2], 1.0)])
+    moo_reward = obj[:, :2]
+    r1 = rank_population(obj, "paper", np.random.default_rng(seed), prob_moo=1.0)
+    np.testing.assert_array_equal(r1, manual_rank(obj, moo_conn))
+    r0 = rank_population(obj, "paper", np.random.default_rng(seed), prob_moo=0.0)
+    np.testing.assert_array_equal(r0, manual_rank(obj, moo_reward))
+    assert not np.array_equal(r0, r1)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_paper_branch_follows_the_draw(seed: int) -> None:
+    obj = random_population(seed)
+    u = np.random.default_rng(seed).random()
+    ranks = rank_population(obj, "paper", np.random.default_rng(seed), prob_moo=0.5)
+    forced = 1.0 if u < 0.5 else 0.0
+    expected = rank_population(obj, "paper", np.random.default_rng(seed), prob_moo=forced)
+    np.testing.assert_array_equal(ranks, expected)
+
+
+def test_nsga3obj_matches_manual() -> None:
+    obj = random_population(5)
+    moo = np.column_stack([obj[:, 0], obj[:, 1], -obj[:, 2]])
+    ranks = rank_population(obj, "nsga3obj", np.random.default_rng(0))
+    np.testing.assert_array_equal(ranks, manual_rank(obj, moo))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", RANKING_METHODS)
+@pytest.mark.parametrize("prob_moo", [0.0, 1.0])
+@pytest.mark.parametrize("conns", [(5.0, 3.0), (1.0, 0.0), (9.0, 1.0)])
+def test_fewer_connections_rank_better(
+    seed: int, method: str, prob_moo: float, conns: tuple[float, float]
+) -> None:
+    obj = random_population(seed, n=30)
+    pair = np.array([[0.1, 0.7, conns[0]], [0.1, 0.7, conns[1]]])
+    full = np.vstack([obj, pair])
+    ranks = rank_population(full, method, np.random.default_rng(seed), prob_moo)
+    assert ranks[-1] < ranks[-2]
+    # also in isolation
+    ranks2 = rank_population(pair, method, np.random.default_rng(seed), prob_moo)
+    np.testing.assert_array_equal(ranks2, [1, 0])
+
+
+def test_unknown_method_raises() -> None:
+    with pytest.raises(ValueError, match="paper") as info:
+        rank_population(random_population(0), "nsga2", np.random.default_rng(0))
+    assert "nsga3obj" in str(info.value)
+    assert RANKING_METHODS == ("paper", "nsga3obj")
+
+
+def test_rank_population_rejects_bad_input() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError):
+        rank_population(np.zeros((4, 2)), "paper", rng)
+    with pytest.raises(ValueError):
+        rank_population(np.array([[0.0, 0.0, -1.0]]), "paper", rng)
+    with pytest.raises(ValueError):
+        rank_population(np.array([[np.nan, 0.0, 1.0]]), "paper", rng)
+
+
+# ----------------------------------------------------------------------------- tournament
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("size", [1, 2, 4, 8])
+def test_tournament_matches_brute_force(seed: int, size: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_pop = 50
+    ranks = rng.permutation(n_pop).astype(np.int64)
+    candidates = np.sort(rng.choice(n_pop, size=20, replace=False))
+    winners = tournament(ranks, candidates, 64, size, np.random.default_rng(seed + 1))
+    assert winners.dtype == np.int64 and winners.shape == (64,)
+    assert np.all(np.isin(winners, candidates))
+
+    ref_rng = np.random.default_rng(seed + 1)
+    draws = ref_rng.integers(0, len(candidates), size=(64, size))
+    for t in range(64):
+        entries = [int(candidates[j]) for j in draws[t]]
+        assert winners[t] == min(entries, key=lambda i: ranks[i])
+
+
+def test_tournament_size_one_is_uniform_draw_and_errors() -> None:
+    ranks = np.arange(10)
+    cand = np.array([7, 3, 9])
+    w = tournament(ranks, cand, 1000, 1, np.random.default_rng(0))
+    assert set(w.tolist()) == {3, 7, 9}
+    with pytest.raises(ValueError):
+        tournament(ranks, np.array([], dtype=np.int64), 3, 2, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        tournament(ranks, cand, 3, 0, np.random.default_rng(0))

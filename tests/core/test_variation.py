@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+from conftest import grown_genome
+
+from src.core import activations
+from src.core.genome import HIDDEN, OUTPUT, Innovations, initial_genome
+from src.core.variation import OPERATORS, add_connection, change_activation, mutate
+
+PROBS = (0.2, 0.25, 0.05, 0.5)
+
+
+def changes(parent, child):
+    """What differs between parent and child."""
+    return {
+        "nodes": child.n_nodes - parent.n_nodes,
+        "conns": len(child.conn_src) - len(parent.conn_src),
+        "acts": int(np.sum(child.node_act[: parent.n_nodes] != parent.node_act)),
+        "flips": int(np.sum(child.conn_enabled[: len(parent.conn_src)] != parent.conn_enabled)),
+    }
+
+
+EXPECTED = {
+    "add_node": {"nodes": 1, "conns": 2, "acts": 0, "flips": 1},
+    "add_connection": {"nodes": 0, "conns": 1, "acts": 0, "flips": 0},
+    "enable": {"nodes": 0, "conns": 0, "acts": 0, "flips": 1},
+    "change_activation": {"nodes": 0, "conns": 0, "acts": 1, "flips": 0},
+}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pool", [activations.CONTROL_POOL, activations.CLASSIFICATION_POOL])
+def test_every_child_has_exactly_one_valid_mutation(seed, pool):
+    rng = np.random.default_rng(seed)
+    inn = Innovations.start(5, 2)
+    g = initial_genome(5, 2, 0.5, rng)
+    seen_innov = set(g.conn_innov.tolist())
+    for _ in range(150):
+        before = inn.next_innovation
+        child, op = mutate(g, rng, inn, PROBS, pool)
+        child.validate()  # acyclic, unique ids and innovations, kinds ordered
+        assert op in OPERATORS
+        assert changes(g, child) == EXPECTED[op]
+        new_innov = child.conn_innov[len(g.conn_src) :].tolist()
+        assert new_innov == list(range(before, inn.next_innovation))
+        assert not seen_innov & set(new_innov)
+        seen_innov |= set(new_innov)
+        hidden_acts = set(child.node_act[child.node_kind == HIDDEN].tolist())
+        assert hidden_acts <= set(pool)
+        if op == "change_activation":
+            i = np.flatnonzero(child.node_act[: g.n_nodes] != g.node_act)[0]
+            assert child.node_kind[i] == HIDDEN
+        g = child
+
+
+def test_step_excluded_from_classification_pool():
+    assert activations.STEP not in activations.CLASSIFICATION_POOL
+    assert len(activations.CONTROL_POOL) == 10
+
+
+def test_inapplicable_operator_is_redrawn_not_cloned():
+    rng = np.random.default_rng(0)
+    inn = Innovations.start(3, 1)
+    g = initial_genome(3, 1, 1.0, rng)  # no hidden node, nothing disabled, fully wired
+    assert change_activation(g, rng, inn, activations.CONTROL_POOL) is None
+    assert add_connection(g, rng, inn, activations.CONTROL_POOL) is None
+    child, op = mutate(g, rng, inn, (0.0, 0.01, 0.0, 1.0), activations.CONTROL_POOL)
+    assert op == "add_node"
+    assert child.n_nodes == g.n_nodes + 1
+
+
+def test_output_to_output_only_when_allowed():
+    def out_out(g):
+        kinds = dict(zip(g.node_id.tolist(), g.node_kind.tolist()))
+        return any(
+            kinds[s] == OUTPUT and kinds[d] == OUTPUT
+            for s, d in zip(g.conn_src.tolist(), g.conn_dst.tolist())
+        )
+
+    for allowed in (False, True):
+        rng = np.random.default_rng(1)
+        inn = Innovations.start(2, 4)
+        g = initial_genome(2, 4, 1.0, rng)
+        found = False
+        for _ in range(30):
+            child = add_connection(g, rng, inn, activations.CONTROL_POOL, allowed)
+            if child is None:
+                break
+            child.validate()
+            g = child
+            found |= out_out(g)
+        assert found == allowed
+
+
+def test_operators_are_pure_functions_of_the_rng():
+    a = grown_genome(5, 1, 40, seed=11)
+    b = grown_genome(5, 1, 40, seed=11)
+    assert a == b
