@@ -1,0 +1,125 @@
+"""Swing-up speed: env steps/s per core, forward-pass cost, one laptop generation.
+
+Reference figures (SPEC section 6, the authors' code on this kind of machine): a Python loop
+over nodes at ~3 us per node (68 us a forward pass for the 29-node champion, 242 us for a
+103-node network), one env step 11 us, a champion episode 85 ms (84 us a step), and an early
+search at ~36 k env steps per CPU-second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+from ..config import build
+from ..core import activations
+from ..core.genome import Genome, Innovations, initial_genome
+from ..core.network import Plan, compile_genome
+from ..core.variation import mutate
+from ..evaluation import rollout_seeds
+from ..search import loop
+from ..tasks import make_task
+from ..tasks.swingup import network_step
+
+REF_FORWARD_US = {7: 3.0 * 7, 29: 68.0, 103: 242.0}  # ~3 us per node; measured for 29 and 103
+REF_STEP_US = 84.0  # champion episode: 85 ms / 1000 steps (network + env)
+REF_EARLY_STEPS_PER_CPU_S = 36e3
+WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+
+
+def network_of(n_nodes: int, seed: int = 0) -> Genome:
+    """A swing-up genome grown by random add-node/add-connection mutations to ``n_nodes``."""
+    rng = np.random.default_rng(seed)
+    inn = Innovations.start(5, 1)
+    g = initial_genome(5, 1, 1.0, rng)
+    while g.n_nodes < n_nodes:
+        g, _ = mutate(g, rng, inn, (0.45, 0.55, 0.0, 0.0), activations.CONTROL_POOL)
+    return g
+
+
+@numba.njit(cache=True)
+def _forward_loop(values, order, act, indptr, indices, coef, n):  # noqa: ANN001, ANN201
+    acc = 0.0
+    for i in range(n):
+        values[1] = i * 1e-6
+        network_step(values, order, act, indptr, indices, coef, 0.5)
+        acc += values[order[-1]]
+    return acc
+
+
+def forward_us(plan: Plan, n: int = 200_000) -> float:
+    """Microseconds per forward pass of the compiled network (one input vector)."""
+    values = np.zeros(plan.n_nodes)
+    values[0] = 1.0
+    coef = np.ones(plan.n_edges)
+    args = (values, plan.order, plan.act, plan.indptr, plan.indices, coef)
+    _forward_loop(*args, 10)
+    start = time.perf_counter()
+    _forward_loop(*args, n)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def steps_per_second(plan: Plan, seconds: float) -> float:
+    """Env steps per second of full rollouts (6 weights x 3 reps per call), one core."""
+    task = make_task(build("swingup"))
+    w = np.repeat(WEIGHTS, 3)
+    total_steps, total_time, rep = 0, 0.0, 0
+    while total_time < seconds:
+        seeds = np.tile(rollout_seeds(0, rep, 3), len(WEIGHTS))
+        start = time.perf_counter()
+        _, steps = task.rollouts(plan, w, seeds)
+        total_time += time.perf_counter() - start
+        total_steps += steps
+        rep += 1
+    return total_steps / total_time
+
+
+def laptop_generation(generations: int) -> list[tuple[int, float, int]]:
+    """(generation, seconds, env steps) of a serial laptop swing-up search."""
+    config = build("swingup", "src/configs/swingup_laptop.toml", {"generations": generations})
+    from ..parallel import SerialExecutor
+
+    state = loop.initial_state(config)
+    make_task(config).warmup()
+    out = []
+    ex = SerialExecutor()
+    for g in range(generations):
+        if g:
+            state.population = loop.next_population(state)
+            state.generation += 1
+        start = time.perf_counter()
+        state.objectives, _, steps, _ = loop.evaluate_population(state, ex)
+        out.append((g, time.perf_counter() - start, steps))
+    return out
+
+
+def run(quick: bool = False) -> None:
+    budget = 0.5 if quick else 2.0
+    make_task(build("swingup")).warmup()
+    print(
+        "network (nodes/conns) | forward us (ref) | ratio | env steps/s/core (ref) | ratio"
+    )
+    for n in (7, 29, 103):
+        g = network_of(n)
+        plan = compile_genome(g)
+        fw = forward_us(plan)
+        sps = steps_per_second(plan, budget)
+        ref_sps = 1e6 / (REF_FORWARD_US[n] + 11.0)
+        print(
+            f"{g.n_nodes:4d} / {g.n_connections:4d}           | {fw:6.3f} ({REF_FORWARD_US[n]:5.0f}) |"
+            f" {REF_FORWARD_US[n] / fw:6.0f}x | {sps / 1e6:6.2f} M ({ref_sps / 1e3:5.1f} k) |"
+            f" {sps / ref_sps:5.0f}x"
+        )
+    gens = laptop_generation(5 if quick else 30)
+    first = gens[0]
+    last = gens[-1]
+    print(
+        f"laptop swing-up generation (pop 64, 6 weights x 3 reps, 1 core): "
+        f"gen 0 {first[1]:.3f} s ({first[2] / first[1] / 1e6:.2f} M steps/s), "
+        f"gen {last[0]} {last[1]:.3f} s ({last[2] / last[1] / 1e6:.2f} M steps/s); "
+        f"reference at {REF_EARLY_STEPS_PER_CPU_S / 1e3:.0f} k steps/CPU-s: "
+        f"{first[2] / REF_EARLY_STEPS_PER_CPU_S:.1f} s for gen 0 "
+        f"({first[2] / REF_EARLY_STEPS_PER_CPU_S / first[1]:.0f}x)"
+    )
