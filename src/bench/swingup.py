@@ -98,9 +98,7 @@ def laptop_generation(generations: int) -> list[tuple[int, float, int]]:
 def run(quick: bool = False) -> None:
     budget = 0.5 if quick else 2.0
     make_task(build("swingup")).warmup()
-    print(
-        "network (nodes/conns) | forward us (ref) | ratio | env steps/s/core (ref) | ratio"
-    )
+    print("network (nodes/conns) | forward us (ref) | ratio | env steps/s/core (ref) | ratio")
     for n in (7, 29, 103):
         g = network_of(n)
         plan = compile_genome(g)

@@ -1,0 +1,276 @@
+"""Task speed: biped network overhead, MNIST evaluation, CarRacing steps and generations.
+
+Reference figures (SPEC section 6 and FACTS): BipedalWalker 203 us an env step and 3 ms a
+reset (about 3.8 k steps/s in all); CarRacing-v3 15-20 ms a step; the reference evaluated
+an MNIST genome of ~50 hidden nodes on 1000 images x 6 weights in about 23 ms.
+
+* biped: the same rollouts (24 = 6 weights x 4 reps, one env each, in lockstep) timed twice:
+  ours (network + env) and bare gymnasium stepping that replays the very actions our
+  networks chose, with the same resets: the difference is what the network and the rollout
+  loop cost on top of the env.
+* mnist256: one genome's fitness (1000 training images x 6 weights, one forward pass).
+* carracing: gymnasium's env against ours (same frames) on the same actions, then full
+  rollouts (12 = 6 weights x 2 reps, encoder + network) and the cost of a generation at the
+  paper's settings (pop 64, 1000 steps) extrapolated from them.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..config import build
+from ..core import activations
+from ..core.genome import Genome, Innovations, initial_genome
+from ..core.network import compile_genome, forward
+from ..core.variation import mutate
+from ..evaluation import rollout_seeds
+from ..tasks import biped, carracing, make_task
+
+WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+REF_BIPED_STEP_US = 203.0
+REF_BIPED_RESET_MS = 3.0
+REF_MNIST_MS = 23.0
+REF_CARRACING_STEP_MS = (15.0, 20.0)
+
+
+def grown(
+    n_in: int, n_out: int, n_nodes: int, pool: tuple[int, ...], seed: int = 0, p_init=0.25
+) -> Genome:
+    """A genome grown by random add-node / add-connection / activation mutations."""
+    rng = np.random.default_rng(seed)
+    inn = Innovations.start(n_in, n_out)
+    g = initial_genome(n_in, n_out, p_init, rng)
+    while g.n_nodes < n_nodes:
+        g, _ = mutate(g, rng, inn, (0.35, 0.45, 0.0, 0.2), pool)
+    return g
+
+
+def _best_of(fn, repeats: int, clock=time.perf_counter) -> float:  # noqa: ANN001
+    """Shortest of ``repeats`` timings of ``fn()`` (seconds of ``clock``)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        best = min(best, clock() - start)
+    return best
+
+
+# ----- biped ----------------------------------------------------------------------------------
+
+
+def biped_overhead(genome: Genome, episode_steps: int, repeats: int) -> dict[str, float]:
+    """Time our rollouts and a bare replay of the same episodes (best of ``repeats``)."""
+    task = biped.Biped("biped", episode_steps)
+    plan = compile_genome(genome)
+    w = np.repeat(WEIGHTS, 4)
+    seeds = np.tile(rollout_seeds(0, 0, 4), len(WEIGHTS))
+    task.warmup()
+    # Record the actions each env received, in the order they were stepped.
+    envs = task.envs(len(w))
+    index = {id(e): i for i, e in enumerate(envs)}
+    schedule: list[tuple[int, np.ndarray]] = []
+    original = biped.step_without_fall_penalty
+
+    def recording(env, action):  # noqa: ANN001, ANN202
+        schedule.append((index[id(env)], action.copy()))
+        return original(env, action)
+
+    biped.step_without_fall_penalty = recording
+    try:
+        _, steps = task.rollouts(plan, w, seeds)
+    finally:
+        biped.step_without_fall_penalty = original
+
+    def ours() -> None:
+        task.rollouts(plan, w, seeds)
+
+    def bare() -> None:
+        for e, s in zip(envs, seeds.tolist()):
+            e.reset(seed=s)
+        for i, a in schedule:
+            envs[i].step(a)
+
+    # CPU time of this process, alternating the two, best of each: on a shared machine wall
+    # time also counts waiting for a core.
+    t_ours, t_bare = float("inf"), float("inf")
+    for _ in range(repeats):
+        t_ours = min(t_ours, _best_of(ours, 1, time.process_time))
+        t_bare = min(t_bare, _best_of(bare, 1, time.process_time))
+    return {"steps": steps, "ours": t_ours, "bare": t_bare, "episode": steps / len(w)}
+
+
+class _NoOpWalker:
+    """Stands in for the env: returns a fixed observation at once (to time our own code)."""
+
+    def __init__(self) -> None:
+        self.obs = np.random.default_rng(0).uniform(-1, 1, 24).astype(np.float32)
+        self.prev_shaping = 0.0
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
+        return self.obs, {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self.obs, 0.1, False, False, {}
+
+
+def biped_own_cost_us(genome: Genome, n_rollouts: int, steps: int = 400) -> float:
+    """CPU us per env step of our rollout code (network + loop) with no-op envs."""
+    task = biped.Biped("biped", steps)
+    task._envs = [_NoOpWalker() for _ in range(n_rollouts)]
+    plan = compile_genome(genome)
+    w = np.resize(WEIGHTS, n_rollouts)
+    seeds = np.arange(n_rollouts)
+    task.rollouts(plan, w, seeds)
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        _, n = task.rollouts(plan, w, seeds)
+        best = min(best, (time.process_time() - start) / n * 1e6)
+    return best
+
+
+def biped_reset_ms(n: int = 40) -> tuple[float, float]:
+    """Mean reset CPU time of gymnasium's env (world reused) and ours (fresh world), ms."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain, fresh = biped.bw.BipedalWalker(), biped.FreshWorldWalker()
+    out = []
+    for env in (plain, fresh):
+        env.reset(seed=0)
+        start = time.process_time()
+        for s in range(n):
+            env.reset(seed=s)
+        out.append((time.process_time() - start) / n * 1e3)
+    return out[0], out[1]
+
+
+def run_biped(quick: bool) -> None:
+    reps = 2 if quick else 6
+    plain_reset, fresh_reset = biped_reset_ms()
+    print(
+        f"biped reset: gymnasium (world reused) {plain_reset:.2f} ms, ours (fresh world) "
+        f"{fresh_reset:.2f} ms (reference {REF_BIPED_RESET_MS:.0f} ms)"
+    )
+    print(
+        "network (nodes/conns) | rollouts x mean steps | bare env k steps/CPU-s (us/step) | "
+        "ours k steps/CPU-s (us/step) | network + loop overhead"
+    )
+    for n_nodes in (40, 103):
+        g = grown(24, 4, n_nodes, activations.CONTROL_POOL, seed=1)
+        r = biped_overhead(g, 400 if quick else 1600, reps)
+        bare_rate, ours_rate = r["steps"] / r["bare"], r["steps"] / r["ours"]
+        print(
+            f"{g.n_nodes:4d} / {g.n_connections:4d}           | 24 x {r['episode']:6.0f}        |"
+            f" {bare_rate / 1e3:5.2f} ({1e6 / bare_rate:5.0f})              |"
+            f" {ours_rate / 1e3:5.2f} ({1e6 / ours_rate:5.0f})          |"
+            f" {100 * (r['ours'] / r['bare'] - 1):+5.1f} %"
+        )
+        own24, own1 = biped_own_cost_us(g, 24), biped_own_cost_us(g, 1)
+        env_us = 1e6 / bare_rate
+        print(
+            f"    our code alone (no-op envs): {own24:.1f} us per env step with 24 rollouts "
+            f"live, {own1:.1f} us with 1 live = {100 * own24 / env_us:.1f} - "
+            f"{100 * own1 / env_us:.1f} % of a bare env step"
+        )
+    print(
+        f"(reference: {REF_BIPED_STEP_US:.0f} us an env step + 242 us a 103-node forward pass; "
+        "about 3.8 k steps/s)"
+    )
+
+
+# ----- mnist ----------------------------------------------------------------------------------
+
+
+def run_mnist(quick: bool) -> None:
+    from ..tasks import mnist
+
+    start = time.perf_counter()
+    task = make_task(build("mnist256"))
+    task.warmup()
+    load_s = time.perf_counter() - start
+    g = grown(256, 10, 1 + 256 + 10 + 50, activations.CLASSIFICATION_POOL, 2, 0.05)
+    plan = compile_genome(g)
+    seeds = np.full(6, 1234)
+    task.rollouts(plan, WEIGHTS, seeds)  # the batch is drawn once per seed, then cached
+    n = 10 if quick else 40
+    cpu = time.process_time
+    t_ours = _best_of(lambda: task.rollouts(plan, WEIGHTS, seeds), n, cpu)
+    x, _ = task.batch(1234)
+    t_numpy = _best_of(lambda: forward(plan, x[None], WEIGHTS[:, None]), max(3, n // 4), cpu)
+    data = task.data
+    t_acc = _best_of(lambda: mnist.accuracy(plan, data.test_x, data.test_y, WEIGHTS), 2, cpu)
+    print(
+        f"mnist256: data ready in {load_s:.2f} s (preprocessed cache, memory-mapped); "
+        f"genome of {g.n_hidden} hidden nodes / {g.n_connections} connections, "
+        f"1000 images x 6 weights: {t_ours * 1e3:.1f} CPU-ms per fitness evaluation "
+        f"(reference ~{REF_MNIST_MS:.0f} ms: {REF_MNIST_MS / (t_ours * 1e3):.1f}x; "
+        f"generic numpy forward {t_numpy * 1e3:.1f} ms); "
+        f"test accuracy, 10,000 images x 6 weights + ensemble: {t_acc:.2f} s"
+    )
+    print(
+        f"  a paper generation (pop 960, distinct genomes only): about "
+        f"{960 * t_ours:.1f} core-s; 4096 generations about {4096 * 960 * t_ours / 3600:.1f} "
+        "core-hours"
+    )
+
+
+# ----- carracing ------------------------------------------------------------------------------
+
+
+def carracing_env_ms(steps: int) -> tuple[float, float]:
+    """CPU ms per step of gymnasium's CarRacing and of ours, same seed and actions."""
+    rng = np.random.default_rng(0)
+    actions = np.stack([rng.uniform(-1, 1, steps), rng.uniform(0, 1, steps), np.zeros(steps)], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        envs = (carracing.cr.CarRacing(), carracing.FastCarRacing())
+    out = []
+    for env in envs:
+        env.reset(seed=5)
+        start = time.process_time()
+        for a in actions:
+            env.step(a)
+        out.append((time.process_time() - start) / steps * 1e3)
+    return out[0], out[1]
+
+
+def run_carracing(quick: bool) -> None:
+    steps = 150 if quick else 1000
+    gym_ms, fast_ms = carracing_env_ms(200 if quick else 600)
+    print(
+        f"carracing env step (random actions, first {200 if quick else 600} steps of an "
+        f"episode): gymnasium {gym_ms:.1f} ms, ours (same frames) {fast_ms:.1f} ms "
+        f"(reference {REF_CARRACING_STEP_MS[0]:.0f}-{REF_CARRACING_STEP_MS[1]:.0f} ms)"
+    )
+    task = carracing.CarRacingTask(steps)
+    task.warmup()
+    g = grown(16, 3, 60, activations.CONTROL_POOL, seed=3)
+    plan = compile_genome(g)
+    w = np.repeat(WEIGHTS, 2)
+    seeds = np.tile(rollout_seeds(0, 0, 2), len(WEIGHTS))
+    start, wall = time.process_time(), time.perf_counter()
+    _, n_steps = task.rollouts(plan, w, seeds)
+    secs, wall = time.process_time() - start, time.perf_counter() - wall
+    ms_step = secs / n_steps * 1e3
+    per_genome = 12 * 1000 * ms_step / 1e3
+    gen = 64 * per_genome
+    print(
+        f"carracing rollouts (encoder + {g.n_nodes}-node network, 12 rollouts of up to {steps} "
+        f"steps, {n_steps} steps): {ms_step:.1f} CPU-ms a step, resets included "
+        f"({wall / n_steps * 1e3:.1f} ms wall)"
+    )
+    print(
+        f"  a paper generation (pop 64, 6 weights x 2 reps, 1000 steps, no early ends): "
+        f"{per_genome:.0f} core-s a genome, {gen / 3600:.2f} core-hours a generation "
+        f"({gen / 2 / 60:.0f} min on 2 cores); 1024 generations: "
+        f"{1024 * gen / 3600:.0f} core-hours, i.e. {1024 * gen / 3600 / 64:.0f} h on 64 cores"
+    )
+
+
+def run(quick: bool = False) -> None:
+    run_biped(quick)
+    run_mnist(quick)
+    run_carracing(quick)

