@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NPROC  := $(shell nproc 2>/dev/null || echo 2)
 RUN    ?= runs/swingup
 
-.PHONY: install run test bench lint format clean
+.PHONY: install run test bench lint format clean slurm
 
 install: $(STAMP)
 
@@ -21,10 +21,22 @@ $(STAMP): setup.cfg pyproject.toml
 # The main job: a swing-up search on this machine's cores (laptop settings of the paper).
 # Resumes from $(RUN) if it holds a checkpoint.
 run: install
-	$(BIN)/python -m src.master --task swingup --config src/configs/swingup_laptop.toml --out $(RUN)
+	if ls $(RUN)/checkpoints/gen_*.h5 >/dev/null 2>&1; then \
+	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --resume $(RUN); \
+	else \
+	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --task swingup --config src/configs/swingup_laptop.toml --out $(RUN); \
+	fi
 
-test: install
+test: install slurm
 	$(BIN)/python -m pytest -q
+
+# A real Slurm (and munge, h5dump) for tests/slurm: installed from Debian when missing, as root.
+slurm:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v slurmctld && command -v h5dump; } >/dev/null; then \
+	  echo "installing slurm-wlm, munge and hdf5-tools (Debian packages) for tests/slurm"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    slurm-wlm munge hdf5-tools >/dev/null; \
+	fi
 
 bench: install
 	$(BIN)/python -m src.bench

@@ -87,6 +87,11 @@ def evaluate(request: EvalRequest) -> EvalResult:
     return EvalResult(returns, steps, time.perf_counter() - start)
 
 
+def warm_up(config: WannConfig) -> None:
+    """Build the config's task and run one tiny rollout (JIT compile or cache load) now."""
+    make_task(config).warmup()
+
+
 def objectives(returns: np.ndarray, connections: np.ndarray) -> np.ndarray:
     """(n, 3) objectives: mean reward, max reward (over the weights' mean returns), connections.
 

@@ -19,12 +19,13 @@ of ranks, and a checkpointed state resumes bit for bit.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
 from ..evaluation import EvalRequest, EvalResult, evaluate, objectives
+from ..parallel import chunk_size
 from ..tasks import activation_pool, make_task
 
 STATS_COLUMNS = (
@@ -83,6 +85,22 @@ class SearchState:
     best_info: dict[str, Any] = field(default_factory=dict)
 
 
+def snapshot(state: SearchState) -> SearchState:
+    """A copy of ``state`` that later generations leave unchanged (to checkpoint it later).
+
+    Genomes and objective arrays are never modified in place, so they are shared; the RNG,
+    the innovation counters and the lists are copied.
+    """
+    return replace(
+        state,
+        population=list(state.population),
+        rng=copy.deepcopy(state.rng),
+        innovations=copy.copy(state.innovations),
+        history=list(state.history),
+        best_info=dict(state.best_info),
+    )
+
+
 def initial_state(config: WannConfig) -> SearchState:
     """Generation 0: ``pop_size`` initial genomes drawn from ``default_rng(config.seed)``."""
     task = make_task(config)
@@ -114,46 +132,83 @@ def rankable(objs: np.ndarray) -> np.ndarray:
 
 def next_population(state: SearchState) -> list[Genome]:
     """Rank the evaluated population and build the next one (consumes ``state.rng``)."""
-    config, pop, rng = state.config, state.population, state.rng
-    assert state.objectives is not None
-    ranks = rank_population(rankable(state.objectives), config.ranking, rng, config.prob_moo)
-    order = np.argsort(ranks, kind="stable")
-    n = config.pop_size
-    n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))
-    n_elite = min(int(math.floor(config.elite_ratio * n)), n)
-    children = [pop[i] for i in order[:n_elite]]
-    winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
-    pool = activation_pool(config, make_task(config))
-    for i in winners.tolist():
-        child, _ = mutate(
-            pop[i], rng, state.innovations, config.mutation_probs, pool, config.connect_outputs
-        )
-        children.append(child)
-    return children
+    return list(breed(state))
+
+
+def breed(state: SearchState) -> Iterator[Genome]:
+    """The next population one genome at a time: the elites, then each child as it is made.
+
+    Lazy, so the search can send the first genomes out for evaluation while it still breeds
+    the rest (``evaluate_population(state, executor, breed(state))``). Ranking and
+    tournaments happen at the first ``next()``; ``state.rng`` is drawn from exactly as by
+    :func:`next_population`. The parents and objectives are taken now.
+    """
+    config, pop, rng, objs = state.config, list(state.population), state.rng, state.objectives
+    assert objs is not None
+    innovations = state.innovations
+
+    def genomes() -> Iterator[Genome]:
+        ranks = rank_population(rankable(objs), config.ranking, rng, config.prob_moo)
+        order = np.argsort(ranks, kind="stable")
+        n = config.pop_size
+        n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))
+        n_elite = min(int(math.floor(config.elite_ratio * n)), n)
+        winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
+        yield from (pop[i] for i in order[:n_elite])
+        pool = activation_pool(config, make_task(config))
+        for i in winners.tolist():
+            child, _ = mutate(
+                pop[i], rng, innovations, config.mutation_probs, pool, config.connect_outputs
+            )
+            yield child
+
+    return genomes()
 
 
 def evaluate_population(
-    state: SearchState, executor: Executor
+    state: SearchState, executor: Executor, population: Iterable[Genome] | None = None
 ) -> tuple[np.ndarray, int, int, float]:
-    """Evaluate each distinct genome once; returns (objectives, distinct, env_steps, busy s)."""
+    """Evaluate each distinct genome once; returns (objectives, distinct, env_steps, busy s).
+
+    ``population``: the genomes, possibly lazy (:func:`breed`); they become
+    ``state.population``. Chunks (:func:`src.parallel.chunk_size`) are cut as the genomes
+    come, so the first ones are evaluated while the rest are still being bred. Default:
+    ``state.population``. The chunking never changes a result: each genome's returns depend
+    on the genome and the generation's seeds only.
+    """
     config = state.config
-    keys = [g.key() for g in state.population]
+    source = state.population if population is None else population
+    expected = len(state.population) if population is None else config.pop_size
+    members: list[Genome] = []
+    keys: list[bytes] = []
     first: dict[bytes, int] = {}
-    for i, k in enumerate(keys):
-        first.setdefault(k, i)
+
+    def requests() -> Iterator[EvalRequest]:
+        chunk: list[Genome] = []
+        want = chunk_size(expected, executor.n_workers, config.chunk_genomes)
+        for genome in source:
+            members.append(genome)
+            keys.append(genome.key())
+            if keys[-1] in first:
+                continue
+            first[keys[-1]] = len(members) - 1
+            chunk.append(genome)
+            if len(chunk) >= want:
+                yield EvalRequest.of(config, state.generation, chunk)
+                chunk = []
+                # distinct genomes still to come, guessed from the share of duplicates so far
+                left = max(1, round((expected - len(members)) * len(first) / len(members)))
+                want = chunk_size(left, executor.n_workers, config.chunk_genomes)
+        if chunk:
+            yield EvalRequest.of(config, state.generation, chunk)
+
+    results: list[EvalResult] = executor.map(evaluate, requests())
+    state.population = members
     distinct = list(first.values())
-    chunk = config.chunk_genomes or max(1, math.ceil(len(distinct) / (4 * executor.n_workers)))
-    requests = [
-        EvalRequest.of(
-            config, state.generation, [state.population[i] for i in distinct[a : a + chunk]]
-        )
-        for a in range(0, len(distinct), chunk)
-    ]
-    results: list[EvalResult] = executor.map(evaluate, requests)
     returns = np.concatenate([r.returns for r in results])
     by_key = {keys[i]: returns[j] for j, i in enumerate(distinct)}
     all_returns = np.stack([by_key[k] for k in keys])
-    conns = np.array([g.n_connections for g in state.population])
+    conns = np.array([g.n_connections for g in members])
     objs = objectives(all_returns, conns)
     return (
         objs,
@@ -183,6 +238,24 @@ class Reporter:
     def __init__(self, out_dir: Path, log: Callable[[str], None] = print) -> None:
         self.out_dir = out_dir
         self.log = log
+
+    def restart(self, state: SearchState) -> None:
+        """Rewrite stats.csv and best_genome.json from a resumed state, atomically.
+
+        Rows a killed run appended after its last checkpoint are dropped, so the rows that the
+        resumed run appends do not duplicate them.
+        """
+        tmp = self.out_dir / "stats.csv.tmp"
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=STATS_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            for row in state.history:
+                writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
+        tmp.replace(self.out_dir / "stats.csv")
+        if state.best is not None:
+            tmp = self.out_dir / "best_genome.json.tmp"
+            tmp.write_text(state.best.to_json(task=state.config.task, **state.best_info))
+            tmp.replace(self.out_dir / "best_genome.json")
 
     def generation(self, state: SearchState, row: dict[str, float], n_ranks: int) -> None:
         stats = self.out_dir / "stats.csv"
@@ -233,11 +306,13 @@ def run(
         if state.objectives is not None:
             if state.generation + 1 >= config.generations:
                 return state
-            state.population = next_population(state)
+            population = breed(state)  # bred while the first chunks are evaluated
             state.generation += 1
             state.objectives = None
+        else:
+            population = None
         start = time.perf_counter()
-        objs, distinct, steps, busy = evaluate_population(state, executor)
+        objs, distinct, steps, busy = evaluate_population(state, executor, population)
         state.objectives = objs
         _update_best(state)
         seconds = time.perf_counter() - start

@@ -1,0 +1,311 @@
+"""Loading a finished run (or a genome file) and writing its whole report.
+
+:func:`load_target` reads the genome, the run config and ``stats.csv``; :func:`write_report`
+runs the analyses (:mod:`src.report.control` or :mod:`src.report.classify`), draws the
+pictures (:mod:`src.report.figures`) and writes the files (:mod:`src.report.writing`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import config as cfg
+from ..core.genome import HIDDEN, Genome
+from ..tasks import make_task
+from . import figures, writing
+from .control import Budget, NetworkResult, analyse, fixed_topology
+from .episodes import Net, Runner
+
+#: Readable names of inputs and outputs per task (figures).
+IO_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "swingup": (("x", "x_dot", "cos(theta)", "sin(theta)", "theta_dot"), ("force",)),
+    "biped": (
+        (
+            "hull angle",
+            "hull ang. vel.",
+            "vel x",
+            "vel y",
+            "hip 1 angle",
+            "hip 1 speed",
+            "knee 1 angle",
+            "knee 1 speed",
+            "leg 1 contact",
+            "hip 2 angle",
+            "hip 2 speed",
+            "knee 2 angle",
+            "knee 2 speed",
+            "leg 2 contact",
+            *(f"lidar {i}" for i in range(10)),
+        ),
+        ("hip 1", "knee 1", "hip 2", "knee 2"),
+    ),
+    "carracing": (tuple(f"z{i}" for i in range(16)), ("steer", "gas", "brake")),
+}
+IO_NAMES["biped-hardcore"] = IO_NAMES["biped"]
+
+
+class ReportError(ValueError):
+    """Bad input for the report: the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the report is about.
+
+    Attributes:
+        genome: the champion.
+        config: the run's config (with ``--set`` overrides).
+        genome_path: the genome file read.
+        run_dir: the run folder, or ``None`` for a lone genome file.
+        info: the extra fields of the genome JSON (generation, mean_reward, ...).
+        stats: ``stats.csv`` columns, or ``None`` when there is none.
+    """
+
+    genome: Genome
+    config: cfg.WannConfig
+    genome_path: Path
+    run_dir: Path | None
+    info: dict[str, object]
+    stats: dict[str, np.ndarray] | None
+
+
+def load_target(path: str, task: str | None = None, sets: list[str] | None = None) -> Target:
+    """Read a run folder (``best_genome.json``, ``config.toml``, ``stats.csv``) or a genome file.
+
+    The task comes from ``task``, else the genome JSON's ``task`` field, else the run's config.
+    Raises :class:`ReportError` (or :class:`src.config.ConfigError`) naming the problem.
+    """
+    p = Path(path)
+    if p.is_dir():
+        genome_path, run_dir = p / "best_genome.json", p
+        if not genome_path.is_file():
+            raise ReportError(f"{path!r} has no best_genome.json; is it a finished run folder?")
+    elif p.is_file():
+        genome_path = p
+        beside = p.parent
+        run_dir = beside if (beside / "config.toml").is_file() else None
+    else:
+        raise ReportError(f"{path!r} is neither a run folder nor a genome file")
+    try:
+        data = json.loads(genome_path.read_text())
+        genome = Genome.from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"cannot read genome {str(genome_path)!r}: {exc}") from None
+    config_path = run_dir / "config.toml" if run_dir else None
+    values = cfg.read_toml(config_path) if config_path and config_path.is_file() else {}
+    name = task or data.get("task") or values.get("task")
+    if not name:
+        raise ReportError(
+            f"{str(genome_path)!r} does not say its task; pass --task ({', '.join(cfg.TASK_NAMES)})"
+        )
+    if name not in cfg.TASK_NAMES:
+        raise ReportError(f"unknown task {name!r}; accepted: {', '.join(cfg.TASK_NAMES)}")
+    if values and values.get("task", name) != name:
+        raise ReportError(f"--task {name!r} but {config_path} is a {values['task']!r} run")
+    if values:
+        values["task"] = name
+        config = cfg.from_mapping(values, source=str(config_path))
+    else:
+        config = cfg.build(name)
+    for item in sets or []:
+        key, value = cfg.parse_set(item)
+        config = cfg.from_mapping({**config.to_dict(), key: value}, source="--set")
+    task_obj = make_task(config)
+    if (genome.n_inputs, genome.n_outputs) != (task_obj.n_inputs, task_obj.n_outputs):
+        raise ReportError(
+            f"{str(genome_path)!r} has {genome.n_inputs} inputs and {genome.n_outputs} outputs; "
+            f"a {name} network has {task_obj.n_inputs} and {task_obj.n_outputs}"
+        )
+    stats_path = run_dir / "stats.csv" if run_dir else None
+    stats = figures.read_stats(stats_path) if stats_path and stats_path.is_file() else None
+    info = {k: v for k, v in data.items() if k not in ("nodes", "connections")}
+    return Target(genome, config, genome_path, run_dir, info, stats)
+
+
+def _champion_line(t: Target) -> str:
+    g = t.genome
+    net = Net.of(g)
+    used_hidden = int(np.sum(g.node_kind[net.plan.order] == HIDDEN))
+    line = (
+        f"Champion `{t.genome_path}`: {used_hidden} hidden nodes and {net.plan.n_edges} "
+        f"connections in use ({g.n_nodes} nodes, {g.n_connections} enabled connections in the "
+        "genome)"
+    )
+    if "generation" in t.info and "mean_reward" in t.info:
+        line += (
+            f", found in generation {t.info['generation']} with mean reward "
+            f"{float(t.info['mean_reward']):.1f} over the search's weights"
+        )
+    return line + "."
+
+
+def write_report(
+    target: Target,
+    out: Path,
+    budget: Budget,
+    executor: object,
+    fixed_hidden: int = 8,
+    command: str = "",
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Analyse the champion (and the fixed topology), draw, write; returns ``report.md``."""
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    config = target.config
+    runner = Runner(config, executor)
+    net = Net.of(target.genome)
+    task = config.task
+    pictures: list[tuple[str, str]] = []
+    in_names, out_names = IO_NAMES.get(task, (None, None))
+    figures.draw_network(net, out / "network.png", f"{task} champion", in_names, out_names)
+    pictures.append(("network.png", "The champion: columns by longest path from the inputs"))
+    if target.stats is not None and len(target.stats.get("generation", [])):
+        figures.learning_curves(target.stats, out / "curves.png", f"{task} search")
+        pictures.append(("curves.png", "The search: reward and median connections"))
+    else:
+        log("no stats.csv beside the genome: no learning curves")
+
+    if task == "mnist256":
+        from .classify import analyse_mnist  # noqa: PLC0415 - MNIST data only when needed
+
+        result = analyse_mnist(net, runner, budget, out, log)
+        figures.sweep_plot(
+            [
+                (
+                    "training sample (chooses w*)",
+                    result.sweep_weights,
+                    100 * result.sweep_selection,
+                    np.full(len(result.sweep_weights), np.nan),
+                    result.w_tuned,
+                ),
+                (
+                    "test set",
+                    result.sweep_weights,
+                    100 * result.sweep_test,
+                    np.full(len(result.sweep_weights), np.nan),
+                    math.nan,
+                ),
+            ],
+            out / "sweep.png",
+            ylabel="accuracy (%)",
+            title="mnist256: accuracy against the shared weight",
+            marks=result.search_weights,
+        )
+        figures.draw_network(
+            net,
+            out / "network_trained.png",
+            "mnist256 champion, trained weights",
+            weights=result.tuned,
+        )
+        writing.mnist_files(result, out)
+        table = writing.mnist_table(result)
+        notes = [
+            f"Test accuracy on all 10,000 test images. The tuned shared weight is chosen on "
+            f"{min(10_000, len(make_task(config).data.train_y))} training images; the trained "
+            f"weights are w* plus per-connection offsets trained by PEPG on minus the "
+            f"cross-entropy of {budget.tune_episodes} training batch(es) of "
+            f"{config.batch_size} images per generation. No fixed-topology baseline for MNIST.",
+        ]
+    else:
+        results: list[NetworkResult] = [analyse(net, "wann", "WANN", 0, runner, budget, out, log)]
+        if fixed_hidden > 0:
+            fixed = Net.of(fixed_topology(net.genome.n_inputs, net.genome.n_outputs, fixed_hidden))
+            results.append(
+                analyse(
+                    fixed, "fixed", "fixed topology", 1, runner, budget, out, log, tune_from=0.0
+                )
+            )
+        figures.sweep_plot(
+            [
+                (
+                    r.label,
+                    r.sweep_weights,
+                    np.array([s.mean for s in r.sweep]),
+                    np.array([s.sd for s in r.sweep]),
+                    r.w_tuned,
+                )
+                for r in results
+            ],
+            out / "sweep.png",
+            ylabel=f"episode return (mean ± sd, {budget.episodes} episodes)",
+            title=f"{task}: return against the shared weight",
+            marks=config.weights,
+        )
+        figures.draw_network(
+            net,
+            out / "network_tuned.png",
+            f"{task} champion, tuned weights",
+            in_names,
+            out_names,
+            weights=results[0].tuned,
+        )
+        writing.control_files(task, results, out)
+        table = writing.control_table(task, results)
+        steps = getattr(make_task(config), "episode_steps", None) or config.episode_steps
+        steps_text = f"up to {steps} steps each" if steps else "full episodes"
+        notes = [
+            f"Each cell: mean ± sd of the episode return over the same {budget.episodes} "
+            f"episodes ({steps_text}; seeds from report seed {budget.seed}, never the "
+            "search's). Random weights: every connection its own weight ~ U(-2, 2) per "
+            "episode. Random shared weight: one w ~ U(-2, 2) per episode. Tuned shared weight: "
+            f"the best of {len(results[0].sweep_weights)} weights over [-2, 2], 0 left out "
+            f"(each on {budget.episodes} "
+            "sweep episodes of their own). Tuned weights: w* plus per-connection offsets "
+            f"trained by PEPG ({budget.tune_popsize} candidates x {budget.tune_episodes} "
+            f"episodes x {budget.tune_generations} generations).",
+        ]
+        if fixed_hidden > 0:
+            notes.append(
+                f"Fixed topology: bias and {net.genome.n_inputs} inputs fully connected to "
+                f"{fixed_hidden} tanh nodes, those and the bias to the outputs "
+                f"({results[1].net.n_params} connections), analysed the same way, except that its "
+                "tuned weights are trained from 0 like an ordinary network's (from its w* every "
+                "tanh node saturates and PEPG stalls)."
+            )
+    pictures.append(("sweep.png", "Shared-weight sweep over [-2, 2]"))
+    pictures.append(
+        (
+            "network_trained.png" if task == "mnist256" else "network_tuned.png",
+            "The champion with its trained weights (blue negative, red positive)",
+        )
+    )
+    seconds = time.perf_counter() - start
+    lines = [
+        f"# WANN report: {task}",
+        "",
+        _champion_line(target),
+        "",
+        table,
+        "",
+        *notes,
+        "",
+        *(f"![{caption}]({name})" + "\n" for name, caption in pictures),
+        "## How it was made",
+        "",
+        "```sh",
+        command or "python -m src.report ...",
+        "```",
+        "",
+        f"Budget: {json.dumps(asdict(budget))}; "
+        f"{runner.episodes} episodes, {runner.env_steps} environment steps in {seconds:.0f} s "
+        f"on {getattr(executor, 'n_ranks', 1)} rank(s).",
+        "",
+        "Files: `table.csv` (these numbers and the paper's), `sweep.csv`, `tuned_weights.json` "
+        "(the trained weight of each connection), `tune_*.npz` (PEPG checkpoints: rerunning "
+        "the command resumes or reuses them), the pictures.",
+        "",
+    ]
+    report = out / "report.md"
+    writing.write_text(report, "\n".join(lines))
+    log(
+        f"report: {report} ({runner.episodes} episodes, {runner.env_steps / 1e6:.1f} M steps, "
+        f"{seconds:.1f} s)"
+    )
+    return report

@@ -1,0 +1,129 @@
+"""Resuming a run folder from its newest usable checkpoint (``--resume DIR``).
+
+The config comes from the checkpoint. Flags given with ``--resume`` (``--generations``,
+``--set``, ``--config`` ...) are laid over it; a change that would alter results is refused
+unless ``force`` (``--force-config``). Keys that never alter results:
+
+* ``generations``: how long to go on (extending a run is the point of resuming);
+* ``keep_checkpoints``, ``chunk_genomes`` (evaluation is chunked, results are not), ``data_dir``
+  (where the same MNIST files are read from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import config as cfg
+from . import checkpoint
+from .loop import SearchState
+
+#: Config keys that may differ on resume without changing any result.
+NEUTRAL_KEYS = frozenset({"generations", "keep_checkpoints", "chunk_genomes", "data_dir"})
+#: Keys never changed on resume, even with ``force``.
+FIXED_KEYS = frozenset({"task"})
+
+
+def requested_config(
+    base: cfg.WannConfig,
+    config_file: str | None,
+    overrides: dict[str, Any],
+    sets: list[str],
+) -> cfg.WannConfig:
+    """``base`` (the checkpoint's config) with ``--config``, flags and ``--set`` laid over it."""
+    values = base.to_dict()
+    if config_file:
+        values.update(cfg.read_toml(Path(config_file)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for item in sets:
+        key, value = cfg.parse_set(item)
+        values[key] = value
+    return cfg.from_mapping(values, source="config")
+
+
+def config_changes(old: cfg.WannConfig, new: cfg.WannConfig) -> dict[str, tuple[Any, Any]]:
+    """``{key: (old, new)}`` for every key that differs."""
+    a, b = old.to_dict(), new.to_dict()
+    return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def resume(
+    run_dir: Path,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    sets: list[str] | None = None,
+    force: bool = False,
+    warn: Callable[[str], None] = print,
+) -> tuple[SearchState, Path]:
+    """Load the newest usable checkpoint of ``run_dir`` and apply the requested config.
+
+    Damaged newest checkpoints are warned about (by name), renamed to ``*.corrupt`` and the
+    previous one is used; leftovers of interrupted writes are deleted. Nothing else in the
+    folder is touched here: the caller rewrites stats.csv and best_genome.json once all
+    checks have passed (:meth:`src.search.loop.Reporter.restart`).
+
+    Returns:
+        (state, checkpoint path): the evaluated state of the checkpoint's generation, with
+        ``state.config`` the config to go on with.
+
+    Raises:
+        checkpoint.CheckpointError: no usable checkpoint, or a file that is not ours.
+        cfg.ConfigError: a refused config change, or a bad flag value.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise checkpoint.CheckpointError(f"--resume {str(run_dir)!r}: no such run folder")
+    loaded = checkpoint.load_latest(run_dir)
+    state = loaded.state
+    new = requested_config(state.config, config_file, overrides or {}, sets or [])
+    changes = config_changes(state.config, new)
+    fixed = sorted(set(changes) & FIXED_KEYS)
+    if fixed:
+        raise cfg.ConfigError(
+            f"--resume: the run's task is {state.config.task!r}; it cannot change "
+            f"(got {new.task!r})"
+        )
+    altering = {k: v for k, v in changes.items() if k not in NEUTRAL_KEYS}
+    if altering and not force:
+        listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
+        raise cfg.ConfigError(
+            f"--resume: refusing config changes that would alter results ({listed}); "
+            f"the checkpoint {loaded.path.name} was made with the old values. Use "
+            f"--force-config to continue with the new values anyway (the run is then no longer "
+            f"reproducible from its config), or start a new run"
+        )
+    if new.generations <= state.generation:
+        raise cfg.ConfigError(
+            f"--resume: generations = {new.generations} but the checkpoint already holds "
+            f"generation {state.generation} ({state.generation + 1} generations); "
+            f"pass --generations N with N > {state.generation}"
+        )
+    for path, why in loaded.skipped:
+        warn(
+            f"warning: checkpoint {path} is unusable ({why}); renamed to {path.name}.corrupt, "
+            f"resuming from {loaded.path.name}"
+        )
+        path.replace(path.with_name(path.name + ".corrupt"))
+    checkpoint.remove_temporaries(run_dir)
+    if altering:
+        listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
+        warn(f"warning: --force-config: continuing with changed config ({listed})")
+    state.config = new
+    return state, loaded.path
+
+
+def from_args(args: Any, warn: Callable[[str], None]) -> tuple[SearchState, Path]:
+    """:func:`resume` for the parsed command line of ``src.master`` (``--resume DIR``)."""
+    run_dir = Path(args.resume)
+    if args.out and Path(args.out).resolve() != run_dir.resolve():
+        raise cfg.ConfigError("--resume DIR continues the run in DIR; do not also give --out")
+    overrides = {
+        "task": args.task,
+        "generations": args.generations,
+        "pop_size": args.pop_size,
+        "seed": args.seed,
+    }
+    state, path = resume(run_dir, args.config, overrides, args.set, args.force_config, warn)
+    warn(f"resuming {run_dir} from {path.name} (generation {state.generation} evaluated)")
+    return state, run_dir

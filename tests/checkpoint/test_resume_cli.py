@@ -1,0 +1,190 @@
+"""``--resume``: bit-identical continuation, config checks, damaged and foreign checkpoints."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import h5py
+import pytest
+from ckpt_helpers import MPIEXEC, TINY, assert_same_run, checkpoints, master, stats
+from conftest import ROOT
+
+pytestmark = pytest.mark.checkpoint
+
+
+def straight(tmp_path, generations, name="straight", mpi=0):
+    out = tmp_path / name
+    proc = master(*TINY, "--generations", str(generations), "--out", str(out), mpi=mpi)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def snapshot(run):
+    """Every file of a run folder with its bytes."""
+    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_four_generations_equal_two_plus_resume_plus_two(tmp_path):
+    ref = straight(tmp_path, 4)
+    run = straight(tmp_path, 2, "resumed")
+    assert [p.name for p in checkpoints(run)] == ["gen_000000.h5", "gen_000001.h5"]
+    proc = master("--resume", str(run), "--generations", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr and "gen_000001.h5" in proc.stderr
+    assert_same_run(ref, run)
+    assert checkpoints(run)[-1].name == "gen_000003.h5"
+
+
+@pytest.mark.mpi
+def test_resume_under_mpi_is_bit_identical_to_serial(tmp_path):
+    if not MPIEXEC.exists():
+        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
+    ref = straight(tmp_path, 4)
+    mpi_straight = straight(tmp_path, 4, "mpi_straight", mpi=3)
+    run = straight(tmp_path, 2, "mpi_resumed", mpi=3)
+    proc = master("--resume", str(run), "--generations", "4", "--quiet", mpi=3)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_run(ref, mpi_straight)
+    assert_same_run(ref, run)
+
+
+def test_resume_drops_rows_written_after_the_checkpoint(tmp_path):
+    """A run killed after appending rows beyond its newest checkpoint: no duplicate rows."""
+    ref = straight(tmp_path, 5)
+    run = straight(tmp_path, 4, "killed")
+    for path in checkpoints(run)[-2:]:  # as if generations 2 and 3 had never been saved
+        path.unlink()
+    assert len(stats(run)) == 4
+    proc = master("--resume", str(run), "--generations", "5", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "gen_000001.h5" in proc.stderr
+    assert [r["generation"] for r in stats(run)] == ["0", "1", "2", "3", "4"]
+    assert_same_run(ref, run)
+
+
+def test_extending_generations_is_allowed_and_neutral_keys_too(tmp_path):
+    ref = straight(tmp_path, 4)
+    run = straight(tmp_path, 3, "extended")
+    proc = master(
+        "--resume", str(run), "--generations", "4", "--set", "keep_checkpoints=5", "--quiet"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert_same_run(ref, run)
+    assert "keep_checkpoints = 5" in (run / "config.toml").read_text()
+
+
+def test_resume_of_a_finished_run_does_nothing_more(tmp_path):
+    run = straight(tmp_path, 2)
+    before = snapshot(run)
+    proc = master("--resume", str(run), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert len(stats(run)) == 2
+    assert {k: v for k, v in snapshot(run).items() if k.parts[0] == "checkpoints"} == {
+        k: v for k, v in before.items() if k.parts[0] == "checkpoints"
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "n_reps=2"], "refusing config changes that would alter results (n_reps 3 -> 2)"),
+        (["--seed", "6"], "(seed 5 -> 6)"),
+        (["--pop-size", "30"], "(pop_size 24 -> 30)"),
+        (["--task", "biped"], "the run's task is 'swingup'; it cannot change"),
+        (["--generations", "1"], "pass --generations N with N > 1"),
+        (["--set", "n_reps=zero"], "n_reps must be an integer"),
+    ],
+)
+def test_result_altering_changes_are_refused_and_nothing_is_written(tmp_path, args, message):
+    run = straight(tmp_path, 2)
+    before = snapshot(run)
+    proc = master("--resume", str(run), *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+    assert snapshot(run) == before
+
+
+def test_force_config_accepts_a_change(tmp_path):
+    run = straight(tmp_path, 2)
+    proc = master("--resume", str(run), "--generations", "3", "--set", "n_reps=2", "--force-config")
+    assert proc.returncode == 0, proc.stderr
+    assert "--force-config: continuing with changed config (n_reps 3 -> 2)" in proc.stderr
+    assert len(stats(run)) == 3
+    with h5py.File(checkpoints(run)[-1]) as f:
+        assert f["config"].attrs["n_reps"] == 2
+
+
+def test_truncated_newest_checkpoint_warns_and_resumes_from_previous(tmp_path):
+    ref = straight(tmp_path, 4)
+    run = straight(tmp_path, 3, "damaged")
+    newest = checkpoints(run)[-1]
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 3])
+    proc = master("--resume", str(run), "--generations", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: checkpoint {newest} is unusable" in proc.stderr
+    assert "resuming from gen_000001.h5" in proc.stderr
+    assert (newest.parent / "gen_000002.h5.corrupt").exists()
+    assert_same_run(ref, run)
+
+
+@pytest.mark.parametrize("kind", ["text", "foreign_hdf5", "future_version"])
+def test_foreign_or_unknown_version_is_an_error_and_nothing_is_overwritten(tmp_path, kind):
+    run = straight(tmp_path, 2)
+    bad = run / "checkpoints" / "gen_000007.h5"
+    if kind == "text":
+        bad.write_text("not a checkpoint\n")
+    elif kind == "foreign_hdf5":
+        with h5py.File(bad, "w") as f:
+            f["data"] = [1, 2, 3]
+    else:
+        shutil.copy(checkpoints(run)[-1], bad)
+        with h5py.File(bad, "r+") as f:
+            f.attrs["format_version"] = 99
+    before = snapshot(run)
+    proc = master("--resume", str(run), "--generations", "9")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {bad}: ")
+    expected = {
+        "text": "not an HDF5 file",
+        "foreign_hdf5": "not a checkpoint",
+        "future_version": "format_version 99; this program reads version 1",
+    }[kind]
+    assert expected in proc.stderr
+    assert snapshot(run) == before
+
+
+def test_resume_without_checkpoints_is_a_clear_error(tmp_path):
+    proc = master("--resume", str(tmp_path))
+    assert proc.returncode == 2
+    assert f"no checkpoint in {tmp_path / 'checkpoints'}" in proc.stderr
+    proc = master("--resume", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "no such run folder" in proc.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_make_run_resumes_when_the_folder_holds_a_checkpoint(tmp_path):
+    """``make run`` picks --resume for a run folder with checkpoints (its recipe, dry run)."""
+    run = straight(tmp_path, 1)
+
+    def command(folder):
+        lines = subprocess.run(
+            ["make", "-n", "--no-print-directory", "run", f"RUN={folder}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("if ls"))
+        launch = r"(\S*mpiexec -n \S+ )?\S*python -m src\.master"
+        script = re.sub(launch, "echo", "\n".join(lines[start:]))
+        return subprocess.run(
+            ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True
+        ).stdout.split()
+
+    assert command(run) == ["--resume", str(run)]
+    fresh = command(tmp_path / "new")
+    assert fresh[:2] == ["--task", "swingup"] and "--resume" not in fresh

@@ -1,0 +1,96 @@
+"""src.parallel without mpiexec: chunks, launch check, back-off, the SLURM guard end to end."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import PYTHON, ROOT
+
+from src import parallel
+
+
+@pytest.mark.parametrize("n_workers", [1, 2, 3, 8, 63, 1023])
+@pytest.mark.parametrize("n_items", [0, 1, 5, 64, 960])
+def test_guided_chunks_cover_everything_in_order_and_shrink(n_items, n_workers):
+    bounds = parallel.chunk_bounds(n_items, n_workers)
+    assert [i for a, b in bounds for i in range(a, b)] == list(range(n_items))
+    sizes = [b - a for a, b in bounds]
+    assert all(s >= 1 for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    if n_items and n_workers > 1:
+        assert sizes[0] == -(-n_items // (2 * n_workers)) and sizes[-1] == 1
+    if n_workers == 1:
+        assert len(bounds) == (1 if n_items else 0)
+
+
+def test_fixed_chunks():
+    assert parallel.chunk_bounds(10, 4, chunk=4) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_serial_executor_maps_in_order():
+    ex = parallel.SerialExecutor()
+    assert ex.map(abs, [-3, 2, -1]) == [3, 2, 1]
+    assert (ex.n_workers, ex.n_ranks) == (1, 1)
+    ex.call_on_workers(pytest.fail, "no workers: never called")
+
+
+def test_root_evaluates_only_with_few_ranks():
+    assert parallel.root_evaluates(2) and parallel.root_evaluates(4)
+    assert not parallel.root_evaluates(5) and not parallel.root_evaluates(64)
+
+
+def test_backoff_grows_to_its_cap_and_resets():
+    b = parallel.Backoff(first=1e-6, factor=2.0, cap=1e-4)
+    for _ in range(20):
+        b.sleep()
+    assert b.delay == 1e-4
+    b.reset()
+    assert b.delay == 1e-6
+
+
+# Environments seen with Slurm 22.05 + the MPICH wheel in a 2-task allocation (docs/mpi.md).
+BATCH = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_PROCID": "0"}
+SRUN = {**BATCH, "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "2"}
+HYDRA_IN_BATCH = {**BATCH, "SLURM_NTASKS": "1", "SLURM_STEP_NUM_TASKS": "1", "SLURM_STEP_ID": "3"}
+
+
+@pytest.mark.parametrize(
+    ("env", "size", "refused"),
+    [
+        ({}, 1, False),  # a plain run
+        ({"PMI_SIZE": "3", "PMI_RANK": "0"}, 3, False),  # mpiexec -n 3
+        (BATCH, 1, False),  # python -m src.master in a batch script: serial, as asked
+        (SRUN, 1, True),  # srun without --mpi: 2 copies of "rank 0 of 1"
+        ({**SRUN, "PMI_SIZE": "2", "PMI_RANK": "0"}, 2, False),  # srun --mpi=pmi2
+        ({**SRUN, "PMI_SIZE": "2", "PMI_RANK": "0"}, 1, True),  # pmi2 but MPI ignored it
+        ({**HYDRA_IN_BATCH, "PMI_SIZE": "2"}, 2, False),  # mpiexec -n 2 in a batch script
+        ({**HYDRA_IN_BATCH, "PMI_SIZE": "4"}, 4, False),  # mpiexec -n 4 there: oversubscribed
+        ({**SRUN, "SLURM_STEP_NUM_TASKS": "1", "SLURM_NTASKS": "1"}, 1, False),  # srun -n 1
+        ({**SRUN, "SLURM_STEP_NUM_TASKS": "2", "PMIX_RANK": "0"}, 2, False),  # srun --mpi=pmix
+        ({**SRUN, "SLURM_STEP_NUM_TASKS": "2", "OMPI_COMM_WORLD_SIZE": "8"}, 8, False),  # mpirun
+    ],
+)
+def test_launch_problem(env, size, refused):
+    problem = parallel.launch_problem(size, env)
+    assert (problem is not None) == refused
+    if refused:
+        assert "the MPI launch did not give the expected ranks" in problem
+        assert "srun --mpi=pmi2" in problem and "mpiexec" in problem
+
+
+def test_srun_without_pmi_stops_at_once_and_writes_nothing(tmp_path):
+    """What each of the 2 copies of a PMI-less ``srun -n 2`` sees: exit 2 before any work."""
+    env = {**SRUN, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [PYTHON, "-m", "src.master", "--task", "swingup", "--out", str(tmp_path / "r")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: the MPI launch did not give the expected ranks")
+    assert proc.stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()

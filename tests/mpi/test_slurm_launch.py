@@ -1,0 +1,124 @@
+"""The launch check under a real (local, one-node) Slurm: ``srun`` without PMI is refused at
+once, ``srun --mpi=pmi2`` and ``mpiexec`` inside an allocation run.
+
+Uses :class:`LocalSlurm` from tests/slurm/cluster.py (private munge + slurmctld + slurmd,
+stopped by PID afterwards).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PYTHON, ROOT
+
+pytestmark = [pytest.mark.slurm, pytest.mark.mpi]
+
+_spec = importlib.util.spec_from_file_location("slurm_cluster", ROOT / "tests/slurm/cluster.py")
+cluster = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cluster)
+
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+RUN = ["-m", "src.master", "--task", "swingup", "--pop-size", "8", "--generations", "2"]
+RUN += ["--set", "episode_steps=50", "--set", "n_reps=1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    missing = cluster.missing_programs()
+    if missing:
+        pytest.fail(f"Slurm programs missing: {missing} (apt-get install -y slurm-wlm munge)")
+    c = cluster.LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def srun(slurm, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        ["srun", "--chdir", str(ROOT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_srun_without_pmi_is_refused_on_every_task(slurm, tmp_path):
+    proc = srun(slurm, "-n", "2", PYTHON, *RUN, "--out", str(tmp_path / "r"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("error: the MPI launch did not give the expected ranks") == 2
+    assert "SLURM_STEP_NUM_TASKS=2" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_srun_with_pmi2_runs(slurm, tmp_path):
+    proc = srun(slurm, "-n", "2", "--mpi=pmi2", PYTHON, *RUN[:-1], "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    assert "2 rank(s)" in proc.stdout
+    assert (tmp_path / "r" / "stats.csv").exists()
+
+
+def test_mpiexec_inside_an_allocation_may_oversubscribe_it(slurm, tmp_path):
+    """``mpiexec -n 4`` in a 2-task allocation: hydra starts its proxy with srun (a step of
+    SLURM_NTASKS=1) and sets PMI_SIZE=4: accepted, 4 ranks."""
+    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = ["salloc", "-n", "2", str(MPIEXEC), "-n", "4", PYTHON, *RUN[:-1]]
+    proc = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "r")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 rank(s)" in proc.stdout
+
+
+def test_srun_kill_on_bad_exit_ends_the_job_when_a_worker_dies(slurm, tmp_path):
+    """Under srun a dead task ends the step only with --kill-on-bad-exit=1 (without it the
+    root would wait for that worker forever; hydra's mpiexec always ends the job)."""
+    out = tmp_path / "r"
+    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = ["srun", "-n", "2", "--mpi=pmi2", "--kill-on-bad-exit=1", "--chdir", str(ROOT), PYTHON]
+    cmd += [*RUN, "--generations", "100000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "checkpoints").exists() or not list((out / "checkpoints").iterdir()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 90 s"
+            time.sleep(0.1)
+        worker = _rank_pid(str(out), 1)
+        os.kill(worker, signal.SIGKILL)
+        proc.communicate(timeout=90)  # KillWait (10 s in this cluster) + margin
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+
+
+def _rank_pid(out: str, rank: int) -> int:
+    """PID of the rank of the run writing to ``out`` (its command line names it)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if out.encode() in args and f"PMI_RANK={rank}".encode() in environ:
+            return int(entry.name)
+    raise AssertionError(f"no rank {rank} found for {out}")

@@ -1,0 +1,193 @@
+"""``python -m src.report`` on a tiny finished swing-up run: files, determinism, resume,
+tuned weights above the tuned shared weight, bad input, and the same answer under MPI."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PYTHON, ROOT
+
+from src.parallel import SerialExecutor
+from src.report.build import load_target, write_report
+from src.report.control import Budget, analyse, fixed_topology
+from src.report.episodes import Net, Runner
+
+PNG = b"\x89PNG\r\n\x1a\n"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+#: Small budgets: a few seconds per report on the 200-step episodes of the tiny run.
+TINY = ["--episodes", "12", "--sweep", "9", "--tune-generations", "4", "--tune-popsize", "8"]
+TINY += ["--tune-episodes", "2", "--fixed-hidden", "4", "--quiet"]
+
+
+def run(*args, n_ranks=0, timeout=300):
+    """``python -m`` args (under ``mpiexec -n n_ranks`` if given), killed with its group on
+    timeout."""
+    cmd = [PYTHON, "-m", *args]
+    if n_ranks:
+        if not MPIEXEC.exists():
+            pytest.fail(f"{MPIEXEC} is missing: `make install` puts MPICH's mpiexec in the venv")
+        cmd = [str(MPIEXEC), "-n", str(n_ranks), *cmd]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished 5-generation swing-up search with 200-step episodes."""
+    out = tmp_path_factory.mktemp("report") / "run"
+    proc = run(
+        "src.master",
+        "--task",
+        "swingup",
+        "--out",
+        str(out),
+        "--generations",
+        "5",
+        "--pop-size",
+        "16",
+        "--set",
+        "episode_steps=200",
+        "--quiet",
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tiny_run):
+    """The report of the tiny run with the TINY budgets (serial, seed 0), and its stdout."""
+    proc = run("src.report", str(tiny_run), *TINY[:-1])
+    assert proc.returncode == 0, proc.stderr
+    return tiny_run / "report", proc.stdout
+
+
+def read_table(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_report_writes_table_csv_and_pictures(tiny_report):
+    out, stdout = tiny_report
+    for name in ("network.png", "curves.png", "sweep.png", "network_tuned.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG, name
+        assert len(data) > 8000, (name, len(data))
+    rows = read_table(out / "table.csv")
+    ours = [(r["network"], r["condition"]) for r in rows if r["source"] == "this run"]
+    conditions = ["random_weights", "random_shared", "tuned_shared", "tuned_weights"]
+    assert ours == [(n, c) for n in ("wann", "fixed") for c in conditions]
+    assert sum(r["source"] == "paper" for r in rows) == 8
+    assert all(r["n"] == "12" for r in rows if r["source"] == "this run")
+    sweep = read_table(out / "sweep.csv")
+    assert len(sweep) == 2 * 8 and float(sweep[0]["shared_weight"]) == -2.0  # 0 left out
+    assert all(float(r["shared_weight"]) != 0.0 for r in sweep)
+    md = (out / "report.md").read_text()
+    assert "723 ± 16" in md and "932 ± 6" in md and "918 ± 7" in md  # the paper's numbers
+    assert "**this run**" in md and "![" in md and "python -m src.report" in md
+    # progress lines: one per PEPG generation and network
+    assert stdout.count("PEPG gen") == 2 * 4
+    assert (out / "tune_wann.npz").is_file() and (out / "tune_fixed.npz").is_file()
+
+
+def test_report_is_deterministic_and_seeded(tiny_run, tiny_report, tmp_path):
+    a, (b, _), c = tmp_path / "a", tiny_report, tmp_path / "c"
+    for out, seed in ((a, "0"), (c, "1")):
+        proc = run("src.report", str(tiny_run), *TINY, "--out", str(out), "--seed", seed)
+        assert proc.returncode == 0, proc.stderr
+    for name in ("table.csv", "sweep.csv", "tuned_weights.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "table.csv").read_bytes() != (c / "table.csv").read_bytes()
+
+
+def test_report_of_a_genome_file_reads_its_task(tiny_run, tmp_path):
+    genome = tmp_path / "champion.json"
+    genome.write_bytes((tiny_run / "best_genome.json").read_bytes())
+    proc = run("src.report", str(genome), *TINY, "--set", "episode_steps=200")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report" / "table.csv").is_file()
+    assert not (tmp_path / "report" / "curves.png").exists()  # no stats.csv beside it
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/nonexistent/run"], "is neither a run folder nor a genome file"),
+        (["RUN", "--tune-popsize", "7"], "--tune-popsize must be even"),
+        (["RUN", "--episodes", "0"], "--episodes must be >= 1"),
+        (["RUN", "--task", "biped"], "is a 'swingup' run"),
+        (["RUN", "--set", "colour=1"], "unknown config key 'colour'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tiny_run, args, message):
+    args = [str(tiny_run) if a == "RUN" else a for a in args]
+    proc = run("src.report", *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+
+
+def test_rerun_resumes_tuning_and_equals_a_straight_run(tiny_run, tmp_path):
+    target = load_target(str(tiny_run))
+    short = Budget(episodes=10, sweep=5, tune_generations=3, tune_popsize=8, tune_episodes=2)
+    long = Budget(episodes=10, sweep=5, tune_generations=6, tune_popsize=8, tune_episodes=2)
+    logs = []
+    write_report(target, tmp_path / "r", short, SerialExecutor(), 3, log=logs.append)
+    write_report(target, tmp_path / "r", long, SerialExecutor(), 3, log=logs.append)
+    assert any("resuming from" in line and "generation 3" in line for line in logs)
+    write_report(target, tmp_path / "s", long, SerialExecutor(), 3, log=lambda s: None)
+    for name in ("table.csv", "tuned_weights.json"):
+        assert (tmp_path / "r" / name).read_bytes() == (tmp_path / "s" / name).read_bytes()
+
+
+def test_tuned_weights_beat_the_tuned_shared_weight(tiny_run, tmp_path):
+    """The point of the column: PEPG's per-connection weights do better than the best shared
+    weight, on the same 100 fresh episodes, for the champion and for the fixed topology."""
+    target = load_target(str(tiny_run))
+    runner = Runner(target.config, SerialExecutor())
+    budget = Budget(
+        episodes=100,
+        sweep=21,
+        tune_generations=60,
+        tune_popsize=32,
+        tune_episodes=16,
+        sigma_init=0.5,
+        learning_rate=0.1,
+    )
+    quiet = lambda s: None  # noqa: E731
+    wann = analyse(Net.of(target.genome), "wann", "WANN", 0, runner, budget, tmp_path, quiet)
+    fixed = analyse(
+        Net.of(fixed_topology(5, 1, 8)), "fixed", "fixed", 1, runner, budget, tmp_path, quiet, 0.0
+    )
+    for r in (wann, fixed):
+        shared, tuned = r.stats["tuned_shared"], r.stats["tuned_weights"]
+        assert tuned.mean > shared.mean, (r.key, shared, tuned)
+    shared, tuned = fixed.stats["tuned_shared"], fixed.stats["tuned_weights"]
+    assert tuned.mean > shared.mean + 10.0, (shared, tuned)
+
+
+@pytest.mark.mpi
+def test_report_under_mpi_equals_serial(tiny_run, tiny_report, tmp_path):
+    serial, parallel = tiny_report[0], tmp_path / "mpi"
+    proc = run("src.report", str(tiny_run), *TINY, "--out", str(parallel), n_ranks=3)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("table.csv", "sweep.csv", "tuned_weights.json"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name

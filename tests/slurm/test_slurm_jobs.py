@@ -1,0 +1,167 @@
+"""The sbatch scripts in jobs/, submitted to a real Slurm started on this machine.
+
+One cluster (munged, slurmctld, slurmd; see cluster.py) serves the whole module and is stopped
+by PID at the end, whatever happens. The jobs are submitted together at the start and run side
+by side (2 MPI ranks each, the node is oversubscribed), then each test checks one of them:
+
+* search.sbatch: an uninterrupted search; it finishes and leaves checkpoints;
+* requeue.sbatch: the same search with ``--time=1 --signal=B:USR1@40``: Slurm signals the batch
+  shell, the search checkpoints and exits 99, the script requeues the job, the restarted job
+  (SLURM_RESTART_COUNT=1) resumes, and after one or more such rounds it completes all its
+  generations, bit-identical to the uninterrupted search;
+* seeds.sbatch: a job array (launched with ``srun --mpi=pmi2``), one run folder per seed;
+  resubmitted, an element resumes.
+
+With ``--time=1`` Slurm sends the signal at its first time-limit check after the job starts
+(checks run every 30 s), so the search is sized to outlast 30 s even on an idle machine. Every
+restart would be signalled the same way (about 18 s in: the requeue delay is 10 s, see
+cluster.py), which works but makes a round per ~15 s of progress; so once the job has been
+requeued, the test raises its time limit, and the restarted job runs to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from cluster import LocalSlurm, missing_programs, wait_for
+from conftest import ROOT
+
+from src.search import checkpoint
+
+pytestmark = pytest.mark.slurm
+
+#: The search that search.sbatch and requeue.sbatch both run: about 60 s of CPU each, so the
+#: time-limited one is still running at Slurm's first time-limit check (<= 30 s after start).
+LONG_GENERATIONS = 500
+LONG = ["--pop-size", "64", "--seed", "11", "--set", "n_reps=2", "--set", "episode_steps=400"]
+LONG += ["--generations", str(LONG_GENERATIONS), "--quiet"]
+#: The seed array's searches: tiny.
+TINY = ["--pop-size", "16", "--set", "episode_steps=200", "--generations", "4", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    missing = missing_programs()
+    if missing:
+        message = (
+            f"Slurm programs missing: {', '.join(missing)} (`make test` installs slurm-wlm and "
+            "munge as root)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def submit(
+    slurm: LocalSlurm, script: str, out: Path, log: Path, *args: str, sbatch=(), launch=None
+) -> str:
+    env = {"WANN_REPO": str(ROOT), "WANN_TASK": "swingup", "WANN_OUT": str(out)}
+    if launch:
+        env["WANN_LAUNCH"] = launch
+    return slurm.sbatch(
+        "--ntasks=2", f"--output={log}", *sbatch, str(ROOT / "jobs" / script), *args,
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def jobs(slurm, tmp_path_factory):
+    """Submit every job at once; returns {name: (job id, run folder, log)}."""
+    base = tmp_path_factory.mktemp("jobs")
+    spec = {
+        "requeue": ("requeue.sbatch", LONG, ["--time=1", "--signal=B:USR1@40"]),
+        "search": ("search.sbatch", LONG, []),
+        "seeds": ("seeds.sbatch", TINY, ["--array=0-1"]),
+    }
+    submitted = {}
+    for name, (script, args, sbatch) in spec.items():
+        out, log = base / name, base / f"{name}.log"
+        if name == "seeds":
+            log = base / "seeds-%a.log"
+        launch = "srun" if name == "seeds" else None  # srun --mpi=pmi2, the other launcher
+        job = submit(slurm, script, out, log, *args, sbatch=sbatch, launch=launch)
+        submitted[name] = (job, out, log)
+    return submitted
+
+
+def stats_rows(run: Path) -> list[str]:
+    """stats.csv lines without the last column (seconds)."""
+    lines = (run / "stats.csv").read_text().splitlines()
+    return [line.rsplit(",", 1)[0] for line in lines]
+
+
+def test_time_limited_job_is_signalled_checkpoints_requeues_and_completes(slurm, jobs):
+    job, run, log = jobs["requeue"]
+
+    def requeued_after_checkpoint() -> bool:
+        info = slurm.job_info(job)
+        text = log.read_text() if log.exists() else ""
+        if info.get("JobState") in {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"}:
+            raise AssertionError(f"job ended as {info['JobState']} before a requeue\n{text}")
+        # A signal landing during start-up kills the search before it can checkpoint; the
+        # script requeues that too, and the next round is signalled later: wait for a real one.
+        return int(info.get("Restarts", 0)) >= 1 and "stopped by SIGUSR1" in text
+
+    wait_for(requeued_after_checkpoint, 300, "a checkpoint and a requeue", interval=0.5)
+    slurm.run("scontrol", "update", f"JobId={job}", "TimeLimit=15")  # the next round ends it
+    assert slurm.wait_job(job, timeout=480) == ["COMPLETED"], log.read_text()
+    text = log.read_text()
+    starts = re.findall(r"SLURM_RESTART_COUNT=(\d+)", text)
+    assert starts[0] == "0" and "1" in starts, text
+    assert "batch shell got SIGUSR1" in text
+    assert "stopped by SIGUSR1 after generation" in text
+    assert "exit code 99" in text and f"requeueing job {job}" in text
+    assert "--resume" in text  # the restarted job went on from its checkpoint
+    assert text.splitlines()[-1].startswith("wann: exit code 0 "), text
+    assert int(slurm.job_info(job)["Restarts"]) == len(starts) - 1 >= 1
+    # every generation exactly once, and the same search as the uninterrupted job
+    search_job, search_run, _ = jobs["search"]
+    assert slurm.wait_job(search_job, timeout=480) == ["COMPLETED"]
+    assert stats_rows(run) == stats_rows(search_run)
+    assert json.loads((run / "best_genome.json").read_text()) == json.loads(
+        (search_run / "best_genome.json").read_text()
+    )
+
+
+def test_search_job_finishes_and_leaves_checkpoints(slurm, jobs):
+    job, run, log = jobs["search"]
+    assert slurm.wait_job(job, timeout=480) == ["COMPLETED"], log.read_text()
+    text = log.read_text()
+    assert "--out" in text and "launch:" in text and "exit code 0" in text
+    assert len(stats_rows(run)) == LONG_GENERATIONS + 1
+    found = checkpoint.list_checkpoints(run)
+    assert [g for g, _ in found] == list(range(LONG_GENERATIONS - 3, LONG_GENERATIONS))
+    state = checkpoint.load(found[-1][1])
+    assert state.config.pop_size == 64 and state.generation == LONG_GENERATIONS - 1
+
+
+def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm, jobs, tmp_path):
+    job, parent, log = jobs["seeds"]
+    assert slurm.wait_job(job, timeout=480) == ["COMPLETED", "COMPLETED"]
+    for element in (0, 1):
+        text = Path(str(log).replace("%a", str(element))).read_text()
+        assert "launch: srun --mpi=pmi2" in text and "exit code 0" in text, text
+    runs = sorted(p.name for p in parent.iterdir())
+    assert runs == ["seed_0", "seed_1"]
+    seeds = [checkpoint.load_latest(parent / r).state.config.seed for r in runs]
+    assert seeds == [0, 1]
+    assert stats_rows(parent / "seed_0") != stats_rows(parent / "seed_1")
+    assert all(len(stats_rows(parent / r)) == 5 for r in runs)
+    # resubmit element 1 with more generations: it resumes from its checkpoint
+    more = [a if a != "4" else "6" for a in TINY]
+    again = submit(slurm, "seeds.sbatch", parent, tmp_path / "again.log", *more,
+                   sbatch=["--array=1"])  # fmt: skip
+    assert slurm.wait_job(again, timeout=240) == ["COMPLETED"]
+    text = (tmp_path / "again.log").read_text()
+    assert f"--resume {parent / 'seed_1'}" in text and "exit code 0" in text
+    assert len(stats_rows(parent / "seed_1")) == 7 and len(stats_rows(parent / "seed_0")) == 5
