@@ -139,6 +139,7 @@ def run_root(
                 {"generations": args.generations, "pop_size": args.pop_size, "seed": args.seed},
                 args.set,
             )
+            make_task(config)  # a task that cannot be built (e.g. no MNIST data) fails here
             out = prepare_out(args.out)
         except cfg.ConfigError as exc:
             return fail(str(exc))

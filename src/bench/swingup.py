@@ -106,7 +106,8 @@ def run(quick: bool = False) -> None:
         sps = steps_per_second(plan, budget)
         ref_sps = 1e6 / (REF_FORWARD_US[n] + 11.0)
         print(
-            f"{g.n_nodes:4d} / {g.n_connections:4d}           | {fw:6.3f} ({REF_FORWARD_US[n]:5.0f}) |"
+            f"{g.n_nodes:4d} / {g.n_connections:4d}"
+            f"           | {fw:6.3f} ({REF_FORWARD_US[n]:5.0f}) |"
             f" {REF_FORWARD_US[n] / fw:6.0f}x | {sps / 1e6:6.2f} M ({ref_sps / 1e3:5.1f} k) |"
             f" {sps / ref_sps:5.0f}x"
         )
