@@ -29,12 +29,33 @@ RUN = ["-m", "src.master", "--task", "swingup", "--pop-size", "8", "--generation
 RUN += ["--set", "episode_steps=50", "--set", "n_reps=1", "--quiet"]
 
 
+class PrivateSlurm(cluster.LocalSlurm):
+    """LocalSlurm with a private TmpFS and job ids of its own.
+
+    Slurm's pmi2 plugin puts its socket at ``<TmpFS>/sock.pmi2.<job>.<step>``: two test
+    clusters on one host (another test session's, say), both numbering jobs from 1, would
+    share it, and MPI_Init then fails ("Message truncated") or hangs.
+    """
+
+    def _write_files(self) -> None:
+        super()._write_files()
+        (self.root / "tmpfs").mkdir(exist_ok=True)
+        first_job = 1000 + int.from_bytes(os.urandom(3), "big")
+        text = self.conf.read_text()
+        assert "MpiDefault=none\n" in text
+        text = text.replace(
+            "MpiDefault=none\n",
+            f"MpiDefault=none\nTmpFS={self.root / 'tmpfs'}\nFirstJobId={first_job}\n",
+        )
+        self.conf.write_text(text)
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     missing = cluster.missing_programs()
     if missing:
         pytest.fail(f"Slurm programs missing: {missing} (apt-get install -y slurm-wlm munge)")
-    c = cluster.LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    c = PrivateSlurm(tmp_path_factory.mktemp("slurm"))
     try:
         c.start()
         yield c

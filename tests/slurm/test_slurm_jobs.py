@@ -9,8 +9,7 @@ by side (2 MPI ranks each, the node is oversubscribed), then each test checks on
   shell, the search checkpoints and exits 99, the script requeues the job, the restarted job
   (SLURM_RESTART_COUNT=1) resumes, and after one or more such rounds it completes all its
   generations, bit-identical to the uninterrupted search;
-* seeds.sbatch: a job array (launched with ``srun --mpi=pmi2``), one run folder per seed;
-  resubmitted, an element resumes.
+* seeds.sbatch: a job array, one run folder per seed; resubmitted, an element resumes.
 
 With ``--time=1`` Slurm sends the signal at its first time-limit check after the job starts
 (checks run every 30 s), so the search is sized to outlast 30 s even on an idle machine. Every
@@ -24,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,10 @@ LONG += ["--generations", str(LONG_GENERATIONS), "--quiet"]
 TINY = ["--pop-size", "16", "--set", "episode_steps=200", "--generations", "4", "--quiet"]
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # pytest then runs the finalizers: the daemons get stopped
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     missing = missing_programs()
@@ -55,19 +59,17 @@ def slurm(tmp_path_factory):
             pytest.fail(message)
         pytest.skip(message)
     cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `timeout`, CI cancel: clean up too
     try:
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
-def submit(
-    slurm: LocalSlurm, script: str, out: Path, log: Path, *args: str, sbatch=(), launch=None
-) -> str:
+def submit(slurm: LocalSlurm, script: str, out: Path, log: Path, *args: str, sbatch=()) -> str:
     env = {"WANN_REPO": str(ROOT), "WANN_TASK": "swingup", "WANN_OUT": str(out)}
-    if launch:
-        env["WANN_LAUNCH"] = launch
     return slurm.sbatch(
         "--ntasks=2", f"--output={log}", *sbatch, str(ROOT / "jobs" / script), *args,
         cwd=ROOT, env=env,
@@ -88,9 +90,7 @@ def jobs(slurm, tmp_path_factory):
         out, log = base / name, base / f"{name}.log"
         if name == "seeds":
             log = base / "seeds-%a.log"
-        launch = "srun" if name == "seeds" else None  # srun --mpi=pmi2, the other launcher
-        job = submit(slurm, script, out, log, *args, sbatch=sbatch, launch=launch)
-        submitted[name] = (job, out, log)
+        submitted[name] = (submit(slurm, script, out, log, *args, sbatch=sbatch), out, log)
     return submitted
 
 
@@ -150,7 +150,7 @@ def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm,
     assert slurm.wait_job(job, timeout=480) == ["COMPLETED", "COMPLETED"]
     for element in (0, 1):
         text = Path(str(log).replace("%a", str(element))).read_text()
-        assert "launch: srun --mpi=pmi2" in text and "exit code 0" in text, text
+        assert "launch: " in text and "exit code 0" in text, text
     runs = sorted(p.name for p in parent.iterdir())
     assert runs == ["seed_0", "seed_1"]
     seeds = [checkpoint.load_latest(parent / r).state.config.seed for r in runs]
