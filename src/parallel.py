@@ -107,8 +107,9 @@ def launch_problem(size: int, environ: Mapping[str, str] | None = None) -> str |
     same files. Rule, checked with Slurm 22.05 and MPICH 5 (docs/mpi.md):
 
     * ``PMI_SIZE`` set (hydra's ``mpiexec``, ``srun --mpi=pmi2``): it must equal ``size``.
-    * else, launched by ``srun`` (``SLURM_STEP_NUM_TASKS`` set and some process-manager
-      variable absent): ``SLURM_STEP_NUM_TASKS`` must equal ``size``.
+    * else, inside an ``srun`` step (``SLURM_STEP_NUM_TASKS`` set) with no PMIx or Open MPI
+      variable (:data:`_PM_VARIABLES`) or a communicator of 1: ``SLURM_STEP_NUM_TASKS`` must
+      equal ``size``.
 
     ``mpiexec -n K`` inside a batch script is never refused for K differing from the
     allocation's ``SLURM_NTASKS``: hydra sets ``PMI_SIZE`` = K, and oversubscribing is legal.

@@ -28,7 +28,10 @@ def main() -> int:
         start = time.process_time()
         parallel.serve()
         if mode == "idle":
-            print(f"idle-cpu {rank} {time.process_time() - start:.4f}", flush=True)
+            # one write per line: with PYTHONUNBUFFERED print() writes text and newline
+            # separately, and the launcher may interleave ranks' writes
+            sys.stdout.write(f"idle-cpu {rank} {time.process_time() - start:.4f}\n")
+            sys.stdout.flush()
         return 0
     executor = parallel.MPIExecutor()
     try:

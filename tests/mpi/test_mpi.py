@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -254,10 +255,8 @@ def test_sigkill_of_a_worker_ends_the_job_then_resume_equals_an_uninterrupted_ru
 def test_workers_do_not_spin_while_waiting():
     proc = launch(5, str(HERE / "executor_program.py"), "idle", timeout=60)
     assert proc.returncode == 0, proc.stderr
-    cpu = {
-        int(rank): float(seconds)
-        for _, rank, seconds in (line.split() for line in proc.stdout.splitlines())
-    }
+    found = re.findall(r"idle-cpu (\d+) ([0-9.]+)", proc.stdout)
+    cpu = {int(rank): float(seconds) for rank, seconds in found}
     assert sorted(cpu) == [1, 2, 3, 4]
     # Waiting 1.5 s: a spinning rank would use about a core's share (0.3 s or more here).
     assert max(cpu.values()) < 0.15, cpu
