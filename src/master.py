@@ -159,7 +159,7 @@ def run_root(
     state = loop.run(
         state,
         executor,
-        loop.Reporter(out, log),
+        loop.Reporter(out, log, f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)"),
         # MPI: the root writes each checkpoint while the workers evaluate the next generation
         on_generation=lambda s: executor.defer(checkpoint.save, loop.snapshot(s), out),
         should_stop=stopping.requested,

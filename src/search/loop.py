@@ -235,9 +235,13 @@ def _update_best(state: SearchState) -> None:
 class Reporter:
     """Progress lines on stdout, ``stats.csv`` and ``best_genome.json`` in the run folder."""
 
-    def __init__(self, out_dir: Path, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, out_dir: Path, log: Callable[[str], None] = print, first_note: str = ""
+    ) -> None:
         self.out_dir = out_dir
         self.log = log
+        #: appended to the first progress line of this process (e.g. the JIT warm-up time)
+        self.first_note = first_note
 
     def restart(self, state: SearchState) -> None:
         """Rewrite stats.csv and best_genome.json from a resumed state, atomically.
@@ -276,8 +280,9 @@ class Reporter:
             f"max {row['best_max']:9.2f} | med conns {row['median_connections']:5.0f} | "
             f"{int(row['evaluations'])} evals ({int(row['distinct'])} run) "
             f"{row['evaluations'] / secs:8.0f}/s | {msteps:6.2f} M steps/s | "
-            f"{n_ranks} ranks, busy {row['busy']:4.0%} | {secs:6.2f} s"
+            f"{n_ranks} ranks, busy {row['busy']:4.0%} | {secs:6.2f} s{self.first_note}"
         )
+        self.first_note = ""
 
 
 def _fmt(v: float) -> str:
