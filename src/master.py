@@ -100,18 +100,7 @@ def prepare_out(out: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; then rank 0 searches and the other ranks serve."""
     stopping.install()  # every rank: SIGTERM/SIGUSR1 are recorded, only the root acts on them
-    rank, size = parallel.world()
-    problem = parallel.launch_problem(size)
-    if problem:
-        return fail(problem)
-    if rank != 0:
-        parallel.serve()
-        return 0
-    executor = parallel.make_executor()
-    try:
-        return run_root(argv, executor)
-    finally:
-        executor.close()  # workers return from serve() whatever happened here
+    return parallel.run_roles(lambda executor: run_root(argv, executor), fail)
 
 
 def run_root(

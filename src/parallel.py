@@ -673,3 +673,25 @@ def make_executor() -> SerialExecutor | MPIExecutor:
     """The executor for the root: serial on one rank (or without mpi4py), else MPI."""
     _, size = world()
     return MPIExecutor() if size > 1 else SerialExecutor()
+
+
+def run_roles(
+    run_root: Callable[[SerialExecutor | MPIExecutor], int], fail: Callable[[str], int]
+) -> int:
+    """Every rank: check the launch, then rank 0 calls ``run_root(executor)``, others serve.
+
+    ``fail(message)`` reports a bad launch and gives the exit code. The executor is closed
+    whatever ``run_root`` does, so the workers always return from :func:`serve`.
+    """
+    rank, size = world()
+    problem = launch_problem(size)
+    if problem:
+        return fail(problem)
+    if rank != 0:
+        serve()
+        return 0
+    executor = make_executor()
+    try:
+        return run_root(executor)
+    finally:
+        executor.close()

@@ -173,18 +173,7 @@ def run_root(argv: list[str] | None, executor: object) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; rank 0 writes the report, the others serve episodes."""
-    rank, size = parallel.world()
-    problem = parallel.launch_problem(size)
-    if problem:
-        return fail(problem)
-    if rank != 0:
-        parallel.serve()
-        return 0
-    executor = parallel.make_executor()
-    try:
-        return run_root(argv, executor)
-    finally:
-        executor.close()
+    return parallel.run_roles(lambda executor: run_root(argv, executor), fail)
 
 
 if __name__ == "__main__":
