@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "CROWDING_RULES",
     "RANKING_METHODS",
     "crowding_distance",
     "nondominated_fronts",
@@ -36,6 +37,8 @@ __all__ = [
 
 #: Accepted values of ``method`` in :func:`rank_population`.
 RANKING_METHODS: tuple[str, ...] = ("paper", "nsga3obj")
+#: Accepted values of ``crowding``: gaps divided by the front's range, or the reference's.
+CROWDING_RULES: tuple[str, ...] = ("range", "reference")
 
 
 def _as_objectives(objectives: np.ndarray, name: str = "objectives") -> np.ndarray:
@@ -154,14 +157,18 @@ def _unique_rows_per_front(obj: np.ndarray, fronts: np.ndarray) -> tuple[np.ndar
     return order[new], group
 
 
-def crowding_distance(objectives: np.ndarray, fronts: np.ndarray) -> np.ndarray:
+def crowding_distance(
+    objectives: np.ndarray, fronts: np.ndarray, rule: str = "range"
+) -> np.ndarray:
     """Crowding distance of every row within its own front (Deb et al. 2002, section III-B).
 
     For each objective, the members of a front are sorted by that objective; the two boundary
     members get ``+inf`` and every inner member adds ``(next - prev) / (max - min)``, where
     ``next``/``prev`` are its neighbours' values and ``max``/``min`` are taken over the
     front. (The WANN reference code multiplied by ``1/max - min`` through an operator
-    precedence slip; here the gap is properly divided by the range.) An objective whose
+    precedence slip; here the gap is properly divided by the range; ``rule = "reference"``
+    multiplies by ``|1/max - min|`` as the reference did, which in practice weights the
+    reward gaps about a hundred times more than the 1/connections gaps.) An objective whose
     range within the front is zero contributes 0 to inner members. Fronts with one or two
     distinct members are all ``+inf``.
 
@@ -181,6 +188,7 @@ def crowding_distance(objectives: np.ndarray, fronts: np.ndarray) -> np.ndarray:
         objectives: (n, k) objective values, all maximised.
         fronts: (n,) integer front label of each row (any labels; typically the output of
             :func:`nondominated_fronts`). Rows sharing a label form one front.
+        rule: ``"range"`` (divide by the range) or ``"reference"`` (see above).
 
     Returns:
         (n,) float64 crowding distance, ``>= 0``; larger means less crowded.
@@ -189,6 +197,8 @@ def crowding_distance(objectives: np.ndarray, fronts: np.ndarray) -> np.ndarray:
         ValueError: On shape mismatch or NaN objectives.
     """
     obj = _as_objectives(objectives)
+    if rule not in CROWDING_RULES:
+        raise ValueError(f"crowding rule must be one of {CROWDING_RULES}, got {rule!r}")
     fr = np.asarray(fronts)
     if fr.shape != (obj.shape[0],):
         raise ValueError(f"fronts must have shape ({obj.shape[0]},), got {fr.shape}")
@@ -236,6 +246,10 @@ def crowding_distance(objectives: np.ndarray, fronts: np.ndarray) -> np.ndarray:
                     gap / np.where(finite_span, span, 1.0),
                     np.where(np.isinf(span) & np.isinf(gap), 1.0, 0.0),
                 )
+                if rule == "reference":
+                    scale = np.abs(1.0 / np.where(hi_i == 0.0, np.inf, hi_i) - lo_i)
+                    scaled = gap * np.where(np.isfinite(scale), scale, 0.0)
+                    val = np.where(finite_span, np.nan_to_num(scaled, posinf=np.inf), val)
             contrib[inner] = val
         dist[order] += contrib
 
@@ -278,18 +292,19 @@ def rank_order(fronts: np.ndarray, crowding: np.ndarray, objectives: np.ndarray)
     return ranks
 
 
-def _nsga_rank(moo: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+def _nsga_rank(moo: np.ndarray, tiebreak: np.ndarray, crowding: str = "range") -> np.ndarray:
     """Fronts, crowding within fronts, then :func:`rank_order` with ``tiebreak``.
 
     Args:
         moo: (n, k) objectives the fronts and crowding are computed on.
         tiebreak: (n, k') objectives breaking the remaining ties.
+        crowding: :data:`CROWDING_RULES` entry.
 
     Returns:
         (n,) int64 rank, 0 = best.
     """
     fronts = nondominated_fronts(moo)
-    crowd = crowding_distance(moo, fronts)
+    crowd = crowding_distance(moo, fronts, crowding)
     return rank_order(fronts, crowd, tiebreak)
 
 
@@ -298,6 +313,7 @@ def rank_population(
     method: str,
     rng: np.random.Generator,
     prob_moo: float = 0.8,
+    crowding: str = "range",
 ) -> np.ndarray:
     """Ranks a WANN population (rank 0 = best).
 
@@ -319,6 +335,7 @@ def rank_population(
         method: One of :data:`RANKING_METHODS`.
         rng: Generator; exactly one ``rng.random()`` draw is consumed per call.
         prob_moo: Probability of ranking on (mean, 1/connections) in ``"paper"`` mode.
+        crowding: :data:`CROWDING_RULES` entry (see :func:`crowding_distance`).
 
     Returns:
         (n,) int64 rank of every genome; a permutation of ``0 .. n-1``.
@@ -343,12 +360,12 @@ def rank_population(
     u = rng.random()  # exactly one draw, whatever the method
     tiebreak = np.column_stack([mean, best, -conns])
     if method == "nsga3obj":
-        return _nsga_rank(tiebreak, tiebreak)
+        return _nsga_rank(tiebreak, tiebreak, crowding)
     if u < prob_moo:
         moo = np.column_stack([mean, 1.0 / np.maximum(conns, 1.0)])
     else:
         moo = np.column_stack([mean, best])
-    return _nsga_rank(moo, tiebreak)
+    return _nsga_rank(moo, tiebreak, crowding)
 
 
 def tournament(

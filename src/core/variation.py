@@ -11,14 +11,17 @@ over four operators. There is no crossover, no speciation and no weight mutation
   hidden nodes that the destination does not reach, and - with ``connect_outputs`` - outputs
   (output -> output links, which the paper's appendix found to simplify biped networks).
   The reference code only links to a strictly later layer; any acyclic link is a superset.
+  :func:`add_connection_layered` is the reference's rule instead (``add_connection =
+  "layered"``): nodes sorted into layers, a source drawn first, then a destination in a
+  strictly later layer.
 * :func:`enable_connection` re-enables a random disabled connection.
 * :func:`change_activation` gives a random hidden node a different activation from the pool.
 
 Where the operator drawn has nothing to act on (no hidden node to change, no disabled
 connection, ...), :func:`mutate` draws again among the operators that can act, with their
 probabilities renormalised; the reference returned an unchanged clone instead (about half of
-the children early in a run). Every operator returns a new genome and uses only the
-``numpy.random.Generator`` it is given.
+the children early in a run), which ``no_op = "clone"`` reproduces. Every operator returns a
+new genome and uses only the ``numpy.random.Generator`` it is given.
 """
 
 from __future__ import annotations
@@ -106,6 +109,63 @@ def add_connection(
     return None
 
 
+def _layers(genome: Genome, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Layer of every node as the reference code assigns it (Gaier & Ha 2019, code release).
+
+    Bias and inputs are layer 0; a hidden node is 1 + the length of the longest chain of
+    hidden nodes feeding it; outputs sit one layer after the deepest hidden node. Unlike the
+    reference, disabled connections count too: the graph of all connection genes stays
+    acyclic, so re-enabling any of them can never make a cycle.
+    """
+    n = genome.n_nodes
+    kinds = genome.node_kind
+    hidden_edge = (kinds[src] == HIDDEN) & (kinds[dst] == HIDDEN)
+    hs, hd = src[hidden_edge], dst[hidden_edge]
+    layer = np.where(kinds == HIDDEN, 1, 0)
+    for _ in range(n):  # longest path by relaxation; a DAG settles in <= n rounds
+        new = layer.copy()
+        np.maximum.at(new, hd, layer[hs] + 1)
+        if np.array_equal(new, layer):
+            break
+        layer = new
+    last = int(layer.max(initial=0)) + 1
+    layer[kinds == OUTPUT] = last
+    return layer
+
+
+def add_connection_layered(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Add a connection the reference code's way; ``None`` if none is possible.
+
+    Nodes are sorted into layers (:func:`_layers`); sources are tried in a random order and
+    the first one with a node in a strictly later layer that it does not already feed (by
+    any connection gene, enabled or not) is linked to one of those, drawn uniformly. So
+    hidden nodes of one layer are never linked to each other and outputs are never sources.
+    """
+    src = genome.positions(genome.conn_src)
+    dst = genome.positions(genome.conn_dst)
+    layer = _layers(genome, src, dst)
+    for s in rng.permutation(genome.n_nodes).tolist():
+        later = layer > layer[s]
+        later[dst[src == s]] = False
+        dests = np.flatnonzero(later)
+        if dests.size == 0:
+            continue
+        d = int(dests[rng.integers(dests.size)])
+        return genome.replace(
+            conn_src=np.append(genome.conn_src, genome.node_id[s]),
+            conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
+            conn_enabled=np.append(genome.conn_enabled, True),
+            conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
+        )
+    return None
+
+
 def enable_connection(
     genome: Genome,
     rng: np.random.Generator,
@@ -140,6 +200,10 @@ def change_activation(
     return genome.replace(node_act=acts)
 
 
+#: Values of ``add_connection_rule`` and ``no_op`` in :func:`mutate`.
+ADD_CONNECTION_RULES = ("acyclic", "layered")
+NO_OP_RULES = ("redraw", "clone")
+
 #: The operators in roulette order; config field names are ``prob_<name>``.
 OPERATORS: dict[str, Operator] = {
     "add_connection": add_connection,
@@ -156,6 +220,8 @@ def mutate(
     probs: Sequence[float],
     pool: Sequence[int],
     connect_outputs: bool = False,
+    add_connection_rule: str = "acyclic",
+    no_op: str = "redraw",
 ) -> tuple[Genome, str]:
     """Apply exactly one structural mutation chosen by roulette.
 
@@ -166,16 +232,29 @@ def mutate(
         probs: roulette weights in :data:`OPERATORS` order (need not sum to one).
         pool: activation ids for new or changed hidden nodes.
         connect_outputs: allow output -> output connections.
+        add_connection_rule: ``"acyclic"`` (:func:`add_connection`) or ``"layered"``
+            (:func:`add_connection_layered`, the reference's rule).
+        no_op: what happens when the operator drawn cannot act: ``"redraw"`` among the
+            operators that can, or ``"clone"`` (the reference: the child is the parent).
 
     Returns:
-        (child, name of the operator applied); ``"clone"`` only if no operator can act.
+        (child, name of the operator applied); ``"clone"`` if no operator acted.
     """
+    if add_connection_rule not in ADD_CONNECTION_RULES:
+        raise ValueError(f"add_connection_rule must be one of {ADD_CONNECTION_RULES}")
+    if no_op not in NO_OP_RULES:
+        raise ValueError(f"no_op must be one of {NO_OP_RULES}")
     names = list(OPERATORS)
+    ops = dict(OPERATORS)
+    if add_connection_rule == "layered":
+        ops["add_connection"] = add_connection_layered
     weights = np.asarray(probs, dtype=np.float64).copy()
     while weights.sum() > 0:
         i = int(rng.choice(len(names), p=weights / weights.sum()))
-        child = OPERATORS[names[i]](genome, rng, innovations, pool, connect_outputs)
+        child = ops[names[i]](genome, rng, innovations, pool, connect_outputs)
         if child is not None:
             return child, names[i]
+        if no_op == "clone":
+            break
         weights[i] = 0.0
     return genome, "clone"

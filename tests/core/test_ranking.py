@@ -327,3 +327,23 @@ def test_tournament_size_one_is_uniform_draw_and_errors() -> None:
         tournament(ranks, np.array([], dtype=np.int64), 3, 2, np.random.default_rng(0))
     with pytest.raises(ValueError):
         tournament(ranks, cand, 3, 0, np.random.default_rng(0))
+
+
+def test_reference_crowding_multiplies_gaps_by_the_reference_factor():
+    """One front of five points on a line: inner members get gap * |1/max - min| per
+    objective (the reference code's normalisation), boundaries inf."""
+    from src.core.ranking import crowding_distance
+
+    x = np.array([1.0, 2.0, 4.0, 7.0, 11.0])
+    obj = np.column_stack([x, -x])  # a single front
+    fronts = np.zeros(5, dtype=np.int64)
+    ref = crowding_distance(obj, fronts, "reference")
+    rng_ = crowding_distance(obj, fronts, "range")
+    assert np.isinf(ref[[0, 4]]).all() and np.isinf(rng_[[0, 4]]).all()
+    gaps = np.array([3.0, 5.0, 7.0])
+    f1 = abs(1 / 11.0 - 1.0)  # objective x: max 11, min 1
+    f2 = abs(1 / -1.0 - (-11.0))  # objective -x: max -1, min -11
+    np.testing.assert_allclose(ref[1:4], gaps * f1 + gaps * f2)
+    np.testing.assert_allclose(rng_[1:4], 2 * gaps / 10.0)
+    with pytest.raises(ValueError, match="crowding rule"):
+        crowding_distance(obj, fronts, "other")

@@ -95,3 +95,76 @@ def test_operators_are_pure_functions_of_the_rng():
     a = grown_genome(5, 1, 40, seed=11)
     b = grown_genome(5, 1, 40, seed=11)
     assert a == b
+
+
+def _layers_of(g):
+    from src.core.variation import _layers
+
+    return _layers(g, g.positions(g.conn_src), g.positions(g.conn_dst))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_layered_add_connection_links_to_a_strictly_later_layer(seed):
+    """The reference's rule: never from an output, never within a layer, never a duplicate
+    of any gene (enabled or not), and the graph of all genes stays acyclic."""
+    from src.core.variation import add_connection_layered
+
+    rng = np.random.default_rng(seed)
+    g = grown_genome(5, 2, 60, seed)
+    inn = Innovations(int(g.node_id.max()) + 1, int(g.conn_innov.max()) + 1)
+    added = 0
+    for _ in range(40):
+        child = add_connection_layered(g, rng, inn, activations.CONTROL_POOL)
+        if child is None:
+            break
+        child.validate()
+        layer = _layers_of(g)
+        s, d = g.positions(child.conn_src[-1:])[0], g.positions(child.conn_dst[-1:])[0]
+        assert g.node_kind[s] != OUTPUT and layer[d] > layer[s]
+        pairs = set(zip(g.conn_src.tolist(), g.conn_dst.tolist()))
+        assert (int(child.conn_src[-1]), int(child.conn_dst[-1])) not in pairs
+        g, added = child, added + 1
+    assert added > 0
+
+
+def test_layers_follow_the_longest_hidden_chain():
+    """Inputs 0; a hidden node fed by hidden node h sits one layer after h; outputs last."""
+    rng = np.random.default_rng(0)
+    inn = Innovations.start(2, 1)
+    g = initial_genome(2, 1, 1.0, rng)
+    from src.core.variation import add_node
+
+    g = add_node(g, rng, inn, [activations.ids_from_names(("tanh",))[0]])  # in -> h1 -> out
+    g = add_node(g, rng, inn, [activations.ids_from_names(("tanh",))[0]])
+    layer = _layers_of(g)
+    kinds = g.node_kind
+    assert (layer[kinds <= 1] == 0).all()  # bias and inputs
+    hidden = layer[kinds == HIDDEN]
+    assert hidden.min() >= 1
+    assert (layer[kinds == OUTPUT] == layer.max()).all() and layer.max() > hidden.max()
+
+
+def test_no_op_clone_returns_the_parent_and_redraw_does_not():
+    """Only 'enable' drawable and nothing disabled: the reference clones, redraw mutates."""
+    rng = np.random.default_rng(1)
+    inn = Innovations.start(3, 1)
+    g = initial_genome(3, 1, 1.0, rng)  # every connection enabled
+    probs = (0.0, 1.0, 1.0, 0.0)  # add_node or enable
+    ops_clone = {
+        mutate(g, rng, inn, probs, activations.CONTROL_POOL, no_op="clone")[1] for _ in range(60)
+    }
+    assert ops_clone == {"add_node", "clone"}
+    for _ in range(30):
+        child, op = mutate(g, rng, inn, probs, activations.CONTROL_POOL, no_op="redraw")
+        assert op == "add_node" and child.n_nodes == g.n_nodes + 1
+    child, op = mutate(g, rng, inn, (0, 0, 1.0, 0), activations.CONTROL_POOL, no_op="clone")
+    assert op == "clone" and child is g
+
+
+def test_unknown_rules_are_refused():
+    g = initial_genome(3, 1, 1.0, np.random.default_rng(0))
+    inn = Innovations.start(3, 1)
+    with pytest.raises(ValueError, match="add_connection_rule"):
+        mutate(g, np.random.default_rng(0), inn, PROBS, [1], add_connection_rule="dense")
+    with pytest.raises(ValueError, match="no_op"):
+        mutate(g, np.random.default_rng(0), inn, PROBS, [1], no_op="skip")
