@@ -1,26 +1,33 @@
-"""Swing-up speed: env steps/s per core, forward-pass cost, one laptop generation.
+"""Swing-up speed: env steps/s per core, forward-pass cost, lanes vs one-by-one, a laptop search.
 
 Reference figures (SPEC section 6, the authors' code on this kind of machine): a Python loop
 over nodes at ~3 us per node (68 us a forward pass for the 29-node champion, 242 us for a
 103-node network), one env step 11 us, a champion episode 85 ms (84 us a step), and an early
 search at ~36 k env steps per CPU-second.
+
+The lane kernel (all rollouts of a genome stepped together, the search's kernel) is also
+timed against the one-by-one kernel it replaced (``_swingup_rollouts_reference``) on the same
+genomes and seeds in this process, alternating call by call so both see the same machine
+load, in CPU time per env step; the two must return identical results, and the line says so.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numba
 import numpy as np
 
 from ..config import build
-from ..core import activations
+from ..core import activations, jitcache
 from ..core.genome import Genome, Innovations, initial_genome
 from ..core.network import Plan, compile_genome
 from ..core.variation import mutate
 from ..evaluation import rollout_seeds
 from ..search import loop
-from ..tasks import make_task
+from ..tasks import make_task, swingup
 from ..tasks.swingup import network_step
 
 REF_FORWARD_US = {7: 3.0 * 7, 29: 68.0, 103: 242.0}  # ~3 us per node; measured for 29 and 103
@@ -47,6 +54,9 @@ def _forward_loop(values, order, act, indptr, indices, coef, n):  # noqa: ANN001
         network_step(values, order, act, indptr, indices, coef, 0.5)
         acc += values[order[-1]]
     return acc
+
+
+jitcache.key_on_sources([_forward_loop], (*swingup.KERNEL_SOURCES, Path(__file__)))
 
 
 def forward_us(plan: Plan, n: int = 200_000) -> float:
@@ -76,8 +86,53 @@ def steps_per_second(plan: Plan, seconds: float) -> float:
     return total_steps / total_time
 
 
-def laptop_generation(generations: int) -> list[tuple[int, float, int]]:
-    """(generation, seconds, env steps) of a serial laptop swing-up search."""
+def kernels_ns_per_step(
+    task: swingup.SwingUp, plans: list[Plan], seconds: float, reps: int = 3
+) -> tuple[float, float, float, bool]:
+    """CPU ns per env step of the one-by-one and the lane kernel on the same rollouts.
+
+    Each plan gets 6 weights x ``reps`` rollouts on a new generation's seeds each round; the
+    two kernels alternate call by call (which goes first alternates too) until each has run
+    ``seconds`` of CPU time.
+
+    Returns:
+        (one-by-one ns/step, lanes ns/step, env steps per rollout, results identical).
+    """
+    kernels: list[Callable] = [swingup._swingup_rollouts_reference, swingup._swingup_rollouts]
+    w = np.repeat(WEIGHTS, reps)
+    for kernel in kernels:  # compile or load from the cache before timing
+        kernel(*task.kernel_args(plans[0], w[:1], np.zeros(1, dtype=np.int64)))
+    cpu = [0.0, 0.0]
+    steps = [0, 0]
+    identical = True
+    calls = 0
+    while min(cpu) < seconds:
+        seeds = np.tile(rollout_seeds(1, calls, reps), len(WEIGHTS))
+        for plan in plans:
+            args = task.kernel_args(plan, w, seeds)
+            out: list[tuple[np.ndarray, int]] = [(np.zeros(0), 0), (np.zeros(0), 0)]
+            for k in (0, 1) if calls % 2 == 0 else (1, 0):
+                start = time.process_time()
+                out[k] = kernels[k](*args)
+                cpu[k] += time.process_time() - start
+                steps[k] += out[k][1]
+            identical &= out[0][1] == out[1][1] and out[0][0].tobytes() == out[1][0].tobytes()
+            calls += 1
+    per_rollout = steps[0] / (calls * len(w))
+    return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9, per_rollout, identical
+
+
+def _kernel_line(label: str, figures: tuple[float, float, float, bool]) -> str:
+    ref_ns, ns, per_rollout, identical = figures
+    return (
+        f"{label} | {per_rollout:6.0f} | {ns:6.0f} ({ref_ns:6.0f}) | {ref_ns / ns:5.2f}x |"
+        f" {'yes' if identical else 'NO'}"
+    )
+
+
+def laptop_generation(generations: int) -> tuple[list[tuple[int, float, int]], list[Genome]]:
+    """(generation, seconds, env steps) of each generation of a serial laptop swing-up search,
+    and its last population."""
     config = build("swingup", "src/configs/swingup_laptop.toml", {"generations": generations})
     from ..parallel import SerialExecutor
 
@@ -92,12 +147,13 @@ def laptop_generation(generations: int) -> list[tuple[int, float, int]]:
         start = time.perf_counter()
         state.objectives, _, steps, _ = loop.evaluate_population(state, ex)
         out.append((g, time.perf_counter() - start, steps))
-    return out
+    return out, list(state.population)
 
 
 def run(quick: bool = False) -> None:
     budget = 0.5 if quick else 2.0
-    make_task(build("swingup")).warmup()
+    task = make_task(build("swingup"))
+    task.warmup()
     print("network (nodes/conns) | forward us (ref) | ratio | env steps/s/core (ref) | ratio")
     for n in (7, 29, 103):
         g = network_of(n)
@@ -111,7 +167,16 @@ def run(quick: bool = False) -> None:
             f" {REF_FORWARD_US[n] / fw:6.0f}x | {sps / 1e6:6.2f} M ({ref_sps / 1e3:5.1f} k) |"
             f" {sps / ref_sps:5.0f}x"
         )
-    gens = laptop_generation(5 if quick else 30)
+    print(
+        "lane kernel vs the one-by-one kernel it replaced (same rollouts: 6 weights x 3 reps;"
+        " CPU ns per env step)"
+    )
+    print("network (nodes/conns) | steps/rollout | ns/step lanes (one-by-one) | ratio | identical")
+    for n in (7, 29, 60, 103):
+        g = network_of(n)
+        figures = kernels_ns_per_step(task, [compile_genome(g)], budget)
+        print(_kernel_line(f"{g.n_nodes:4d} / {g.n_connections:4d}          ", figures))
+    gens, population = laptop_generation(5 if quick else 30)
     first = gens[0]
     last = gens[-1]
     print(
@@ -121,4 +186,12 @@ def run(quick: bool = False) -> None:
         f"reference at {REF_EARLY_STEPS_PER_CPU_S / 1e3:.0f} k steps/CPU-s: "
         f"{first[2] / REF_EARLY_STEPS_PER_CPU_S:.1f} s for gen 0 "
         f"({first[2] / REF_EARLY_STEPS_PER_CPU_S / first[1]:.0f}x)"
+    )
+    distinct = list({g.key(): g for g in population}.values())
+    plans = [compile_genome(g) for g in distinct]
+    figures = kernels_ns_per_step(task, plans, budget)
+    nodes = int(np.median([g.n_nodes for g in distinct]))
+    print(
+        "lanes vs one-by-one on that search's last population: "
+        + _kernel_line(f"{len(plans)} genomes, median {nodes} nodes", figures)
     )
