@@ -9,6 +9,7 @@ Every problem is reported as a :class:`ConfigError` naming the culprit and what 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,13 @@ from typing import Any
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 RANKING_METHODS = ("paper", "nsga3obj")
+#: Accepted values of the string keys that pick a rule (the reference's rule is reachable).
+CHOICES = {
+    "ranking": RANKING_METHODS,
+    "add_connection": ("acyclic", "layered"),
+    "mutation_no_op": ("redraw", "clone"),
+    "crowding": ("range", "reference"),
+}
 TASK_NAMES = ("swingup", "biped", "biped-hardcore", "carracing", "mnist256")
 
 
@@ -41,6 +49,13 @@ class WannConfig:
     weights: tuple = _f(
         (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0), "the shared-weight series every genome is scored on"
     )
+    weight_jitter: float = _f(
+        0.0,
+        "scale each search rollout's weight by exp(u), u ~ U(-j, j) drawn per rollout and "
+        "generation (0 = the exact series; ln(2)/2 = 0.347 covers the gaps between 0.5, 1, 2)",
+        min=0.0,
+        max=2.0,
+    )
     prob_init_enable: float = _f(
         0.5, "probability that an initial input->output connection is enabled", min=0.0, max=1.0
     )
@@ -65,6 +80,28 @@ class WannConfig:
         0.50, "roulette weight of changing a hidden node's activation", min=0.0
     )
     connect_outputs: bool = _f(False, "allow output -> output connections (paper appendix, biped)")
+    add_connection: str = _f(
+        "acyclic",
+        "'acyclic' (link any two nodes that keep the graph acyclic) or 'layered' (the "
+        "reference: a source, then a node in a strictly later layer)",
+    )
+    mutation_no_op: str = _f(
+        "redraw",
+        "when the mutation drawn cannot act: 'redraw' among those that can, or 'clone' "
+        "(the reference: the child is an unchanged copy)",
+    )
+    crowding: str = _f(
+        "range", "crowding distance: 'range' (gaps / range) or 'reference' (gaps * |1/max - min|)"
+    )
+    champion_reps: int = _f(
+        0,
+        "re-evaluate champion candidates on this many fresh rollouts per weight before one "
+        "becomes best_genome (0 = the best single-generation mean is the champion)",
+        min=0,
+    )
+    champion_candidates: int = _f(
+        3, "best genomes of each generation (by mean) re-evaluated as champion candidates", min=1
+    )
     activations: tuple = _f((), "hidden-node activation names; empty = the task's pool")
     episode_steps: int = _f(0, "cap on steps per episode; 0 = the task's own length", min=0)
     batch_size: int = _f(1000, "mnist256: training images per generation", min=1)
@@ -119,7 +156,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ConfigError(f"{source}: {name} must be a finite number, got {value!r}") from None
     if kind == "str":
         if not isinstance(value, str):
             raise bad
@@ -133,14 +173,51 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ConfigError(
                 f"{source}: weights must be a non-empty list of numbers, got {value!r}"
             )
-        return tuple(float(v) for v in value)
+        try:
+            return tuple(float(v) for v in value)
+        except OverflowError:
+            raise ConfigError(f"{source}: weights must be finite numbers, got {value!r}") from None
     if not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{source}: {name} must be a list of strings, got {value!r}")
     return tuple(value)
 
 
+#: Integers are stored as int64 (checkpoint attributes, numpy arrays, numba kernels).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _check_storable(name: str, value: Any) -> None:
+    """Every value must survive the places it is stored in: int64 for integers, finite
+    floats (NaN passes every range check and breaks ranking; it and inf are not TOML in
+    config.toml's writer), strings that are valid UTF-8 text without NUL (file names,
+    HDF5 attributes, TOML)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise ConfigError(
+            f"{name} must fit a 64-bit integer (it is stored as int64), got {value!r}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"{name} must be valid text, got {value!r}") from None
+        if "\0" in value:
+            raise ConfigError(f"{name} must not contain a NUL character, got {value!r}")
+    if isinstance(value, tuple):
+        for v in value:
+            try:
+                _check_storable(name, v)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} in {value!r}") from None
+
+
 def validate(config: WannConfig) -> None:
-    """Check ranges and names; raise :class:`ConfigError` on the first problem."""
+    """Check storability, ranges and names; raise :class:`ConfigError` on the first problem."""
+    for name in FIELDS:
+        _check_storable(name, getattr(config, name))
     for name, f in FIELDS.items():
         value = getattr(config, name)
         if "min" in f.metadata and value < f.metadata["min"]:
@@ -149,10 +226,15 @@ def validate(config: WannConfig) -> None:
             raise ConfigError(f"{name} must be <= {f.metadata['max']}, got {value!r}")
     if config.task not in TASK_NAMES:
         raise ConfigError(f"unknown task {config.task!r}; accepted: {', '.join(TASK_NAMES)}")
-    if config.ranking not in RANKING_METHODS:
-        raise ConfigError(
-            f"ranking must be one of {', '.join(RANKING_METHODS)}, got {config.ranking!r}"
-        )
+    for name, accepted in CHOICES.items():
+        if getattr(config, name) not in accepted:
+            raise ConfigError(
+                f"{name} must be one of {', '.join(accepted)}, got {getattr(config, name)!r}"
+            )
+    if config.add_connection == "layered" and config.connect_outputs:
+        raise ConfigError("connect_outputs needs add_connection = 'acyclic' (outputs are last)")
+    if not math.isfinite(sum(config.mutation_probs)):
+        raise ConfigError("the four prob_* mutation weights must have a finite sum")
     if sum(config.mutation_probs) <= 0:
         raise ConfigError("the four prob_* mutation weights must not all be zero")
     if config.cull_ratio + config.elite_ratio > 1.0:
@@ -180,8 +262,13 @@ def from_mapping(values: dict[str, Any], source: str) -> WannConfig:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+#: Keys a config file may hold that are not config keys, ignored when it is read: a run's
+#: ``config.toml`` names its run (``run_id``), and is still usable with ``--config``.
+IGNORED_FILE_KEYS = ("run_id",)
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Read a flat TOML config file; errors name the file."""
+    """Read a flat TOML config file; errors name the file. ``run_id`` is ignored."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -189,10 +276,51 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    for key in IGNORED_FILE_KEYS:
+        data.pop(key, None)
     for key in data:
         if key not in FIELDS:
             raise ConfigError(f"{path}: unknown config key {key!r}; accepted: {', '.join(FIELDS)}")
     return data
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # finite (validate): 0.5, 1e-05, 1e+20 are all TOML floats
+    if isinstance(value, str):
+        out = []
+        for ch in value:
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+                out.append(f"\\u{ord(ch):04x}")
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def to_toml(config: WannConfig, header: str = "", extra: dict[str, str] | None = None) -> str:
+    """The full config as flat TOML text (``extra``: more string keys, e.g. ``run_id``).
+
+    The text is read back before it is returned and must give the same values: a written
+    config.toml always reads back.
+    """
+    lines = [f"# {line}" for line in header.splitlines()]
+    items = {**(extra or {}), **config.to_dict()}
+    lines += [f"{key} = {_toml_value(value)}" for key, value in items.items()]
+    text = "\n".join(lines) + "\n"
+    back = tomllib.loads(text)
+    expected = {k: list(v) if isinstance(v, tuple) else v for k, v in items.items()}
+    if back != expected:
+        raise ConfigError(f"the config does not survive TOML: {text!r}")
+    return text
 
 
 def parse_set(item: str) -> tuple[str, Any]:

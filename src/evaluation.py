@@ -19,6 +19,10 @@ from .core.genome import pack, unpack
 from .core.network import compile_genome
 from .tasks import make_task
 
+#: Rollout seed streams: the search's (one set per generation) and the champion's (one set
+#: for the whole run, so candidates from different generations meet the same episodes).
+SEARCH_STREAM, CHAMPION_STREAM = 0, 1
+
 
 @dataclass(frozen=True)
 class EvalRequest:
@@ -28,15 +32,18 @@ class EvalRequest:
         config: the run config (task, weights, n_reps, seed, ...).
         generation: selects the rollout seeds.
         genomes: packed genomes (:func:`src.core.genome.pack`).
+        stream: which seeds: :data:`SEARCH_STREAM` (the generation's) or
+            :data:`CHAMPION_STREAM` (the fixed seeds champion candidates are compared on).
     """
 
     config: WannConfig
     generation: int
     genomes: dict[str, np.ndarray]
+    stream: int = SEARCH_STREAM
 
     @classmethod
-    def of(cls, config: WannConfig, generation: int, genomes: list) -> EvalRequest:
-        return cls(config, generation, pack(genomes))
+    def of(cls, config: WannConfig, generation: int, genomes: list, stream: int = 0) -> EvalRequest:
+        return cls(config, generation, pack(genomes), stream)
 
     @property
     def n_genomes(self) -> int:
@@ -58,10 +65,29 @@ class EvalResult:
     busy_seconds: float
 
 
-def rollout_seeds(seed: int, generation: int, n_reps: int) -> np.ndarray:
-    """(n_reps,) int64 seeds of a generation's rollouts, a pure function of its arguments."""
-    words = np.random.SeedSequence([seed, generation]).generate_state(n_reps, dtype=np.uint32)
+def rollout_seeds(seed: int, generation: int, n_reps: int, stream: int = 0) -> np.ndarray:
+    """(n_reps,) int64 seeds of a generation's rollouts, a pure function of its arguments.
+
+    Stream 0 (the search) keeps the entropy ``[seed, generation]``; other streams append
+    their number, so they never share seeds with the search.
+    """
+    entropy = [seed, generation] if stream == SEARCH_STREAM else [seed, generation, stream]
+    words = np.random.SeedSequence(entropy).generate_state(n_reps, dtype=np.uint32)
     return words.astype(np.int64)
+
+
+def weight_factors(config: WannConfig, generation: int) -> np.ndarray:
+    """(len(weights) * n_reps,) factors ``exp(u)``, ``u ~ U(-weight_jitter, weight_jitter)``.
+
+    With ``weight_jitter > 0`` every search rollout scales its series weight by one of these:
+    drawn anew per (weight, rep) and generation, the same for every genome of the generation
+    (a pure function of seed and generation, like the rollout seeds). ``ln(2) / 2`` makes
+    the series 0.5, 1, 2 cover [0.35, 2.8] without gaps, so the search cannot tune a network
+    to the six exact values. Champion re-evaluations use the exact series.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, generation, 2]))
+    n = len(config.weights) * config.n_reps
+    return np.exp(rng.uniform(-config.weight_jitter, config.weight_jitter, n))
 
 
 def evaluate(request: EvalRequest) -> EvalResult:
@@ -74,9 +100,11 @@ def evaluate(request: EvalRequest) -> EvalResult:
     config = request.config
     task = make_task(config)
     weights = np.asarray(config.weights, dtype=np.float64)
-    seeds = rollout_seeds(config.seed, request.generation, config.n_reps)
+    seeds = rollout_seeds(config.seed, request.generation, config.n_reps, request.stream)
     w_flat = np.repeat(weights, config.n_reps)
     s_flat = np.tile(seeds, len(weights))
+    if config.weight_jitter > 0 and request.stream == SEARCH_STREAM:
+        w_flat = w_flat * weight_factors(config, request.generation)
     genomes = unpack(request.genomes)
     returns = np.empty((len(genomes), len(weights), config.n_reps))
     steps = 0

@@ -1,22 +1,33 @@
 """Entry point: ``[mpirun -n N] python -m src.master --task swingup --out DIR [...]``.
 
-Rank 0 (the root) runs the search; with more ranks the others serve evaluations.
-Exit codes: 0 done, 2 bad input (nothing written), 1 an unexpected error,
-99 stopped by SIGTERM/SIGUSR1 after writing a checkpoint ("requeue me": ``--resume DIR`` goes on).
+Rank 0 (the root) runs the search; with more ranks the others serve evaluations. The root
+holds the run folder's lock (``src.search.runlock``) from before it reads or writes anything
+there until it exits: one folder, one run.
+Exit codes: 0 done, 1 an unexpected error, 2 bad input (nothing written) or a folder in use,
+74 a run file could not be written (disk full; the last checkpoint is intact),
+99 stopped by SIGTERM/SIGUSR1 after writing a checkpoint ("requeue me": ``--resume DIR`` goes on),
+130 stopped by Ctrl-C after writing a checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import errno
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from . import config as cfg
 from . import parallel
+from .core.genome import initial_genome
 from .evaluation import warm_up
-from .search import checkpoint, loop, resume, stopping
+from .search import checkpoint, files, loop, resume, runfolder, runlock, stopping
 from .tasks import make_task
 
 EXIT_BAD_INPUT = 2
@@ -30,13 +41,19 @@ Layering, later wins: defaults < src/configs/<task>.toml < --config FILE < flags
 outputs in --out DIR:
   stats.csv          one row per generation: {", ".join(loop.STATS_COLUMNS)}
   best_genome.json   best genome so far (nodes, activations by name, connections, scores)
-  config.toml        the full config of the run
+  config.toml        the full config of the run and its run_id (--config ignores run_id)
+  run.lock           while the run lives: host, pid and start of the process holding DIR
 
+one folder, one run: --out refuses a folder holding run files; a second launch or --resume of
+  a running folder exits 2 naming the holder; a dead holder's lock is taken over (same host:
+  at once; another host: after WANN_LOCK_STALE_S, default 300 s, without heartbeat).
 checkpoints: DIR/checkpoints/gen_NNNNNN.h5 after every generation (newest keep_checkpoints
-  kept). --resume DIR goes on from the newest usable one, bit-identical to a run that was never
-  stopped. SIGTERM/SIGUSR1: checkpoint after the current generation, exit 99 ("requeue me").
+  kept). --resume DIR goes on from the newest usable one of this run, bit-identical to a run
+  that was never stopped. SIGTERM/SIGUSR1: checkpoint after the current generation, exit 99
+  ("requeue me"); Ctrl-C: the same, exit 130; a second Ctrl-C stops at once.
 
-exit codes: 0 done, 1 unexpected error, 2 bad input (nothing written), 99 stopped by a signal.
+exit codes: 0 done, 1 unexpected error, 2 bad input (nothing written) or folder in use,
+  74 write failed (disk full), 99 stopped by a signal, 130 stopped by Ctrl-C.
 
 examples:
   python -m src.master --task swingup --out runs/s1 --generations 50
@@ -77,51 +94,124 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+#: Copies of the population alive at once, at worst: the population, the next one being
+#: bred, the packed copies sent for evaluation and the checkpoint's encoding of a snapshot.
+POPULATION_COPIES = 4
+#: Python's overhead per numpy array and per genome object, bytes (measured: ~110 and ~200).
+ARRAY_OVERHEAD, GENOME_OVERHEAD = 112, 200
+
+
+def memory_limit() -> int | None:
+    """Bytes this process may use: physical memory, or a smaller cgroup (container) limit."""
+    limits = []
+    with contextlib.suppress(OSError, ValueError):
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):  # "max": no limit
+            limits.append(int(Path(path).read_text().strip()))
+    return min(limits) if limits else None
+
+
+def check_memory(config: cfg.WannConfig) -> None:
+    """Refuse a population that cannot fit in memory even at its start (ConfigError).
+
+    Genomes only grow during a search, so this is a lower bound: it catches a mistyped
+    ``--pop-size 100000000`` before anything is written, instead of a machine swapping.
+    """
+    task = make_task(config)
+    genome = initial_genome(task.n_inputs, task.n_outputs, 0.5, np.random.default_rng(0))
+    arrays = [getattr(genome, f.name) for f in dataclasses.fields(genome)]
+    per_genome = sum(a.nbytes + ARRAY_OVERHEAD for a in arrays) + GENOME_OVERHEAD
+    need = per_genome * config.pop_size * POPULATION_COPIES
+    limit = memory_limit()
+    if limit is not None and need > limit:
+        raise cfg.ConfigError(
+            f"pop_size {config.pop_size} needs at least {need / 1e9:.1f} GB at the start "
+            f"({per_genome} bytes a {config.task} genome, {POPULATION_COPIES} copies alive at "
+            f"once), more than the {limit / 1e9:.1f} GB of memory here; choose a smaller pop_size"
+        )
 
 
 def prepare_out(out: str) -> Path:
-    """Create the run folder; refuse one that holds a run or cannot be written."""
+    """Create the run folder; refuse one that holds run files of any kind or is unwritable.
+
+    Nothing is written when the folder is refused. The lock taken next makes two launches
+    racing for one new folder safe; the check is repeated under it (:func:`claim_new`).
+    """
     path = Path(out)
-    if (path / "stats.csv").exists():
-        raise cfg.ConfigError(f"--out {out!r} already holds a run; choose another folder")
     try:
+        refuse_run_folder(path)
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write_test"
-        probe.write_text("")
-        probe.unlink()
     except OSError as exc:
         raise cfg.ConfigError(f"--out {out!r} is not writable: {exc.strerror}") from None
     return path
 
 
+def refuse_run_folder(path: Path, ignore: tuple[str, ...] = ()) -> None:
+    """ConfigError if ``path`` holds run files (other than ``ignore``): one folder, one run."""
+    found = [name for name in runfolder.run_files(path) if name not in ignore]
+    if not found:
+        return
+    holder = runlock.holder_of(path) if runlock.LOCK_NAME not in ignore else None
+    if holder is not None:
+        raise cfg.ConfigError(
+            f"--out {str(path)!r} is in use by another run: {holder.describe()} "
+            f"(lock {path / runlock.LOCK_NAME})"
+        )
+    raise cfg.ConfigError(
+        f"--out {str(path)!r} already holds a run ({', '.join(found)}); use --resume "
+        f"{path} to continue it, or choose another folder"
+    )
+
+
+def claim_new(path: Path, run_id: str) -> runlock.RunLock:
+    """Lock a new run folder, then check again under the lock that it holds no run."""
+    lock = runlock.acquire(path, run_id, warn=warn, interrupted=stopping.requested)
+    try:
+        refuse_run_folder(path, ignore=(runlock.LOCK_NAME,))
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; then rank 0 searches and the other ranks serve."""
-    stopping.install()  # every rank: SIGTERM/SIGUSR1 are recorded, only the root acts on them
+    stopping.install()  # every rank: stop signals are recorded, only the root acts on them
     return parallel.run_roles(lambda executor: run_root(argv, executor), fail)
 
 
 def run_root(
     argv: list[str] | None, executor: parallel.SerialExecutor | parallel.MPIExecutor
 ) -> int:
-    """The root's work: parse, validate, search, report (workers serve meanwhile)."""
+    """The root's work: parse, validate, lock the run folder, search, report.
+
+    The workers serve meanwhile. The run folder's lock is taken before anything in the
+    folder is read for a resume or written for a new run, and released on every way out.
+    """
     args = parse_args(argv)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
-    if args.resume:
-        try:
-            state, out = resume.from_args(args, warn=lambda s: print(s, file=sys.stderr))
-        except (cfg.ConfigError, checkpoint.CheckpointError) as exc:
-            return fail(str(exc))
-        config = state.config
-        loop.Reporter(out, log).restart(state)  # drop rows written after the checkpoint
-    else:
-        if not args.task:
-            return fail(f"--task is required; accepted: {', '.join(cfg.TASK_NAMES)}")
-        if not args.out:
-            return fail("--out DIR is required")
-        try:
+    try:
+        if args.resume:
+            out = resume.check_folder(args)
+            lock = runlock.acquire(
+                out, resume.folder_run_id(out), warn=warn, interrupted=stopping.requested
+            )
+            config, run_id = None, ""
+        else:
+            if not args.task:
+                return fail(f"--task is required; accepted: {', '.join(cfg.TASK_NAMES)}")
+            if not args.out:
+                return fail("--out DIR is required")
             config = cfg.build(
                 args.task,
                 args.config,
@@ -129,11 +219,63 @@ def run_root(
                 args.set,
             )
             make_task(config)  # a task that cannot be built (e.g. no MNIST data) fails here
+            check_memory(config)
             out = prepare_out(args.out)
+            run_id = runfolder.new_run_id()
+            lock = claim_new(out, run_id)
+    except (cfg.ConfigError, checkpoint.CheckpointError, runlock.RunLockError) as exc:
+        return fail(str(exc))
+    except OSError as exc:  # creating the lock file
+        folder = Path(args.resume or args.out)
+        if exc.errno in files.DISK_ERRORS:
+            return fail(write_failed(folder, exc), files.EXIT_WRITE_FAILED)
+        flag = "--resume" if args.resume else "--out"
+        return fail(f"{flag} {str(folder)!r} is not writable: {exc.strerror}")
+    try:
+        return _run_locked(args, config, run_id, out, lock, executor, log)
+    except runlock.RunLockError as exc:
+        return fail(str(exc))
+    except files.WriteFailed as exc:
+        return fail(write_failed(out, exc), files.EXIT_WRITE_FAILED)
+    finally:
+        lock.release()
+
+
+def write_failed(out: Path, exc: OSError) -> str:
+    """One line for a failed write: the folder, the cause, what is intact, what to do."""
+    cause = errno.errorcode.get(exc.errno or 0, "error")
+    name = Path(exc.filename).name if exc.filename else "a file"
+    found = checkpoint.list_checkpoints(out)
+    last = f"the last checkpoint, {found[-1][1].name}, is intact" if found else "no checkpoint yet"
+    return (
+        f"cannot write to run folder {out}: {exc.strerror} ({cause}) while writing {name}; "
+        f"{last}: free space (or lower keep_checkpoints with --set) and --resume {out}"
+    )
+
+
+def _run_locked(
+    args: argparse.Namespace,
+    config: cfg.WannConfig | None,
+    run_id: str,
+    out: Path,
+    lock: runlock.RunLock,
+    executor: parallel.SerialExecutor | parallel.MPIExecutor,
+    log: Callable[[str], None],
+) -> int:
+    if config is None:  # --resume
+        try:
+            state, out, run_id = resume.from_args(args, warn=warn)
+        except (cfg.ConfigError, checkpoint.CheckpointError) as exc:
+            return fail(str(exc))
+        config = state.config
+        try:
+            check_memory(config)  # --pop-size with --force-config
         except cfg.ConfigError as exc:
             return fail(str(exc))
+        loop.Reporter(out, log).restart(state)  # drop rows written after the checkpoint
+    else:
         state = loop.initial_state(config)
-    loop.write_config(config, out / "config.toml")
+    loop.write_config(config, out / "config.toml", run_id)
     start = time.perf_counter()
     executor.call_on_workers(warm_up, config)  # workers warm up meanwhile
     make_task(config).warmup()  # JIT compile or cache load, outside the generation timings
@@ -148,19 +290,28 @@ def run_root(
     state = loop.run(
         state,
         executor,
-        loop.Reporter(out, log, f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)"),
+        loop.Reporter(
+            out,
+            log,
+            f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)",
+            guard=lock.verify,
+        ),
         # MPI: the root writes each checkpoint while the workers evaluate the next generation
-        on_generation=lambda s: executor.defer(checkpoint.save, loop.snapshot(s), out),
+        on_generation=lambda s: executor.defer(
+            checkpoint.save, loop.snapshot(s), out, run_id, lock.verify
+        ),
         should_stop=stopping.requested,
     )
     executor.flush()  # the last checkpoint
     if state.generation + 1 < config.generations:
+        code = stopping.exit_code()
         print(
             f"stopped by {stopping.signal_name()} after generation {state.generation}: "
-            f"checkpoint written, exit {stopping.EXIT_REQUEUE}; go on with --resume {out}",
+            f"checkpoint written, exit {code}; go on with --resume {out}",
             file=sys.stderr,
+            flush=True,
         )
-        return stopping.EXIT_REQUEUE
+        return code
     log(
         f"done: {state.generation + 1} generations in {time.perf_counter() - start:.1f} s; "
         f"best mean reward {state.best_info['mean_reward']:.2f} "

@@ -481,6 +481,9 @@ class MPIExecutor:
             self._thread = None
         if self._deferred_error is not None:
             exc, self._deferred_error = self._deferred_error, None
+            # calls queued after the failed one are dropped: the run is ending with this
+            # error (a checkpoint that found the disk full), and close() must not repeat it
+            self._deferred = []
             raise exc
 
     def flush(self) -> None:

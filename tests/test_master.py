@@ -30,6 +30,22 @@ BAD = [
     (["--task", "swingup", "--set", "ranking='best'"], "ranking must be one of paper, nsga3obj"),
     (["--task", "swingup", "--set", "activations=['tanh','swish']"], "unknown activation 'swish'"),
     (["--task", "swingup", "--set", "nokey"], "expected key=value"),
+    # numbers that pass a range check but break the search or the files (issue 11)
+    (["--task", "swingup", "--set", "cull_ratio=nan"], "cull_ratio must be a finite number"),
+    (["--task", "swingup", "--set", "prob_add_node=nan"], "prob_add_node must be a finite"),
+    (["--task", "swingup", "--set", "prob_enable=inf"], "prob_enable must be a finite number"),
+    (["--task", "swingup", "--set", "weights=[1.0, nan]"], "weights must be a finite number"),
+    (["--task", "swingup", "--set", "weights=[-inf]"], "weights must be a finite number"),
+    (
+        ["--task", "swingup", "--set", "prob_add_node=1e308", "--set", "prob_enable=1e308"],
+        "mutation weights must have a finite sum",
+    ),
+    (["--task", "swingup", "--set", "prob_add_node=1" + "0" * 400], "must be a finite number"),
+    (["--task", "swingup", "--seed", str(10**23)], "seed must fit a 64-bit integer"),
+    (["--task", "swingup", "--generations", str(2**63)], "generations must fit a 64-bit"),
+    (["--task", "swingup", "--set", 'data_dir="a\\u0000b"'], "must not contain a NUL"),
+    (["--task", "swingup", "--pop-size", "100000000"], "pop_size 100000000 needs at least"),
+    (["--task", "mnist256", "--pop-size", "3000000"], "pop_size 3000000 needs at least"),
 ]
 
 
@@ -120,3 +136,31 @@ def test_search_improves_over_first_generations(tmp_path):
     median = [float(r["median_mean"]) for r in read_stats(tmp_path / "stats.csv")]
     assert max(best[-5:]) > best[0] + 50
     assert sum(median[-5:]) > sum(median[:5])
+
+
+def test_a_long_out_name_is_one_line(tmp_path):
+    proc = master("--task", "swingup", "--out", str(tmp_path / ("x" * 300)))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "is not writable: File name too long" in proc.stderr
+
+
+def test_config_toml_always_reads_back(tmp_path):
+    """Strings needing escapes (quote, backslash, control characters, DEL, non-ASCII) and
+    floats of every form survive config.toml, and the file is a valid --config."""
+    import tomllib
+
+    text = r"a\"b\\c\u007f\t\u00e9\U0001F600 end"  # TOML escapes
+    out = tmp_path / "run"
+    args = ["--task", "swingup", "--pop-size", "8", "--generations", "1", "--quiet"]
+    sets = ["--set", f'data_dir="{text}"', "--set", "weights=[1e-300, -2.5e+20, 3]"]
+    proc = master(*args, *sets, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    values = tomllib.loads((out / "config.toml").read_text())
+    assert values["data_dir"] == 'a"b\\c\x7f\t\u00e9\U0001f600 end'
+    assert values["weights"] == [1e-300, -2.5e20, 3.0]
+    again = tmp_path / "again"
+    proc = master(*args, "--config", str(out / "config.toml"), "--out", str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert tomllib.loads((again / "config.toml").read_text()) | {"run_id": ""} == values | {
+        "run_id": ""
+    }

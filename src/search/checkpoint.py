@@ -6,18 +6,21 @@ was right after that population was bred, the innovation counters, the history (
 0..12) and the best genome so far. Resuming from it breeds generation 13 first, exactly as the
 uninterrupted run would have, so ``4 generations == 2 + resume + 2`` bit for bit.
 
-Writing is atomic: the file is written under a temporary name in the same folder, flushed,
-fsynced and ``os.replace``d, then the folder is fsynced; a process killed meanwhile leaves at
-most a ``.gen_*.h5.tmp*`` file, which readers ignore. The newest ``keep_checkpoints`` files are
-kept.
+Writing is atomic: the file is built in memory, written under a temporary name in the same
+folder, fsynced and ``os.replace``d, then the folder is fsynced; a process killed meanwhile
+leaves at most a ``.gen_*.h5.tmp*`` file, which readers ignore; a failed write (disk full)
+removes it and raises :class:`WriteFailed`. The newest ``keep_checkpoints`` files of the run
+are kept; files of other runs are never pruned or overwritten.
 
-Schema (``format = "wann-checkpoint"``, ``format_version = 1``; readable with plain h5py or
+Schema (``format = "wann-checkpoint"``, ``format_version = 2``; readable with plain h5py or
 ``h5dump``, no code of this project needed)::
 
-    /                       attrs: format, format_version, generation, task, created (UTC ISO),
+    /                       attrs: format, format_version, run_id (the run it belongs to),
+                                   generation, task, created (UTC ISO),
                                    software (package version), config_json (the full config),
                                    rng_state_json (numpy bit_generator.state),
-                                   next_node_id, next_innovation, digest (CRC-32 of the datasets)
+                                   next_node_id, next_innovation, digest (CRC-32 of every
+                                   dataset and every attribute but itself)
     /config                 attrs: one per config key (numbers, strings, arrays; lists of
                                    strings as JSON text)
     /objectives             (n_genomes, 3) float64: mean reward, max reward, connections
@@ -41,11 +44,12 @@ Schema (``format = "wann-checkpoint"``, ``format_version = 1``; readable with pl
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import re
-import signal
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,12 +58,13 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..config import ConfigError, from_mapping
+from ..config import from_mapping
 from ..core.genome import Genome, Innovations, pack, unpack
+from .files import WriteFailed, write_atomically
 from .loop import SearchState
 
 FORMAT = "wann-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUBDIR = "checkpoints"
 _NAME = re.compile(r"^gen_(\d{6,})\.h5$")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -88,7 +93,9 @@ class Loaded:
 
     state: SearchState
     path: Path
-    skipped: tuple[tuple[Path, str], ...] = ()
+    #: (file, why, kind) of each newer file not used; kind: corrupt, foreign or misnamed
+    skipped: tuple[tuple[Path, str, str], ...] = ()
+    run_id: str = ""
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -240,14 +247,42 @@ def decode_population(a: dict[str, np.ndarray]) -> list[Genome]:
 # ----- writing ------------------------------------------------------------------------------
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
-    """CRC-32 over every dataset's name, dtype, shape and bytes (catches damaged data)."""
+def _digest(arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> str:
+    """CRC-32 over every dataset (name, dtype, shape, bytes) and every attribute of every
+    object but the digest itself: whatever a resume reads is covered (a flipped digit in
+    ``rng_state_json`` or ``next_innovation`` is caught like a flipped bit in a dataset)."""
     crc = 0
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         crc = zlib.crc32(f"{name}|{a.dtype.str}|{a.shape}|".encode(), crc)
         crc = zlib.crc32(a, crc)
+    for name in sorted(attrs):
+        value = attrs[name]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "surrogateescape")
+        if isinstance(value, str):
+            text = value.encode("utf-8", "surrogateescape")
+            crc = zlib.crc32(f"@{name}|str|".encode() + text, crc)
+            continue
+        a = np.ascontiguousarray(value)
+        if a.dtype == object:
+            a = np.asarray([str(v) for v in a.ravel()])
+        crc = zlib.crc32(f"@{name}|{a.dtype.str}|{a.shape}|".encode(), crc)
+        crc = zlib.crc32(a, crc)
     return f"crc32:{crc:08x}"
+
+
+def _attributes(f: h5py.File) -> dict[str, Any]:
+    """Every attribute of the file, keyed ``path@name`` (root: ``@name``), as read back,
+    without the root's ``digest``."""
+    out: dict[str, Any] = {f"@{k}": v for k, v in f.attrs.items() if k != "digest"}
+
+    def visit(name: str, obj: Any) -> None:
+        for k, v in obj.attrs.items():
+            out[f"{name}@{k}"] = v
+
+    f.visititems(visit)
+    return out
 
 
 def _history_arrays(history: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -282,79 +317,117 @@ def _arrays_of(snap: SearchState) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save(snap: SearchState, run_dir: Path) -> Path:
+def _image(snap: SearchState, run_id: str) -> bytes:
+    """The checkpoint file's bytes, built in memory.
+
+    HDF5 writing straight to a full disk prints pages of library errors and has crashed the
+    process (exit 139); built in memory, the file reaches the disk through one plain
+    ``write`` whose ENOSPC/EDQUOT/EIO is an ordinary :class:`OSError`.
+    """
+    arrays = _arrays_of(snap)
+    config = snap.config
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        a = f.attrs
+        a["format"] = FORMAT
+        a["format_version"] = FORMAT_VERSION
+        a["run_id"] = run_id
+        a["generation"] = snap.generation
+        a["task"] = config.task
+        a["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        a["software"] = f"wann-at-scale {__version__}"
+        a["config_json"] = json.dumps(config.to_dict())
+        a["rng_state_json"] = json.dumps(snap.rng.bit_generator.state)
+        a["next_node_id"] = snap.innovations.next_node_id
+        a["next_innovation"] = snap.innovations.next_innovation
+        g = f.create_group("config")
+        for key, value in config.to_dict().items():
+            g.attrs[key] = _config_attr(value)
+        for name, arr in arrays.items():
+            f.create_dataset(name, data=arr)
+        f["objectives"].attrs["columns"] = "mean_reward, max_reward, connections"
+        f["population"].attrs["n_genomes"] = len(snap.population)
+        if snap.history:
+            f["history"].attrs["columns"] = ",".join(snap.history[0])
+        if snap.best is not None:
+            f["best"].attrs["info_json"] = json.dumps(snap.best_info)
+            for key, value in snap.best_info.items():
+                f["best"].attrs[key] = value
+        a["digest"] = _digest(arrays, _attributes(f))  # the attributes as they read back
+    return buffer.getvalue()
+
+
+def save(
+    snap: SearchState,
+    run_dir: Path,
+    run_id: str = "",
+    guard: Callable[[], None] | None = None,
+) -> Path:
     """Write an evaluated state atomically, then prune to the newest ``keep_checkpoints``.
 
     ``src.master`` passes a :func:`src.search.loop.snapshot` and, under MPI, defers the call
-    until the workers are busy with the next generation (``executor.defer``).
+    until the workers are busy with the next generation (``executor.defer``). ``run_id``
+    names the run (root attribute ``run_id``); only checkpoints of that run are pruned, and a
+    file of another run that sits at the new file's name is moved aside (``*.foreign``), never
+    overwritten. ``guard`` is called just before the rename (the run lock's check).
+
+    Before writing, this run's older checkpoints are pruned to ``keep_checkpoints - 1`` (at
+    least one is always kept), so a disk holds at most ``keep_checkpoints`` files and a
+    temporary one: a resume with a lower ``keep_checkpoints`` frees space before it writes.
 
     Returns:
         the path of the new checkpoint, ``run_dir/checkpoints/gen_<generation>.h5``.
+
+    Raises:
+        WriteFailed: the disk is full (or another write error); the previous checkpoints are
+            intact and no temporary file is left.
     """
     folder = checkpoint_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     final = checkpoint_path(run_dir, snap.generation)
-    tmp = folder / f".{final.name}.tmp{os.getpid()}"
-    arrays = _arrays_of(snap)
-    config = snap.config
-    kill_at = os.environ.get(_KILL_ENV)
+    keep = snap.config.keep_checkpoints
     try:
-        with h5py.File(tmp, "w", locking=False) as f:
-            a = f.attrs
-            a["format"] = FORMAT
-            a["format_version"] = FORMAT_VERSION
-            a["generation"] = snap.generation
-            a["task"] = config.task
-            a["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-            a["software"] = f"wann-at-scale {__version__}"
-            a["config_json"] = json.dumps(config.to_dict())
-            a["rng_state_json"] = json.dumps(snap.rng.bit_generator.state)
-            a["next_node_id"] = snap.innovations.next_node_id
-            a["next_innovation"] = snap.innovations.next_innovation
-            a["digest"] = _digest(arrays)
-            g = f.create_group("config")
-            for key, value in config.to_dict().items():
-                g.attrs[key] = _config_attr(value)
-            for name, arr in arrays.items():
-                f.create_dataset(name, data=arr)
-            f["objectives"].attrs["columns"] = "mean_reward, max_reward, connections"
-            f["population"].attrs["n_genomes"] = len(snap.population)
-            if snap.history:
-                f["history"].attrs["columns"] = ",".join(snap.history[0])
-            if snap.best is not None:
-                f["best"].attrs["info_json"] = json.dumps(snap.best_info)
-                for key, value in snap.best_info.items():
-                    f["best"].attrs[key] = value
-            if kill_at is not None and int(kill_at) == snap.generation:
-                f.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-            f.flush()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-    _prune(run_dir, config.keep_checkpoints)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteFailed(exc.errno, exc.strerror, str(folder)) from None
+    data = _image(snap, run_id)
+    prune(run_dir, max(keep - 1, 1), run_id, below=snap.generation)
+    if final.exists() and peek(final) != (run_id, snap.generation):
+        set_aside(final, "foreign")
+    kill_at = os.environ.get(_KILL_ENV)
+    write_atomically(
+        final,
+        data,
+        guard,
+        # test hook: SIGKILL half-way through the write
+        kill_after_half=kill_at is not None and int(kill_at) == snap.generation,
+    )
+    prune(run_dir, keep, run_id)
     return final
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def set_aside(path: Path, why: str) -> Path:
+    """Rename ``path`` to ``path.<why>`` (``.1``, ``.2`` ... if taken); never deletes."""
+    target = path.with_name(f"{path.name}.{why}")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.{why}.{n}")
+    path.rename(target)
+    return target
 
 
-def _prune(run_dir: Path, keep: int) -> None:
-    for _, path in list_checkpoints(run_dir)[:-keep]:
+def prune(run_dir: Path, keep: int, run_id: str, below: int | None = None) -> None:
+    """Delete this run's checkpoints but the newest ``keep`` (of those older than ``below``).
+
+    Only files whose ``run_id`` and generation agree with their name are counted or deleted:
+    another run's file, a misnamed or an unreadable one is never pruned.
+    """
+    ours = [
+        path
+        for gen, path in list_checkpoints(run_dir)
+        if (below is None or gen < below) and peek(path) == (run_id, gen)
+    ]
+    for path in ours[: max(len(ours) - keep, 0)]:
         path.unlink(missing_ok=True)
 
 
@@ -402,12 +475,37 @@ def _history_from(group: h5py.Group, n: int) -> list[dict[str, float]]:
     return [{k: columns[k][i] for k in order if k in columns} for i in range(n)]
 
 
+def peek(path: Path) -> tuple[str, int] | None:
+    """``(run_id, generation)`` from a checkpoint's attributes (no data read, no digest
+    checked); ``None`` if the file is not a readable checkpoint of this format."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != _HDF5_SIGNATURE:
+                return None
+        with h5py.File(path, "r", locking=False) as f:
+            if _str(f.attrs.get("format", "")) != FORMAT:
+                return None
+            if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
+                return None
+            return _str(f.attrs["run_id"]), int(f.attrs["generation"])
+    except Exception:  # noqa: BLE001 - any failure to read means "not a usable checkpoint"
+        return None
+
+
 def load(path: Path) -> SearchState:
-    """Read one checkpoint file.
+    """Read one checkpoint file (see :func:`load_with_id`)."""
+    return load_with_id(path)[0]
+
+
+def load_with_id(path: Path) -> tuple[SearchState, str]:
+    """Read one checkpoint file; returns the state and the run id it belongs to.
 
     Raises:
-        NotACheckpoint: not an HDF5 file of ours, or an unknown ``format_version``.
-        CorruptCheckpoint: ours but truncated, damaged or inconsistent.
+        NotACheckpoint: an HDF5 file that is not ours, or an unknown ``format_version``
+            (``run_id`` is then set on the exception when the file names one).
+        CorruptCheckpoint: ours (or meant to be) but truncated, zero-filled, damaged or
+            inconsistent; also any file without the HDF5 signature (a damaged signature
+            cannot be told from a file that never was HDF5).
     """
     path = Path(path)
     try:
@@ -415,11 +513,13 @@ def load(path: Path) -> SearchState:
             head = fh.read(8)
     except OSError as exc:
         raise CorruptCheckpoint(f"cannot read: {exc.strerror}") from None
-    if len(head) == 8 and head != _HDF5_SIGNATURE:
-        raise NotACheckpoint("not an HDF5 file")
+    if head != _HDF5_SIGNATURE:
+        if not head.strip(b"\0"):
+            raise CorruptCheckpoint("empty or zero-filled")
+        raise CorruptCheckpoint("no HDF5 signature (damaged, or not an HDF5 file)")
     try:
         f = h5py.File(path, "r", locking=False)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, sometimes others
         raise CorruptCheckpoint(f"unreadable HDF5 ({exc})") from None
     try:
         with f:
@@ -428,19 +528,19 @@ def load(path: Path) -> SearchState:
                 raise NotACheckpoint(f"HDF5 file without format = {FORMAT!r} (not a checkpoint)")
             version = int(f.attrs.get("format_version", -1))
             if version != FORMAT_VERSION:
-                raise NotACheckpoint(
+                exc = NotACheckpoint(
                     f"format_version {version}; this program reads version {FORMAT_VERSION}"
                 )
-            return _read_state(f)
+                exc.run_id = _str(f.attrs.get("run_id", ""))
+                raise exc
+            return _read_state(f), _str(f.attrs["run_id"])
     except CheckpointError:
         raise
-    except (OSError, KeyError, IndexError, ValueError, TypeError, ConfigError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes h5py/json raise
         raise CorruptCheckpoint(f"damaged ({type(exc).__name__}: {exc})") from None
 
 
 def _read_state(f: h5py.File) -> SearchState:
-    generation = int(f.attrs["generation"])
-    config = from_mapping(json.loads(_str(f.attrs["config_json"])), source="checkpoint")
     arrays: dict[str, np.ndarray] = {}
 
     def visit(name: str, obj: Any) -> None:
@@ -448,8 +548,12 @@ def _read_state(f: h5py.File) -> SearchState:
             arrays[name] = obj[()]
 
     f.visititems(visit)
-    if _digest(arrays) != _str(f.attrs["digest"]):
-        raise CorruptCheckpoint("data does not match its digest")
+    if _digest(arrays, _attributes(f)) != _str(f.attrs["digest"]):
+        raise CorruptCheckpoint("data or attributes do not match the digest")
+    generation = int(f.attrs["generation"])
+    config = from_mapping(json.loads(_str(f.attrs["config_json"])), source="checkpoint")
+    if config.task != _str(f.attrs["task"]):
+        raise CorruptCheckpoint(f"task {_str(f.attrs['task'])!r} but config task {config.task!r}")
     population = decode_population(
         {
             **{k.split("/")[1]: v for k, v in arrays.items() if k.startswith("population/")},
@@ -479,30 +583,47 @@ def _read_state(f: h5py.File) -> SearchState:
     )
 
 
-def load_latest(run_dir: Path) -> Loaded:
-    """The newest usable checkpoint in ``run_dir/checkpoints``.
+def load_latest(run_dir: Path, run_id: str | None = None) -> Loaded:
+    """The newest usable checkpoint of the run ``run_id`` in ``run_dir/checkpoints``.
 
-    Truncated or damaged files are skipped, newest first, and reported in ``skipped`` (the
-    caller warns). A file that is not ours, or of an unknown format version, stops the search
-    with :class:`NotACheckpoint`: a run folder holding foreign files is not resumed blindly.
+    Usable: readable, consistent (digest), of run ``run_id`` (``None``: any run), and holding
+    the generation its name says. Every other ``gen_*.h5`` newer than the one used is
+    reported in ``skipped`` with the reason and a kind for its new name (``corrupt``,
+    ``foreign``, ``misnamed``); the caller warns and sets it aside. A file of this run in a
+    newer ``format_version`` stops the search with :class:`NotACheckpoint`: falling back
+    would silently drop the newer program's progress.
 
     Raises:
-        CheckpointError: no checkpoint at all, none usable, or a foreign file.
+        CheckpointError: no checkpoint at all, none usable, or this run's file in a newer
+            format.
     """
     found = list_checkpoints(run_dir)
     if not found:
         raise CheckpointError(
             f"no checkpoint in {checkpoint_dir(run_dir)} (expected gen_NNNNNN.h5 files)"
         )
-    skipped: list[tuple[Path, str]] = []
-    for _, path in reversed(found):
+    skipped: list[tuple[Path, str, str]] = []
+    for gen, path in reversed(found):
         try:
-            state = load(path)
+            state, owner = load_with_id(path)
         except NotACheckpoint as exc:
-            raise NotACheckpoint(f"{path}: {exc}") from None
-        except CorruptCheckpoint as exc:
-            skipped.append((path, str(exc)))
+            owner = getattr(exc, "run_id", "")
+            if run_id is not None and owner and owner == run_id:
+                raise NotACheckpoint(f"{path}: {exc}") from None
+            skipped.append((path, str(exc), "foreign"))
             continue
-        return Loaded(state, path, tuple(skipped))
-    details = "; ".join(f"{p.name}: {why}" for p, why in skipped)
-    raise CheckpointError(f"no usable checkpoint in {checkpoint_dir(run_dir)} ({details})")
+        except CorruptCheckpoint as exc:
+            skipped.append((path, str(exc), "corrupt"))
+            continue
+        if run_id is not None and owner != run_id:
+            why = f"a checkpoint of another run (run_id {owner!r}; this run is {run_id!r})"
+            skipped.append((path, why, "foreign"))
+            continue
+        if state.generation != gen:
+            why = f"holds generation {state.generation}, not the {gen} its name says"
+            skipped.append((path, why, "misnamed"))
+            continue
+        return Loaded(state, path, tuple(skipped), owner)
+    details = "; ".join(f"{p.name}: {why}" for p, why, _ in skipped)
+    whose = f" of run {run_id}" if run_id is not None else ""
+    raise CheckpointError(f"no usable checkpoint{whose} in {checkpoint_dir(run_dir)} ({details})")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
+import io
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,13 +31,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import WannConfig
+from ..config import WannConfig, to_toml
 from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
-from ..evaluation import EvalRequest, EvalResult, evaluate, objectives
+from ..evaluation import CHAMPION_STREAM, EvalRequest, EvalResult, evaluate, objectives
 from ..parallel import chunk_size
 from ..tasks import activation_pool, make_task
+from . import files
 
 STATS_COLUMNS = (
     "generation",
@@ -83,6 +84,9 @@ class SearchState:
     history: list[dict[str, float]] = field(default_factory=list)
     best: Genome | None = None
     best_info: dict[str, Any] = field(default_factory=dict)
+    #: memo of champion re-evaluations, genome key -> (score, env steps); never checkpointed:
+    #: the same genome always gets the same score (fixed seeds), so it only saves time
+    champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
 
 
 def snapshot(state: SearchState) -> SearchState:
@@ -148,7 +152,9 @@ def breed(state: SearchState) -> Iterator[Genome]:
     innovations = state.innovations
 
     def genomes() -> Iterator[Genome]:
-        ranks = rank_population(rankable(objs), config.ranking, rng, config.prob_moo)
+        ranks = rank_population(
+            rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
+        )
         order = np.argsort(ranks, kind="stable")
         n = config.pop_size
         n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))
@@ -158,7 +164,14 @@ def breed(state: SearchState) -> Iterator[Genome]:
         pool = activation_pool(config, make_task(config))
         for i in winners.tolist():
             child, _ = mutate(
-                pop[i], rng, innovations, config.mutation_probs, pool, config.connect_outputs
+                pop[i],
+                rng,
+                innovations,
+                config.mutation_probs,
+                pool,
+                config.connect_outputs,
+                config.add_connection,
+                config.mutation_no_op,
             )
             yield child
 
@@ -218,61 +231,135 @@ def evaluate_population(
     )
 
 
-def _update_best(state: SearchState) -> None:
+def _update_best(state: SearchState, executor: Executor) -> int:
+    """Update the champion (``state.best``) from the evaluated generation; returns env steps.
+
+    With ``champion_reps = 0`` the champion is the genome with the best mean reward seen in
+    any single generation. That mean comes from ``len(weights) * n_reps`` rollouts and is the
+    maximum over every genome ever evaluated, so it favours the luckiest draw more than the
+    best network. With ``champion_reps > 0`` (the reference code re-tested a new best on
+    many more rollouts before accepting it) the ``champion_candidates`` best genomes of each
+    generation are re-evaluated on ``champion_reps`` rollouts per weight with one fixed set
+    of seeds for the whole run (its own stream, never the search's), and the champion is the
+    best of those scores. Re-evaluations are memoised in ``state.champion_memo``; the steps
+    they cost are counted whether memoised or not, so statistics do not depend on the memo.
+    """
     objs = state.objectives
     assert objs is not None
-    i = int(np.argmax(rankable(objs)[:, 0]))
-    if state.best is None or objs[i, 0] > state.best_info["mean_reward"]:
-        state.best = state.population[i]
-        state.best_info = {
-            "generation": state.generation,
-            "mean_reward": float(objs[i, 0]),
-            "max_reward": float(objs[i, 1]),
-            "n_connections": int(objs[i, 2]),
-        }
+    config = state.config
+    means = rankable(objs)[:, 0]
+    if config.champion_reps == 0:
+        i = int(np.argmax(means))
+        if state.best is None or objs[i, 0] > state.best_info["mean_reward"]:
+            _set_best(state, i, float(objs[i, 0]))
+        return 0
+    order = np.argsort(-means, kind="stable")
+    picked: list[int] = []
+    keys: list[bytes] = []
+    for i in order.tolist():
+        key = state.population[i].key()
+        if key not in keys:
+            picked.append(i)
+            keys.append(key)
+        if len(picked) == config.champion_candidates:
+            break
+    todo = [j for j, k in enumerate(keys) if k not in state.champion_memo]
+    if todo:
+        cfg = config.replace(n_reps=config.champion_reps)
+        reqs = [
+            EvalRequest.of(cfg, 0, [state.population[picked[j]]], CHAMPION_STREAM) for j in todo
+        ]
+        for j, res in zip(todo, executor.map(evaluate, reqs)):
+            score = float(objectives(res.returns, np.zeros(1))[0, 0])
+            state.champion_memo[keys[j]] = (score if np.isfinite(score) else -np.inf, res.env_steps)
+    live = {g.key() for g in state.population}
+    for k in [k for k in state.champion_memo if k not in live]:
+        del state.champion_memo[k]
+    scores = [state.champion_memo[k][0] for k in keys]
+    j = int(np.argmax(scores))
+    best_score = state.best_info.get("champion_score", -np.inf) if state.best is not None else None
+    if best_score is None or scores[j] > best_score:
+        _set_best(state, picked[j], scores[j])
+    return sum(state.champion_memo[k][1] for k in keys)
+
+
+def _set_best(state: SearchState, i: int, champion_score: float) -> None:
+    objs = state.objectives
+    assert objs is not None
+    state.best = state.population[i]
+    state.best_info = {
+        "generation": state.generation,
+        "mean_reward": float(objs[i, 0]),
+        "max_reward": float(objs[i, 1]),
+        "n_connections": int(objs[i, 2]),
+    }
+    if state.config.champion_reps:
+        state.best_info["champion_score"] = champion_score
+        state.best_info["champion_rollouts"] = state.config.champion_reps * len(
+            state.config.weights
+        )
 
 
 class Reporter:
     """Progress lines on stdout, ``stats.csv`` and ``best_genome.json`` in the run folder."""
 
     def __init__(
-        self, out_dir: Path, log: Callable[[str], None] = print, first_note: str = ""
+        self,
+        out_dir: Path,
+        log: Callable[[str], None] = print,
+        first_note: str = "",
+        guard: Callable[[], None] = lambda: None,
     ) -> None:
         self.out_dir = out_dir
         self.log = log
         #: appended to the first progress line of this process (e.g. the JIT warm-up time)
         self.first_note = first_note
+        #: called before each generation's files are written; raises if the run folder is no
+        #: longer this run's (``src.search.runlock.RunLock.verify``)
+        self.guard = guard
 
     def restart(self, state: SearchState) -> None:
         """Rewrite stats.csv and best_genome.json from a resumed state, atomically.
 
         Rows a killed run appended after its last checkpoint are dropped, so the rows that the
         resumed run appends do not duplicate them.
+
+        Raises:
+            src.search.files.WriteFailed: a file could not be written (disk full ...); the
+                old one is intact and no temporary file is left.
         """
-        tmp = self.out_dir / "stats.csv.tmp"
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=STATS_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for row in state.history:
-                writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
-        tmp.replace(self.out_dir / "stats.csv")
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=STATS_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in state.history:
+            writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
+        files.write_atomically(self.out_dir / "stats.csv", text.getvalue().encode())
         if state.best is not None:
-            tmp = self.out_dir / "best_genome.json.tmp"
-            tmp.write_text(state.best.to_json(task=state.config.task, **state.best_info))
-            tmp.replace(self.out_dir / "best_genome.json")
+            self._write_best(state)
+
+    def _write_best(self, state: SearchState) -> None:
+        assert state.best is not None
+        data = state.best.to_json(task=state.config.task, **state.best_info).encode()
+        files.write_atomically(self.out_dir / "best_genome.json", data)
 
     def generation(self, state: SearchState, row: dict[str, float], n_ranks: int) -> None:
+        """Append the generation's row to stats.csv, rewrite best_genome.json if it changed,
+        print the progress line.
+
+        Raises:
+            src.search.files.WriteFailed: a file could not be written (disk full ...).
+            src.search.runlock.RunLockError: (from ``guard``) the run folder is no longer ours.
+        """
+        self.guard()
         stats = self.out_dir / "stats.csv"
-        new = not stats.exists()
-        with open(stats, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=STATS_COLUMNS, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=STATS_COLUMNS, extrasaction="ignore")
+        if not stats.exists():
+            writer.writeheader()
+        writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
+        files.append(stats, text.getvalue())
         if state.best is not None and state.best_info.get("generation") == state.generation:
-            tmp = self.out_dir / "best_genome.json.tmp"
-            tmp.write_text(state.best.to_json(task=state.config.task, **state.best_info))
-            tmp.replace(self.out_dir / "best_genome.json")
+            self._write_best(state)
         secs = row["seconds"]
         msteps = row["env_steps"] / secs / 1e6
         self.log(
@@ -319,7 +406,7 @@ def run(
         start = time.perf_counter()
         objs, distinct, steps, busy = evaluate_population(state, executor, population)
         state.objectives = objs
-        _update_best(state)
+        steps += _update_best(state, executor)
         seconds = time.perf_counter() - start
         row = {
             "generation": state.generation,
@@ -341,9 +428,16 @@ def run(
             return state
 
 
-def write_config(config: WannConfig, path: Path) -> None:
-    """The full config as flat TOML (reusable with ``--config``)."""
-    lines = ["# Full configuration of this run (usable with --config)."]
-    for key, value in config.to_dict().items():
-        lines.append(f"{key} = {json.dumps(list(value) if isinstance(value, tuple) else value)}")
-    path.write_text("\n".join(lines) + "\n")
+def write_config(config: WannConfig, path: Path, run_id: str = "") -> None:
+    """The full config as flat TOML, written atomically; reusable with ``--config``.
+
+    ``run_id`` (the run's identity, see ``src.search.runfolder``) comes first; reading the
+    file as a config ignores it (``src.config.read_toml``). The text is checked to read back
+    to the same values before it is written.
+
+    Raises:
+        src.search.files.WriteFailed: the file could not be written (disk full ...).
+    """
+    header = "Full configuration of this run (usable with --config; run_id is then ignored)."
+    text = to_toml(config, header, {"run_id": run_id} if run_id else None)
+    files.write_atomically(path, text.encode())

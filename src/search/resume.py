@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config as cfg
-from . import checkpoint
+from . import checkpoint, runfolder
 from .loop import SearchState
 
 #: Config keys that may differ on resume without changing any result.
@@ -55,17 +55,20 @@ def resume(
     sets: list[str] | None = None,
     force: bool = False,
     warn: Callable[[str], None] = print,
-) -> tuple[SearchState, Path]:
+) -> tuple[SearchState, Path, str]:
     """Load the newest usable checkpoint of ``run_dir`` and apply the requested config.
 
-    Damaged newest checkpoints are warned about (by name), renamed to ``*.corrupt`` and the
-    previous one is used; leftovers of interrupted writes are deleted. Nothing else in the
+    Only checkpoints of this run (the ``run_id`` of ``run_dir/config.toml``) whose name
+    agrees with the generation inside are used. Newer files that are damaged, of another run
+    or misnamed are warned about by name and renamed aside (``*.corrupt``, ``*.foreign``,
+    ``*.misnamed``: never deleted, never overwritten later); leftovers of interrupted writes
+    are deleted. The caller holds the run folder's lock. Nothing else in the
     folder is touched here: the caller rewrites stats.csv and best_genome.json once all
     checks have passed (:meth:`src.search.loop.Reporter.restart`).
 
     Returns:
-        (state, checkpoint path): the evaluated state of the checkpoint's generation, with
-        ``state.config`` the config to go on with.
+        (state, checkpoint path, run id): the evaluated state of the checkpoint's generation,
+        with ``state.config`` the config to go on with.
 
     Raises:
         checkpoint.CheckpointError: no usable checkpoint, or a file that is not ours.
@@ -74,7 +77,13 @@ def resume(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise checkpoint.CheckpointError(f"--resume {str(run_dir)!r}: no such run folder")
-    loaded = checkpoint.load_latest(run_dir)
+    if not checkpoint.list_checkpoints(run_dir):
+        checkpoint.load_latest(run_dir)  # raises the "no checkpoint in DIR" error
+    try:
+        run_id = runfolder.read_run_id(run_dir)
+    except ValueError as exc:
+        raise checkpoint.CheckpointError(f"--resume: {exc}") from None
+    loaded = checkpoint.load_latest(run_dir, run_id)
     state = loaded.state
     new = requested_config(state.config, config_file, overrides or {}, sets or [])
     changes = config_changes(state.config, new)
@@ -99,31 +108,50 @@ def resume(
             f"generation {state.generation} ({state.generation + 1} generations); "
             f"pass --generations N with N > {state.generation}"
         )
-    for path, why in loaded.skipped:
+    for path, why, kind in loaded.skipped:
+        aside = checkpoint.set_aside(path, kind)
         warn(
-            f"warning: checkpoint {path} is unusable ({why}); renamed to {path.name}.corrupt, "
+            f"warning: skipped checkpoint {path}: {why}; renamed to {aside.name}, "
             f"resuming from {loaded.path.name}"
         )
-        path.replace(path.with_name(path.name + ".corrupt"))
     checkpoint.remove_temporaries(run_dir)
+    # a lower keep_checkpoints takes effect before anything is written: it frees the space
+    # a resume after a full disk needs (the checkpoint resumed from is the newest kept)
+    checkpoint.prune(run_dir, new.keep_checkpoints, run_id)
     if altering:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
         warn(f"warning: --force-config: continuing with changed config ({listed})")
     state.config = new
-    return state, loaded.path
+    return state, loaded.path, run_id
 
 
-def from_args(args: Any, warn: Callable[[str], None]) -> tuple[SearchState, Path]:
-    """:func:`resume` for the parsed command line of ``src.master`` (``--resume DIR``)."""
+def check_folder(args: Any) -> Path:
+    """The run folder of ``--resume DIR``, checked before its lock is taken (nothing read)."""
     run_dir = Path(args.resume)
     if args.out and Path(args.out).resolve() != run_dir.resolve():
         raise cfg.ConfigError("--resume DIR continues the run in DIR; do not also give --out")
+    if not run_dir.is_dir():
+        raise checkpoint.CheckpointError(f"--resume {str(run_dir)!r}: no such run folder")
+    return run_dir
+
+
+def folder_run_id(run_dir: Path) -> str:
+    """The run id in ``run_dir/config.toml``, or ``""`` (for the lock file's note only)."""
+    try:
+        return runfolder.read_run_id(run_dir)
+    except ValueError:
+        return ""
+
+
+def from_args(args: Any, warn: Callable[[str], None]) -> tuple[SearchState, Path, str]:
+    """:func:`resume` for the parsed command line of ``src.master`` (``--resume DIR``)."""
+    run_dir = check_folder(args)
     overrides = {
         "task": args.task,
         "generations": args.generations,
         "pop_size": args.pop_size,
         "seed": args.seed,
     }
-    state, path = resume(run_dir, args.config, overrides, args.set, args.force_config, warn)
+    state, path, run_id = resume(run_dir, args.config, overrides, args.set, args.force_config, warn)
     warn(f"resuming {run_dir} from {path.name} (generation {state.generation} evaluated)")
-    return state, run_dir
+    return state, run_dir, run_id

@@ -1,13 +1,14 @@
-"""Stop requests: SIGTERM or SIGUSR1 -> checkpoint at the next safe point, exit 99.
+"""Stop requests: SIGTERM or SIGUSR1 -> checkpoint at the next safe point, exit 99; Ctrl-C
+(SIGINT) the same with exit 130, and a second Ctrl-C kills at once.
 
 :func:`install` is called early on every rank (Python's default for SIGUSR1 is to terminate the
 process, and ``kill -USR1`` on the ``mpiexec`` launcher, ``scancel --signal`` or a Slurm
 ``--signal`` reaches every rank). The handler only records the request; nothing is done inside
 it, so a signal arriving in the middle of a checkpoint write cannot corrupt it, and a second
-signal changes nothing.
+SIGTERM or SIGUSR1 changes nothing.
 
 Only the root acts on it: the search loop polls :func:`requested` right after each generation's
-checkpoint is written, returns, and ``src.master`` exits with :data:`EXIT_REQUEUE`. Workers keep
+checkpoint is written, returns, and ``src.master`` exits with :func:`exit_code`. Workers keep
 serving until the root shuts them down.
 """
 
@@ -18,8 +19,11 @@ from types import FrameType
 
 EXIT_REQUEUE = 99
 """Exit code of a run stopped by a signal after writing its checkpoint: "requeue me"."""
+EXIT_INTERRUPTED = 130
+"""Exit code of a run stopped by Ctrl-C (SIGINT) after writing its checkpoint (128 + SIGINT,
+what a shell reports for Ctrl-C): stopped by a person, not to be requeued."""
 
-SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
 _received: list[int] = []
 
@@ -27,10 +31,18 @@ _received: list[int] = []
 def _handler(signum: int, frame: FrameType | None) -> None:
     # Only record: printing here could re-enter a stream the main code is writing to.
     _received.append(signum)
+    if signum == signal.SIGINT:
+        # A second Ctrl-C stops at once: the default action kills the process in the kernel,
+        # even in the middle of a compiled kernel that holds the interpreter. The previous
+        # checkpoint is intact; the lock left behind is stale (dead pid) and taken over.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def install() -> None:
-    """Record SIGTERM and SIGUSR1 instead of dying (call once per process, any rank)."""
+    """Record SIGTERM, SIGUSR1 and a first SIGINT instead of dying (once per process, any
+    rank). Python's default for SIGINT, a KeyboardInterrupt raised wherever the main thread
+    is, surfaced inside numba kernels as a SystemError and under MPI as a traceback per rank.
+    """
     for sig in SIGNALS:
         signal.signal(sig, _handler)
 
@@ -43,6 +55,11 @@ def requested() -> bool:
 def signal_name() -> str | None:
     """Name of the first stop signal received, if any."""
     return signal.Signals(_received[0]).name if _received else None
+
+
+def exit_code() -> int:
+    """:data:`EXIT_INTERRUPTED` if the first stop signal was SIGINT, else :data:`EXIT_REQUEUE`."""
+    return EXIT_INTERRUPTED if _received and _received[0] == signal.SIGINT else EXIT_REQUEUE
 
 
 def reset() -> None:

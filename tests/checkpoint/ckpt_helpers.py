@@ -42,7 +42,7 @@ def master(*args: str, env: dict | None = None, timeout: float = 300, mpi: int =
     )
 
 
-def start_master(*args: str, log: Path, mpi: int = 0) -> subprocess.Popen:
+def start_master(*args: str, log: Path, mpi: int = 0, env: dict | None = None) -> subprocess.Popen:
     """Start ``python -m src.master`` in the background, output to ``log``."""
     prefix = [str(MPIEXEC), "-n", str(mpi)] if mpi else []
     with open(log, "w") as fh:
@@ -51,6 +51,7 @@ def start_master(*args: str, log: Path, mpi: int = 0) -> subprocess.Popen:
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
 
 

@@ -69,7 +69,7 @@ def test_schema_is_readable_with_plain_h5py(tmp_path, state):
     n = len(state.population)
     with h5py.File(path, "r") as f:
         assert f.attrs["format"] == "wann-checkpoint"
-        assert f.attrs["format_version"] == 1
+        assert f.attrs["format_version"] == 2
         assert f.attrs["generation"] == 2
         assert f.attrs["task"] == "swingup"
         assert json.loads(f.attrs["config_json"]) == json.loads(json.dumps(state.config.to_dict()))
@@ -163,7 +163,7 @@ def test_newest_truncated_falls_back_to_previous(tmp_path, state):
     newest.write_bytes(data[: len(data) // 2])
     loaded = checkpoint.load_latest(run)
     assert loaded.path.name == "gen_000002.h5"
-    assert [p.name for p, _ in loaded.skipped] == ["gen_000003.h5"]
+    assert [(p.name, kind) for p, _, kind in loaded.skipped] == [("gen_000003.h5", "corrupt")]
     assert loaded.state.generation == 2
 
 
@@ -185,24 +185,36 @@ def test_damaged_checkpoints_are_detected(tmp_path, state, damage):
 def test_foreign_files_are_refused(tmp_path, state):
     text = tmp_path / "gen_000001.h5"
     text.write_text("hello, I am not HDF5 at all\n")
-    with pytest.raises(checkpoint.NotACheckpoint, match="not an HDF5 file"):
+    with pytest.raises(checkpoint.CorruptCheckpoint, match="no HDF5 signature"):
         checkpoint.load(text)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["x"] = np.arange(3)
     with pytest.raises(checkpoint.NotACheckpoint, match="not a checkpoint"):
         checkpoint.load(other)
-    future = checkpoint.save(state, tmp_path / "run")
+    future = checkpoint.save(state, tmp_path / "run", "run-a")
     with h5py.File(future, "r+") as f:
-        f.attrs["format_version"] = 2
-    with pytest.raises(checkpoint.NotACheckpoint, match="format_version 2"):
+        f.attrs["format_version"] = 3
+    with pytest.raises(checkpoint.NotACheckpoint, match="format_version 3"):
         checkpoint.load(future)
-    # a foreign newest file stops load_latest instead of being skipped silently
+    # this run's file in a newer format stops load_latest (falling back would lose progress)
+    with pytest.raises(checkpoint.NotACheckpoint, match="gen_000002.h5: format_version 3"):
+        checkpoint.load_latest(tmp_path / "run", "run-a")
+    # ... another run's is skipped like any file that is not this run's
+    loaded_error = pytest.raises(checkpoint.CheckpointError, match="no usable checkpoint of run b")
+    with loaded_error:
+        checkpoint.load_latest(tmp_path / "run", "b")
+    # foreign and non-HDF5 newest files are skipped, and named
     run = tmp_path / "run2"
-    checkpoint.save(state, run)
+    checkpoint.save(state, run, "run-a")
     shutil.copy(text, run / "checkpoints" / "gen_000009.h5")
-    with pytest.raises(checkpoint.NotACheckpoint, match="gen_000009.h5"):
-        checkpoint.load_latest(run)
+    shutil.copy(other, run / "checkpoints" / "gen_000008.h5")
+    loaded = checkpoint.load_latest(run, "run-a")
+    assert loaded.path.name == "gen_000002.h5" and loaded.run_id == "run-a"
+    assert [(p.name, kind) for p, _, kind in loaded.skipped] == [
+        ("gen_000009.h5", "corrupt"),
+        ("gen_000008.h5", "foreign"),
+    ]
 
 
 def test_no_checkpoint_is_a_clear_error(tmp_path):
@@ -218,3 +230,47 @@ def test_leftover_temporary_files_are_ignored_and_removed(tmp_path, state):
     assert checkpoint.load_latest(run).path.name == "gen_000002.h5"
     assert checkpoint.remove_temporaries(run) == [leftover]
     assert not leftover.exists()
+
+
+def _flip_digit(text: str) -> str:
+    """``text`` with its last digit changed (a one-character corruption)."""
+    i = max(i for i, c in enumerate(text) if c.isdigit())
+    return text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("where", "name"),
+    [
+        ("/", "rng_state_json"),
+        ("/", "config_json"),
+        ("/", "next_innovation"),
+        ("/", "next_node_id"),
+        ("/", "generation"),
+        ("/", "run_id"),
+        ("/", "task"),
+        ("/config", "pop_size"),
+        ("/best", "info_json"),
+        ("/history", "columns"),
+    ],
+)
+def test_digest_covers_every_attribute_resume_reads(tmp_path, state, where, name):
+    """A one-digit change of any attribute is caught like a flipped bit in a dataset."""
+    path = checkpoint.save(state, tmp_path, "run-a")
+    with h5py.File(path, "r+") as f:
+        value = f[where].attrs[name]
+        if isinstance(value, str) and any(c.isdigit() for c in value):
+            f[where].attrs[name] = _flip_digit(value)
+        elif isinstance(value, str):
+            f[where].attrs[name] = value + "x"
+        else:
+            f[where].attrs[name] = value + 1
+    with pytest.raises(checkpoint.CorruptCheckpoint, match="do not match the digest"):
+        checkpoint.load(path)
+
+
+def test_an_added_attribute_or_dataset_breaks_the_digest(tmp_path, state):
+    path = checkpoint.save(state, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["objectives"].attrs["note"] = "edited"
+    with pytest.raises(checkpoint.CorruptCheckpoint, match="digest"):
+        checkpoint.load(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import h5py
@@ -125,35 +124,49 @@ def test_truncated_newest_checkpoint_warns_and_resumes_from_previous(tmp_path):
     newest.write_bytes(data[: len(data) // 3])
     proc = master("--resume", str(run), "--generations", "4", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert f"warning: checkpoint {newest} is unusable" in proc.stderr
-    assert "resuming from gen_000001.h5" in proc.stderr
+    assert f"warning: skipped checkpoint {newest}: " in proc.stderr
+    assert "renamed to gen_000002.h5.corrupt, resuming from gen_000001.h5" in proc.stderr
     assert (newest.parent / "gen_000002.h5.corrupt").exists()
     assert_same_run(ref, run)
 
 
-@pytest.mark.parametrize("kind", ["text", "foreign_hdf5", "future_version"])
-def test_foreign_or_unknown_version_is_an_error_and_nothing_is_overwritten(tmp_path, kind):
-    run = straight(tmp_path, 2)
+@pytest.mark.parametrize("kind", ["text", "foreign_hdf5", "zero_filled", "bad_signature"])
+def test_foreign_or_unreadable_newest_is_skipped_and_kept(tmp_path, kind):
+    """Any newest file resume cannot use: a warning naming it, set aside (not deleted), the
+    previous checkpoint used, the result equal to an uninterrupted run."""
+    ref = straight(tmp_path, 4)
+    run = straight(tmp_path, 3, "run")
     bad = run / "checkpoints" / "gen_000007.h5"
     if kind == "text":
         bad.write_text("not a checkpoint\n")
     elif kind == "foreign_hdf5":
         with h5py.File(bad, "w") as f:
             f["data"] = [1, 2, 3]
+    elif kind == "zero_filled":
+        bad.write_bytes(bytes(checkpoints(run)[-1].stat().st_size))
     else:
-        shutil.copy(checkpoints(run)[-1], bad)
-        with h5py.File(bad, "r+") as f:
-            f.attrs["format_version"] = 99
+        data = bytearray(checkpoints(run)[-1].read_bytes())
+        data[1:4] = b"XYZ"  # \x89HDF -> \x89XYZ
+        bad.write_bytes(bytes(data))
+    content = bad.read_bytes()
+    proc = master("--resume", str(run), "--generations", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: skipped checkpoint {bad}: " in proc.stderr
+    assert "resuming from gen_000002.h5" in proc.stderr
+    kept = list((run / "checkpoints").glob("gen_000007.h5.*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content
+    assert_same_run(ref, run)
+
+
+def test_this_runs_checkpoint_in_a_newer_format_is_an_error(tmp_path):
+    run = straight(tmp_path, 2)
+    newest = checkpoints(run)[-1]
+    with h5py.File(newest, "r+") as f:
+        f.attrs["format_version"] = 99
     before = snapshot(run)
     proc = master("--resume", str(run), "--generations", "9")
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"error: {bad}: ")
-    expected = {
-        "text": "not an HDF5 file",
-        "foreign_hdf5": "not a checkpoint",
-        "future_version": "format_version 99; this program reads version 1",
-    }[kind]
-    assert expected in proc.stderr
+    assert proc.stderr.startswith(f"error: {newest}: format_version 99; this program reads")
     assert snapshot(run) == before
 
 
@@ -188,3 +201,20 @@ def test_make_run_resumes_when_the_folder_holds_a_checkpoint(tmp_path):
     assert command(run) == ["--resume", str(run)]
     fresh = command(tmp_path / "new")
     assert fresh[:2] == ["--task", "swingup"] and "--resume" not in fresh
+
+
+def test_resume_falls_back_when_an_attribute_of_the_newest_was_changed(tmp_path):
+    """A flipped digit in rng_state_json would resume into another run: it is caught."""
+    ref = straight(tmp_path, 4)
+    run = straight(tmp_path, 3, "run")
+    newest = checkpoints(run)[-1]
+    with h5py.File(newest, "r+") as f:
+        text = f.attrs["rng_state_json"]
+        i = max(i for i, c in enumerate(text) if c.isdigit())
+        f.attrs["rng_state_json"] = text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1 :]
+    proc = master("--resume", str(run), "--generations", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert f"skipped checkpoint {newest}: data or attributes do not match the digest" in (
+        proc.stderr
+    )
+    assert_same_run(ref, run)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from ckpt_helpers import (
@@ -90,7 +91,8 @@ def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names[0].startswith(".gen_000003.h5.tmp")  # the half-written file
-    assert [p.name for p in checkpoints(run)] == [f"gen_{i:06d}.h5" for i in range(3)]
+    # keep_checkpoints - 1 older files are kept while the new one is written
+    assert [p.name for p in checkpoints(run)] == ["gen_000001.h5", "gen_000002.h5"]
     assert len(stats(run)) == 4  # generation 3 was reported before its checkpoint died
     proc = master("--resume", str(run), "--generations", "6", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -115,3 +117,60 @@ def test_handler_only_records(monkeypatch):
         for s, handler in saved.items():
             signal.signal(s, handler)
         stopping.reset()
+
+
+def caught_signals(pid: int) -> int:
+    """The process's caught-signal mask (``SigCgt`` in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no SigCgt for pid {pid}")
+
+
+@pytest.mark.parametrize("mpi", [0, 3], ids=["serial", "mpiexec"])
+def test_ctrl_c_checkpoints_and_exits_130(tmp_path, mpi):
+    """Ctrl-C stops like SIGTERM (finish the generation, checkpoint, one line), exit 130;
+    no traceback from any rank. Under mpiexec the launcher forwards it to every rank."""
+    if mpi and not MPIEXEC.exists():
+        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
+    run = tmp_path / "run"
+    log = tmp_path / "log"
+    proc = start_master(*TINY, "--generations", ENDLESS, "--out", str(run), log=log, mpi=mpi)
+    try:
+        wait_for(lambda: len(checkpoints(run)) >= 2, 120, "two checkpoints")
+        code = stop_with(proc, signal.SIGINT)
+    finally:
+        proc.kill()
+    text = log.read_text()
+    assert code == stopping.EXIT_INTERRUPTED == 130, text
+    assert "Traceback" not in text and "Error" not in text, text
+    lines = [x for x in text.splitlines() if not x.startswith("[mpiexec@")]
+    assert len(lines) == 1 and lines[0].startswith("stopped by SIGINT after generation "), text
+    assert "exit 130" in lines[0]
+    assert not (run / "run.lock").exists()
+    resume_and_compare(tmp_path, run)
+
+
+def test_second_ctrl_c_stops_at_once(tmp_path):
+    """The first Ctrl-C asks for a checkpoint; a second one kills the process at once, in the
+    middle of a generation. The previous checkpoint is intact and the resume takes the dead
+    process's lock over."""
+    run = tmp_path / "run"
+    slow = [*TINY[:3], "600", *TINY[4:6], "--set", "episode_steps=1000", "--quiet"]
+    proc = start_master(*slow, "--generations", ENDLESS, "--out", str(run), log=tmp_path / "log")
+    try:
+        wait_for(lambda: len(checkpoints(run)) >= 1, 300, "a checkpoint")
+        sigint = 1 << (signal.SIGINT - 1)
+        assert caught_signals(proc.pid) & sigint
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: not caught_signals(proc.pid) & sigint, 60, "the first Ctrl-C handled")
+        code = stop_with(proc, signal.SIGINT, timeout=30)
+    finally:
+        proc.kill()
+    assert code == -signal.SIGINT, (tmp_path / "log").read_text()
+    last = len(checkpoints(run)) and checkpoints(run)[-1]
+    done = int(last.name[4:10])
+    resumed = master("--resume", str(run), "--generations", str(done + 2), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "took over the stale lock" in resumed.stderr and "its process is gone" in resumed.stderr
+    assert len(stats(run)) == done + 2

@@ -24,10 +24,10 @@ if __name__ == "__main__":
     if rank == fail_rank:
         real = src.evaluation.rollout_seeds
 
-        def failing(seed: int, generation: int, n_reps: int):
+        def failing(seed: int, generation: int, n_reps: int, stream: int = 0):
             if generation >= fail_generation:
                 raise RuntimeError(f"injected failure on rank {rank} in generation {generation}")
-            return real(seed, generation, n_reps)
+            return real(seed, generation, n_reps, stream)
 
         src.evaluation.rollout_seeds = failing
     sys.exit(parallel.run_main(master.main))
