@@ -94,7 +94,7 @@ class WannConfig:
         "range", "crowding distance: 'range' (gaps / range) or 'reference' (gaps * |1/max - min|)"
     )
     champion_reps: int = _f(
-        0,
+        16,
         "re-evaluate champion candidates on this many fresh rollouts per weight before one "
         "becomes best_genome (0 = the best single-generation mean is the champion)",
         min=0,

@@ -312,10 +312,16 @@ def _run_locked(
             flush=True,
         )
         return code
+    info = state.best_info
+    rescored = (
+        f", {info['champion_score']:.2f} on {info['champion_rollouts']} fresh rollouts"
+        if "champion_score" in info
+        else ""
+    )
     log(
         f"done: {state.generation + 1} generations in {time.perf_counter() - start:.1f} s; "
-        f"best mean reward {state.best_info['mean_reward']:.2f} "
-        f"(generation {state.best_info['generation']}) -> {out / 'best_genome.json'}"
+        f"champion: mean reward {info['mean_reward']:.2f} in generation {info['generation']}"
+        f"{rescored} -> {out / 'best_genome.json'}"
     )
     return 0
 
