@@ -41,6 +41,9 @@ LONG = ["--pop-size", "64", "--seed", "11", "--set", "n_reps=2", "--set", "episo
 LONG += ["--generations", str(LONG_GENERATIONS), "--quiet"]
 #: The seed array's searches: tiny.
 TINY = ["--pop-size", "16", "--set", "episode_steps=200", "--generations", "4", "--quiet"]
+#: seeds.sbatch reports each run when its search is done: small budgets for the tests
+REPORT_FLAGS = ["--episodes", "8", "--sweep", "5", "--tune-generations", "2"]
+REPORT_FLAGS += ["--tune-popsize", "4", "--tune-episodes", "1", "--fixed-hidden", "2", "--quiet"]
 
 
 def _interrupt(signum, frame):
@@ -70,6 +73,7 @@ def slurm(tmp_path_factory):
 
 def submit(slurm: LocalSlurm, script: str, out: Path, log: Path, *args: str, sbatch=()) -> str:
     env = {"WANN_REPO": str(ROOT), "WANN_TASK": "swingup", "WANN_OUT": str(out)}
+    env["WANN_REPORT_FLAGS"] = " ".join(REPORT_FLAGS)
     return slurm.sbatch(
         "--ntasks=2", f"--output={log}", *sbatch, str(ROOT / "jobs" / script), *args,
         cwd=ROOT, env=env,
@@ -151,8 +155,12 @@ def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm,
     for element in (0, 1):
         text = Path(str(log).replace("%a", str(element))).read_text()
         assert "launch: " in text and "exit code 0" in text, text
-    runs = sorted(p.name for p in parent.iterdir())
+    runs = sorted(p.name for p in parent.iterdir() if p.name != "summary")
     assert runs == ["seed_0", "seed_1"]
+    # each element reported its run; the last one left the summary of both
+    assert all((parent / r / "report" / "table.csv").is_file() for r in runs)
+    summary = (parent / "summary" / "seeds.md").read_text()
+    assert "| seed_0 |" in summary and "| seed_1 |" in summary and "(n=2)" in summary
     seeds = [checkpoint.load_latest(parent / r).state.config.seed for r in runs]
     assert seeds == [0, 1]
     assert stats_rows(parent / "seed_0") != stats_rows(parent / "seed_1")

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Swing-up ablation: every variant x every seed, then each champion's report, then one table.
+#
+#   GENERATIONS=256 SEEDS="1 2 3 4 5" OUT=runs/ablation bash jobs/swingup_ablation.sh [VARIANT...]
+#
+# A variant is a name and its --set items (the table in this file). Runs that finished are
+# skipped, runs with checkpoints are resumed, so the script can be stopped and started again.
+# NP ranks per search (default: all cores). REPORT_FLAGS go to every `python -m src.report`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+MPIEXEC=${MPIEXEC:-.venv/bin/mpiexec}
+NP=${NP:-$(nproc)}
+OUT=${OUT:-runs/ablation}
+GENERATIONS=${GENERATIONS:-256}
+SEEDS=${SEEDS:-"1 2 3 4 5"}
+REPORT_FLAGS=${REPORT_FLAGS:-"--tune-generations 60"}
+
+# name | --set items (reference = the authors' code: layered links, clones, best of two
+# tournaments of 8 = one of 16, elites from the culled pool (0.2 * 154 = 30 of 192),
+# their crowding)
+declare -A VARIANTS=(
+  [default]=""
+  [plain]="champion_reps=0"
+  [champion]="champion_reps=16"
+  [layered]="champion_reps=16 add_connection='layered'"
+  [clone]="champion_reps=16 mutation_no_op='clone'"
+  [tourn16]="champion_reps=16 tourn_size=16 elite_ratio=0.16"
+  [crowdref]="champion_reps=16 crowding='reference'"
+  [jitter]="champion_reps=16 weight_jitter=0.347"
+  [reference]="champion_reps=16 add_connection='layered' mutation_no_op='clone' tourn_size=16 elite_ratio=0.16 crowding='reference'"
+)
+ORDER=(plain champion layered clone tourn16 crowdref jitter reference)
+if [ $# -gt 0 ]; then ORDER=("$@"); fi
+
+for name in "${ORDER[@]}"; do
+  sets=()
+  for item in ${VARIANTS[$name]}; do sets+=(--set "$item"); done
+  for seed in $SEEDS; do
+    run="$OUT/$name/seed_$seed"
+    if [ -f "$run/report/table.csv" ]; then continue; fi
+    if [ -f "$run/done" ]; then :
+    elif ls "$run"/checkpoints/gen_*.h5 >/dev/null 2>&1; then
+      "$MPIEXEC" -n "$NP" "$PY" -m src.master --resume "$run" --generations "$GENERATIONS" | tail -1
+      touch "$run/done"
+    else
+      mkdir -p "$OUT/$name"
+      "$MPIEXEC" -n "$NP" "$PY" -m src.master --task swingup --seed "$seed" \
+        --generations "$GENERATIONS" "${sets[@]}" --out "$run" | tail -1
+      touch "$run/done"
+    fi
+    # shellcheck disable=SC2086
+    "$MPIEXEC" -n "$NP" "$PY" -m src.report "$run" $REPORT_FLAGS | tail -1
+  done
+done
