@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numba
 import numpy as np
 
 from ..config import WannConfig
-from ..core import activations
+from ..core import activations, jitcache
 from ..core.network import Plan
 from . import Task
 
@@ -92,6 +93,11 @@ def forward_rows(
                 x = min(max(x, -1.0), 1.0)
             out[j, o] = x
     return finite
+
+
+# forward_rows inlines activations.apply_scalar: its cache must notice edits there too
+# (carracing uses it as well).
+jitcache.key_on_sources((forward_rows,), (Path(__file__), Path(activations.__file__)))
 
 
 class FreshWorldWalker(bw.BipedalWalker):

@@ -156,3 +156,16 @@ def test_smoke_search(tmp_path, task):
     assert len(rows) == 3 and rows[0].startswith("generation,")
     best = json.loads((out / "best_genome.json").read_text())
     assert best["task"] == task and best["n_inputs"] == 24 and best["n_outputs"] == 4
+
+
+def test_forward_rows_cache_is_keyed_on_the_activations_source():
+    """forward_rows inlines activations.apply_scalar: its numba cache stamp carries the digest
+    of both files, so an edit to activations.py recompiles it instead of loading stale code."""
+    from pathlib import Path
+
+    from src.core import activations, jitcache
+    from src.tasks import biped
+
+    stamp = biped.forward_rows._cache._cache_file._source_stamp
+    digest = jitcache.source_digest((Path(biped.__file__), Path(activations.__file__)))
+    assert isinstance(stamp, tuple) and stamp[1] == digest
