@@ -14,7 +14,7 @@ NP=${NP:-$(nproc)}
 OUT=${OUT:-runs/ablation}
 GENERATIONS=${GENERATIONS:-256}
 SEEDS=${SEEDS:-"1 2 3 4 5"}
-REPORT_FLAGS=${REPORT_FLAGS:-"--tune-generations 60"}
+REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 
 # name | --set items (reference = the authors' code: layered links, clones, best of two
 # tournaments of 8 = one of 16, elites from the culled pool (0.2 * 154 = 30 of 192),
