@@ -19,9 +19,9 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 # The main job: a swing-up search on this machine's cores (laptop settings of the paper).
-# Resumes from $(RUN) if it holds a checkpoint.
+# Resumes $(RUN) if it holds a run (its config.toml), with or without a checkpoint yet.
 run: install
-	@if ls $(RUN)/checkpoints/gen_*.h5 >/dev/null 2>&1; then \
+	@if [ -f $(RUN)/config.toml ]; then \
 	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --resume $(RUN); \
 	else \
 	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --task swingup --config src/configs/swingup_laptop.toml --out $(RUN); \

@@ -11,6 +11,13 @@ Exit codes: 0 done, 1 an unexpected error, 2 bad input (nothing written) or a fo
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # First of all, on every rank: a SIGTERM or SIGUSR1 that reaches a rank while it imports
+    # (numpy, numba, h5py: a second or more) is recorded instead of killing it (issue 11).
+    from .search import stopping as _stopping
+
+    _stopping.install()
+
 import argparse
 import contextlib
 import dataclasses
@@ -83,7 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--resume",
         metavar="DIR",
         help="continue the run in DIR from its newest usable checkpoint (config from it; "
-        "--generations N may extend the run)",
+        "--generations N may extend the run); with none yet, start DIR's run (its "
+        "config.toml) from generation 0",
     )
     p.add_argument(
         "--force-config",
@@ -187,7 +195,11 @@ def claim_new(path: Path, run_id: str) -> runlock.RunLock:
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; then rank 0 searches and the other ranks serve."""
     stopping.install()  # every rank: stop signals are recorded, only the root acts on them
-    return parallel.run_roles(lambda executor: run_root(argv, executor), fail)
+    code = parallel.run_roles(lambda executor: run_root(argv, executor), fail)
+    # The exit code is decided: a signal during the shutdown (MPI_Finalize, interpreter
+    # teardown) must not turn it into a death by signal.
+    stopping.ignore_from_now()
+    return code
 
 
 def run_root(
@@ -272,6 +284,8 @@ def _run_locked(
             check_memory(config)  # --pop-size with --force-config
         except cfg.ConfigError as exc:
             return fail(str(exc))
+        if state.objectives is None:  # no checkpoint yet: the run starts over from generation 0
+            (out / "best_genome.json").unlink(missing_ok=True)  # generation 0 writes it again
         loop.Reporter(out, log).restart(state)  # drop rows written after the checkpoint
     else:
         state = loop.initial_state(config)

@@ -164,3 +164,194 @@ def test_config_toml_always_reads_back(tmp_path):
     assert tomllib.loads((again / "config.toml").read_text()) | {"run_id": ""} == values | {
         "run_id": ""
     }
+
+
+# ----- errors found before anything is written (issue 11) -------------------------------------
+
+
+def one_line(proc) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc.stderr
+
+
+def folder_bytes(run):
+    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def unwritable():
+    """``make(folder)``: this process can no longer create files in ``folder``; undone after.
+    As root (CI) permissions do not stop writes, so the folder is made immutable (chattr +i:
+    not even root may create, rename or delete in it); otherwise chmod 555."""
+    import os
+    import shutil
+
+    undo = []
+
+    def make(folder):
+        if os.geteuid() != 0:
+            folder.chmod(0o555)
+            undo.append(lambda: folder.chmod(0o755))
+            return
+        if shutil.which("chattr") is None:
+            pytest.skip("running as root without chattr: cannot make a folder unwritable")
+        done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i not supported here: {done.stderr.strip()}")
+        undo.append(lambda: subprocess.run(["chattr", "-i", str(folder)], check=True))
+
+    yield make
+    for fn in undo:
+        fn()
+
+
+def test_resume_with_unwritable_checkpoints_is_refused_up_front(tmp_path, unwritable):
+    """Found before the lock and before a generation ran (it used to run one, rewrite
+    stats.csv, then fail on the checkpoint): one line, exit 2, nothing written."""
+    run = tmp_path / "run"
+    tiny = ["--task", "swingup", "--pop-size", "16", "--set", "episode_steps=100", "--quiet"]
+    assert master(*tiny, "--generations", "2", "--out", str(run)).returncode == 0
+    unwritable(run / "checkpoints")
+    before = folder_bytes(run)
+    line = one_line(master("--resume", str(run), "--generations", "4"))
+    assert f"{run / 'checkpoints'} is not writable" in line and "nothing was written" in line
+    assert folder_bytes(run) == before and not (run / "run.lock").exists()
+
+
+def write_idx(path, arr, cut=None):
+    import gzip
+
+    import numpy as np
+
+    arr = np.asarray(arr, dtype=np.uint8)
+    magic = (2051 if arr.ndim == 3 else 2049).to_bytes(4, "big")
+    data = gzip.compress(
+        magic + b"".join(int(d).to_bytes(4, "big") for d in arr.shape) + arr.tobytes()
+    )
+    path.write_bytes(data[:cut])
+
+
+def mnist_folder(folder, n_train=60, labels_off=0):
+    """The four IDX files of a tiny MNIST (blank 28x28 images, labels 0-9)."""
+    import numpy as np
+
+    folder.mkdir()
+    for split, n in (("train", n_train), ("t10k", 20)):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", np.zeros((n, 28, 28)))
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n + labels_off) % 10)
+    return folder
+
+
+def garbage(folder):
+    for name in folder.iterdir():
+        name.write_bytes(b"garbage\n")
+
+
+def truncated(folder):
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def not_idx(folder):
+    import gzip
+
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"hello, not an IDX file"))
+
+
+def fewer_labels(folder):
+    import numpy as np
+
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(59) % 10)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (garbage, "train-images-idx3-ubyte.gz: unreadable as gzip (Not a gzipped file"),
+        (truncated, "train-images-idx3-ubyte.gz: unreadable as gzip (Compressed file ended"),
+        (not_idx, "t10k-labels-idx1-ubyte.gz: not an MNIST IDX file"),
+        (fewer_labels, "train-labels-idx1-ubyte.gz: (59,) labels for the 60 images"),
+    ],
+    ids=["garbage", "truncated", "not_idx", "fewer_labels"],
+)
+def test_unusable_mnist_data_is_one_line_and_writes_nothing(tmp_path, monkeypatch, damage, message):
+    """Garbage MNIST .gz files given with --set data_dir=DIR used to pass (only their names
+    were checked), leave config.toml behind and end in a traceback at warm-up."""
+    monkeypatch.setenv("WANN_CACHE_DIR", str(tmp_path / "cache"))  # inherited by the child
+    data = mnist_folder(tmp_path / "mnist")
+    damage(data)
+    out = tmp_path / "run"
+    sets = ["--set", f"data_dir='{data}'", "--set", "batch_size=20", "--pop-size", "4"]
+    line = one_line(master("--task", "mnist256", *sets, "--generations", "1", "--out", str(out)))
+    assert "mnist256: unusable MNIST data: " in line and message in line
+    assert not out.exists()
+
+
+def test_mnist_data_damaged_before_a_resume_is_refused_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANN_CACHE_DIR", str(tmp_path / "cache"))
+    data = mnist_folder(tmp_path / "mnist")
+    out = tmp_path / "run"
+    sets = ["--set", f"data_dir='{data}'", "--set", "batch_size=20", "--pop-size", "4"]
+    args = ["--task", "mnist256", *sets, "--quiet"]
+    assert master(*args, "--generations", "1", "--out", str(out)).returncode == 0
+    garbage(data)
+    before = folder_bytes(out)
+    line = one_line(master("--resume", str(out), "--generations", "2"))
+    assert "unusable MNIST data" in line
+    assert folder_bytes(out) == before and not (out / "run.lock").exists()
+
+
+def test_a_batch_larger_than_the_mnist_data_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANN_CACHE_DIR", str(tmp_path / "cache"))
+    data = mnist_folder(tmp_path / "mnist")
+    out = tmp_path / "run"
+    line = one_line(master("--task", "mnist256", "--set", f"data_dir='{data}'", "--out", str(out)))
+    assert "batch_size 1000 is more than the 60 training images" in line
+    assert not out.exists()
+
+
+def lfs_pointer(path, shipped):
+    path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n")
+
+
+def truncated_copy(path, shipped):
+    path.write_bytes(shipped.read_bytes()[:5000])
+
+
+def wrong_shape(path, shipped):
+    import numpy as np
+
+    np.savez(path, mean=np.zeros(10), components=np.zeros((16, 10)), scale=np.ones(16))
+
+
+def missing_array(path, shipped):
+    import numpy as np
+
+    np.savez(path, mean=np.zeros(2304), scale=np.ones(16))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lfs_pointer, "is unreadable (This file contains pickled"),
+        (truncated_copy, "is unreadable (File is not a zip file)"),
+        (wrong_shape, "mean must be (2304,) finite numbers (got shape (10,))"),
+        (missing_array, "is unreadable ('components is not a file in the archive')"),
+    ],
+    ids=["lfs_pointer", "truncated", "wrong_shape", "missing_array"],
+)
+def test_a_corrupt_carracing_encoder_is_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, damage, message
+):
+    from src.tasks import carracing
+
+    encoder = tmp_path / "encoder.npz"
+    damage(encoder, carracing.ENCODER_PATH)
+    monkeypatch.setenv(carracing.ENCODER_VARIABLE, str(encoder))
+    out = tmp_path / "run"
+    line = one_line(master("--task", "carracing", "--pop-size", "4", "--out", str(out)))
+    assert f"carracing: frame encoder {str(encoder)!r}" in line and message in line
+    assert "python -m src.tasks.fit_carracing_encoder" in line
+    assert not out.exists()

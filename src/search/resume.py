@@ -11,12 +11,14 @@ unless ``force`` (``--force-config``). Keys that never alter results:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .. import config as cfg
-from . import checkpoint, runfolder
+from ..tasks import make_task
+from . import checkpoint, loop, runfolder
 from .loop import SearchState
 
 #: Config keys that may differ on resume without changing any result.
@@ -66,48 +68,68 @@ def resume(
     folder is touched here: the caller rewrites stats.csv and best_genome.json once all
     checks have passed (:meth:`src.search.loop.Reporter.restart`).
 
+    A folder with this run's ``config.toml`` (and its ``run_id``) but no ``gen_*.h5`` at all
+    (a job killed during its start-up or first generation, then requeued) starts that run
+    over from generation 0 with the config in ``config.toml``: the returned state is the
+    initial one (``objectives`` is ``None``), exactly as ``--out`` would have started it.
+
     Returns:
-        (state, checkpoint path, run id): the evaluated state of the checkpoint's generation,
-        with ``state.config`` the config to go on with.
+        (state, checkpoint path or config.toml, run id): the evaluated state of the
+        checkpoint's generation (or the initial state), with ``state.config`` the config to
+        go on with.
 
     Raises:
         checkpoint.CheckpointError: no usable checkpoint, or a file that is not ours.
-        cfg.ConfigError: a refused config change, or a bad flag value.
+        cfg.ConfigError: a refused config change, a bad flag value, or a task that cannot be
+            built with the config (its data or encoder files).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise checkpoint.CheckpointError(f"--resume {str(run_dir)!r}: no such run folder")
-    if not checkpoint.list_checkpoints(run_dir):
+    config_path = run_dir / runfolder.CONFIG_NAME
+    fresh = not checkpoint.list_checkpoints(run_dir)
+    if fresh and not config_path.is_file():
         checkpoint.load_latest(run_dir)  # raises the "no checkpoint in DIR" error
     try:
         run_id = runfolder.read_run_id(run_dir)
     except ValueError as exc:
         raise checkpoint.CheckpointError(f"--resume: {exc}") from None
-    loaded = checkpoint.load_latest(run_dir, run_id)
-    state = loaded.state
-    new = requested_config(state.config, config_file, overrides or {}, sets or [])
-    changes = config_changes(state.config, new)
+    if fresh:
+        base = cfg.from_mapping(cfg.read_toml(config_path), source=str(config_path))
+        made_with, generation = f"{config_path.name} holds", -1  # no generation evaluated
+    else:
+        loaded = checkpoint.load_latest(run_dir, run_id)
+        base, generation = loaded.state.config, loaded.state.generation
+        made_with = f"the checkpoint {loaded.path.name} was made with"
+    new = requested_config(base, config_file, overrides or {}, sets or [])
+    changes = config_changes(base, new)
     fixed = sorted(set(changes) & FIXED_KEYS)
     if fixed:
         raise cfg.ConfigError(
-            f"--resume: the run's task is {state.config.task!r}; it cannot change "
-            f"(got {new.task!r})"
+            f"--resume: the run's task is {base.task!r}; it cannot change (got {new.task!r})"
         )
     altering = {k: v for k, v in changes.items() if k not in NEUTRAL_KEYS}
     if altering and not force:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
         raise cfg.ConfigError(
             f"--resume: refusing config changes that would alter results ({listed}); "
-            f"the checkpoint {loaded.path.name} was made with the old values. Use "
+            f"{made_with} the old values. Use "
             f"--force-config to continue with the new values anyway (the run is then no longer "
             f"reproducible from its config), or start a new run"
         )
-    if new.generations <= state.generation:
+    if new.generations <= generation:
         raise cfg.ConfigError(
             f"--resume: generations = {new.generations} but the checkpoint already holds "
-            f"generation {state.generation} ({state.generation + 1} generations); "
-            f"pass --generations N with N > {state.generation}"
+            f"generation {generation} ({generation + 1} generations); "
+            f"pass --generations N with N > {generation}"
         )
+    make_task(new)  # data or encoder files unusable: ConfigError, before anything is touched
+    if fresh:
+        checkpoint.remove_temporaries(run_dir)  # a first checkpoint write that was killed
+        if altering:
+            listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
+            warn(f"warning: --force-config: starting with changed config ({listed})")
+        return loop.initial_state(new), config_path, run_id
     for path, why, kind in loaded.skipped:
         aside = checkpoint.set_aside(path, kind)
         warn(
@@ -121,18 +143,44 @@ def resume(
     if altering:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
         warn(f"warning: --force-config: continuing with changed config ({listed})")
+    state = loaded.state
     state.config = new
     return state, loaded.path, run_id
 
 
 def check_folder(args: Any) -> Path:
-    """The run folder of ``--resume DIR``, checked before its lock is taken (nothing read)."""
+    """The run folder of ``--resume DIR``, checked before its lock is taken (nothing read or
+    written): it exists, and it and its ``checkpoints/`` are writable."""
     run_dir = Path(args.resume)
     if args.out and Path(args.out).resolve() != run_dir.resolve():
         raise cfg.ConfigError("--resume DIR continues the run in DIR; do not also give --out")
     if not run_dir.is_dir():
         raise checkpoint.CheckpointError(f"--resume {str(run_dir)!r}: no such run folder")
+    check_writable(run_dir)
     return run_dir
+
+
+def check_writable(run_dir: Path) -> None:
+    """ConfigError unless this process may create, rename and delete files in ``run_dir``
+    and in its ``checkpoints/`` (when there), checked with ``access(2)``: nothing is written.
+
+    Without it a resume of a folder whose ``checkpoints/`` had been made read-only ran a
+    whole generation (rewriting stats.csv) before its first checkpoint failed. ``access``
+    answers for this user's permissions, a read-only mount and an immutable folder (where
+    even root may not write).
+    """
+    ids = os.access in os.supports_effective_ids
+    for folder in (run_dir, checkpoint.checkpoint_dir(run_dir)):
+        if folder != run_dir and not os.path.lexists(folder):
+            continue  # created by the first checkpoint; the run folder is writable
+        if not folder.is_dir():
+            raise cfg.ConfigError(f"--resume {str(run_dir)!r}: {folder} is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK, effective_ids=ids):
+            raise cfg.ConfigError(
+                f"--resume {str(run_dir)!r}: {folder} is not writable (permissions, or a "
+                f"read-only or immutable file system); nothing was written: make it writable "
+                f"(e.g. chmod u+w {folder}) and resume again"
+            )
 
 
 def folder_run_id(run_dir: Path) -> str:
@@ -153,5 +201,11 @@ def from_args(args: Any, warn: Callable[[str], None]) -> tuple[SearchState, Path
         "seed": args.seed,
     }
     state, path, run_id = resume(run_dir, args.config, overrides, args.set, args.force_config, warn)
-    warn(f"resuming {run_dir} from {path.name} (generation {state.generation} evaluated)")
+    if state.objectives is None:
+        warn(
+            f"resuming {run_dir}: no checkpoint yet; starting its run {run_id} from generation "
+            f"0 with the config in {path.name}"
+        )
+    else:
+        warn(f"resuming {run_dir} from {path.name} (generation {state.generation} evaluated)")
     return state, run_dir, run_id

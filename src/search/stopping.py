@@ -1,7 +1,8 @@
 """Stop requests: SIGTERM or SIGUSR1 -> checkpoint at the next safe point, exit 99; Ctrl-C
 (SIGINT) the same with exit 130, and a second Ctrl-C kills at once.
 
-:func:`install` is called early on every rank (Python's default for SIGUSR1 is to terminate the
+:func:`install` is called first on every rank, before the slow imports (Python's default for
+SIGUSR1 is to terminate the
 process, and ``kill -USR1`` on the ``mpiexec`` launcher, ``scancel --signal`` or a Slurm
 ``--signal`` reaches every rank). The handler only records the request; nothing is done inside
 it, so a signal arriving in the middle of a checkpoint write cannot corrupt it, and a second
@@ -39,12 +40,33 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Record SIGTERM, SIGUSR1 and a first SIGINT instead of dying (once per process, any
-    rank). Python's default for SIGINT, a KeyboardInterrupt raised wherever the main thread
-    is, surfaced inside numba kernels as a SystemError and under MPI as a traceback per rank.
+    """Record SIGTERM, SIGUSR1 and a first SIGINT instead of dying (any rank). Python's
+    default for SIGINT, a KeyboardInterrupt raised wherever the main thread is, surfaced
+    inside numba kernels as a SystemError and under MPI as a traceback per rank.
+
+    ``python -m src.master`` calls it first thing, before its slow imports (numpy, numba,
+    h5py, MPI_Init: a second or more on a loaded node), and ``main`` again: calling it twice
+    is harmless, and a SIGINT already received keeps its default action (a second Ctrl-C
+    still stops at once).
     """
     for sig in SIGNALS:
+        if sig == signal.SIGINT and sig in _received:
+            continue
         signal.signal(sig, _handler)
+
+
+def ignore_from_now() -> None:
+    """Ignore SIGTERM and SIGUSR1 from now on: the process has its exit code and is ending.
+
+    Python's finalization resets every signal handled by a Python function to its default
+    action, which for SIGUSR1 and SIGTERM ends the process; a signal that came while a
+    finished rank was shutting down (MPI_Finalize, interpreter teardown) killed it, and
+    ``mpiexec`` reported the finished run as failed. ``SIG_IGN`` survives finalization.
+    SIGINT keeps its handler (or, after a first Ctrl-C, its default): a person can still
+    stop a shutdown that hangs.
+    """
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def requested() -> bool:

