@@ -63,6 +63,16 @@ def add_node(
     )
 
 
+def _with_connection(genome: Genome, s: int, d: int, innovations: Innovations) -> Genome:
+    """``genome`` plus an enabled connection from node position ``s`` to ``d``."""
+    return genome.replace(
+        conn_src=np.append(genome.conn_src, genome.node_id[s]),
+        conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
+        conn_enabled=np.append(genome.conn_enabled, True),
+        conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
+    )
+
+
 def _descendants(genome: Genome, start: int, succ: list[list[int]]) -> set[int]:
     seen = {start}
     stack = [start]
@@ -100,12 +110,7 @@ def add_connection(
         if not sources:
             continue
         s = sources[int(rng.integers(len(sources)))]
-        return genome.replace(
-            conn_src=np.append(genome.conn_src, genome.node_id[s]),
-            conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
-            conn_enabled=np.append(genome.conn_enabled, True),
-            conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
-        )
+        return _with_connection(genome, s, d, innovations)
     return None
 
 
@@ -157,12 +162,7 @@ def add_connection_layered(
         if dests.size == 0:
             continue
         d = int(dests[rng.integers(dests.size)])
-        return genome.replace(
-            conn_src=np.append(genome.conn_src, genome.node_id[s]),
-            conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
-            conn_enabled=np.append(genome.conn_enabled, True),
-            conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
-        )
+        return _with_connection(genome, s, d, innovations)
     return None
 
 
