@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..search.files import write_atomically
+from .figures import read_stats
 
 EXIT_BAD_INPUT = 2
 
@@ -73,13 +76,8 @@ def read_run(path: Path) -> Run:
         conns = int(best["n_connections"])
     except (OSError, ValueError, KeyError) as exc:
         raise SeedsError(f"{path}: unreadable best_genome.json ({exc})") from None
-    curves: dict[str, np.ndarray] = {}
     stats = path / "stats.csv"
-    if stats.is_file():
-        with open(stats, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        for col in ("generation", "best_mean", "median_connections"):
-            curves[col] = np.array([float(r[col]) for r in rows])
+    curves = read_stats(stats) if stats.is_file() else {}
     return Run(path, cells, conns, curves)
 
 
@@ -131,41 +129,42 @@ def write_tables(groups: list[Group], out: Path) -> str:
         "| group | run | " + " | ".join(cols) + " |",
         "|---|---|" + "---|" * len(cols),
     ]
-    tmp_csv = out / f".seeds.csv.{os.getpid()}"
-    with open(tmp_csv, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["group", "row", *cols])
-        for g in groups:
-            for r in g.runs:
-                vals = [_value(r, c) for c in cols]
-                writer.writerow([g.name, r.path.name, *(f"{v:.6g}" for v in vals)])
-                lines.append(
-                    f"| {g.name} | {r.path.name} | " + " | ".join(f"{v:.0f}" for v in vals) + " |"
-                )
-            stats = {c: summary([_value(r, c) for r in g.runs]) for c in cols}
-            for key in ("median", "q1", "q3", "min"):
-                writer.writerow([g.name, key, *(f"{stats[c][key]:.6g}" for c in cols)])
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["group", "row", *cols])
+    for g in groups:
+        for r in g.runs:
+            vals = [_value(r, c) for c in cols]
+            writer.writerow([g.name, r.path.name, *(f"{v:.6g}" for v in vals)])
             lines.append(
-                f"| **{g.name}** | **median** [q1, q3] (n={len(g.runs)}) | "
-                + " | ".join(
-                    f"**{stats[c]['median']:.0f}** [{stats[c]['q1']:.0f}, {stats[c]['q3']:.0f}]"
-                    for c in cols
-                )
-                + " |"
+                f"| {g.name} | {r.path.name} | " + " | ".join(f"{v:.0f}" for v in vals) + " |"
             )
-            lines.append(
-                f"| {g.name} | worst (min) | "
-                + " | ".join(f"{stats[c]['min']:.0f}" for c in cols)
-                + " |"
+        stats = {c: summary([_value(r, c) for r in g.runs]) for c in cols}
+        for key in ("median", "q1", "q3", "min"):
+            writer.writerow([g.name, key, *(f"{stats[c][key]:.6g}" for c in cols)])
+        lines.append(
+            f"| **{g.name}** | **median** [q1, q3] (n={len(g.runs)}) | "
+            + " | ".join(
+                f"**{stats[c]['median']:.0f}** [{stats[c]['q1']:.0f}, {stats[c]['q3']:.0f}]"
+                for c in cols
             )
+            + " |"
+        )
+        lines.append(
+            f"| {g.name} | worst (min) | "
+            + " | ".join(f"{stats[c]['min']:.0f}" for c in cols)
+            + " |"
+        )
     text = "\n".join(lines) + "\n"
-    tmp_csv.replace(out / "seeds.csv")  # atomic: array elements may finish together
-    tmp_md = out / f".seeds.md.{os.getpid()}"
-    tmp_md.write_text(
-        "# Several seeds as one result\n\nEach run's columns come from its report "
-        "(`python -m src.report RUN`); connections are the champion's.\n\n" + text
+    # atomic writes: the elements of a seed array may finish together
+    write_atomically(out / "seeds.csv", table.getvalue().encode())
+    write_atomically(
+        out / "seeds.md",
+        (
+            "# Several seeds as one result\n\nEach run's columns come from its report "
+            "(`python -m src.report RUN`); connections are the champion's.\n\n" + text
+        ).encode(),
     )
-    tmp_md.replace(out / "seeds.md")
     return text
 
 
@@ -199,10 +198,10 @@ def plot_curves(groups: list[Group], out: Path) -> Path:
     fig.suptitle("median across seeds, interquartile band, each seed thin")
     fig.tight_layout()
     path = out / "seeds_curves.png"
-    tmp = out / f".seeds_curves.{os.getpid()}.png"
-    fig.savefig(tmp, dpi=96)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=96)
     plt.close(fig)
-    tmp.replace(path)
+    write_atomically(path, png.getvalue())
     return path
 
 
