@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .core.ranking import CROWDING_RULES, RANKING_METHODS
+from .core.variation import ADD_CONNECTION_RULES, NO_OP_RULES
+
 CONFIG_DIR = Path(__file__).parent / "configs"
-RANKING_METHODS = ("paper", "nsga3obj")
-#: Accepted values of the string keys that pick a rule (the reference's rule is reachable).
+#: Accepted values of the string keys that pick a rule (the reference's rule is reachable),
+#: as the functions that apply them define them.
 CHOICES = {
     "ranking": RANKING_METHODS,
-    "add_connection": ("acyclic", "layered"),
-    "mutation_no_op": ("redraw", "clone"),
-    "crowding": ("range", "reference"),
+    "add_connection": ADD_CONNECTION_RULES,
+    "mutation_no_op": NO_OP_RULES,
+    "crowding": CROWDING_RULES,
 }
 TASK_NAMES = ("swingup", "biped", "biped-hardcore", "carracing", "mnist256")
 
