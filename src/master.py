@@ -65,7 +65,8 @@ exit codes: 0 done, 1 unexpected error, 2 bad input (nothing written) or folder 
 examples:
   python -m src.master --task swingup --out runs/s1 --generations 50
   python -m src.master --resume runs/s1 --generations 100
-  mpiexec -n 8 python -m src.master --task swingup --out runs/s2 --set n_reps=3
+  python -m src.master --task swingup --out runs/s2 --workers 4    # a local process pool
+  mpiexec -n 8 python -m src.master --task swingup --out runs/s3 --set n_reps=3
 """
 
 
@@ -86,6 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    parallel.add_workers_argument(p)
     p.add_argument(
         "--resume",
         metavar="DIR",
@@ -195,16 +197,16 @@ def claim_new(path: Path, run_id: str) -> runlock.RunLock:
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; then rank 0 searches and the other ranks serve."""
     stopping.install()  # every rank: stop signals are recorded, only the root acts on them
-    code = parallel.run_roles(lambda executor: run_root(argv, executor), fail)
+    code = parallel.run_roles(
+        lambda executor: run_root(argv, executor), fail, parallel.workers_from(argv)
+    )
     # The exit code is decided: a signal during the shutdown (MPI_Finalize, interpreter
     # teardown) must not turn it into a death by signal.
     stopping.ignore_from_now()
     return code
 
 
-def run_root(
-    argv: list[str] | None, executor: parallel.SerialExecutor | parallel.MPIExecutor
-) -> int:
+def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
     """The root's work: parse, validate, lock the run folder, search, report.
 
     The workers serve meanwhile. The run folder's lock is taken before anything in the
@@ -271,7 +273,7 @@ def _run_locked(
     run_id: str,
     out: Path,
     lock: runlock.RunLock,
-    executor: parallel.SerialExecutor | parallel.MPIExecutor,
+    executor: parallel.Executor,
     log: Callable[[str], None],
 ) -> int:
     if config is None:  # --resume
@@ -298,7 +300,7 @@ def _run_locked(
     log(
         f"WANN {config.task}: pop {config.pop_size}, {config.generations} generations, "
         f"{len(config.weights)} weights x {config.n_reps} reps, seed {config.seed}, "
-        f"{executor.n_ranks} rank(s), out {out} (pid {os.getpid()}); "
+        f"{executor.describe()}, out {out} (pid {os.getpid()}); "
         f"kernels ready in {warm:.1f} s (JIT compile on a machine's first run, then cached)"
     )
     state = loop.run(

@@ -104,6 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override a key of the run's config, e.g. episode_steps=1000",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    parallel.add_workers_argument(p)
     return p.parse_args(argv)
 
 
@@ -137,7 +138,7 @@ def fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def run_root(argv: list[str] | None, executor: object) -> int:
+def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
     """Parse, load, analyse, write (the workers serve meanwhile)."""
     args = parse_args(argv)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
@@ -159,13 +160,13 @@ def run_root(argv: list[str] | None, executor: object) -> int:
         probe.unlink()
     except OSError as exc:
         return fail(f"--out {str(out)!r} is not writable: {exc.strerror}")
-    executor.call_on_workers(warm_up, target.config)  # type: ignore[attr-defined]
+    executor.call_on_workers(warm_up, target.config)
     warm_up(target.config)
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "-m", "src.report", *given])
     log(
         f"report of {args.target} ({target.config.task}) into {out}: "
-        f"{getattr(executor, 'n_ranks', 1)} rank(s), budget {budget}"
+        f"{executor.describe()}, budget {budget}"
     )
     write_report(target, out, budget, executor, args.fixed_hidden, command, log)
     return 0
@@ -173,7 +174,9 @@ def run_root(argv: list[str] | None, executor: object) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Every rank: check the launch; rank 0 writes the report, the others serve episodes."""
-    return parallel.run_roles(lambda executor: run_root(argv, executor), fail)
+    return parallel.run_roles(
+        lambda executor: run_root(argv, executor), fail, parallel.workers_from(argv)
+    )
 
 
 if __name__ == "__main__":

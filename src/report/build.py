@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import config as cfg
 from ..core.genome import HIDDEN, Genome
+from ..parallel import Executor
 from ..tasks import make_task
 from . import figures, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
@@ -150,7 +151,7 @@ def write_report(
     target: Target,
     out: Path,
     budget: Budget,
-    executor: object,
+    executor: Executor,
     fixed_hidden: int = 8,
     command: str = "",
     log: Callable[[str], None] = print,
@@ -295,7 +296,7 @@ def write_report(
         "",
         f"Budget: {json.dumps(asdict(budget))}; "
         f"{runner.episodes} episodes, {runner.env_steps} environment steps in {seconds:.0f} s "
-        f"on {getattr(executor, 'n_ranks', 1)} rank(s).",
+        f"on {executor.describe()}.",
         "",
         "Files: `table.csv` (these numbers and the paper's), `sweep.csv`, `tuned_weights.json` "
         "(the trained weight of each connection), `tune_*.npz` (PEPG checkpoints: rerunning "

@@ -27,7 +27,7 @@ import numpy as np
 from ..config import WannConfig
 from ..core.genome import Genome, pack, unpack
 from ..core.network import Plan, compile_genome
-from ..parallel import chunk_bounds
+from ..parallel import Executor, chunk_bounds
 from ..tasks import make_task
 
 #: Second entropy word of every report seed (the search uses two-word seeds only).
@@ -143,14 +143,14 @@ class Runner:
 
     Args:
         config: the run config.
-        executor: anything with ``map(fn, items)`` and ``n_workers`` (serial or MPI).
+        executor: where the episodes run (serial, a local pool or MPI).
 
     Attributes:
         env_steps: environment steps simulated so far.
         episodes: episodes run so far.
     """
 
-    def __init__(self, config: WannConfig, executor: object) -> None:
+    def __init__(self, config: WannConfig, executor: Executor) -> None:
         self.config = config
         self.executor = executor
         self.env_steps = 0
@@ -167,7 +167,7 @@ class Runner:
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         seeds = np.asarray(seeds, dtype=np.int64).reshape(len(weights), -1)
         packed = pack([genome])
-        n_workers = int(getattr(self.executor, "n_workers", 1))
+        n_workers = self.executor.n_workers
         requests = [
             RolloutRequest(
                 self.config,

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
 from ..evaluation import CHAMPION_STREAM, EvalRequest, EvalResult, evaluate, objectives
-from ..parallel import chunk_size
+from ..parallel import Executor, chunk_size
 from ..tasks import activation_pool, make_task
 from . import files
 
@@ -51,13 +51,6 @@ STATS_COLUMNS = (
     "median_connections",
     "seconds",
 )
-
-
-class Executor(Protocol):
-    n_workers: int
-    n_ranks: int
-
-    def map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]: ...
 
 
 @dataclass
@@ -342,7 +335,7 @@ class Reporter:
         data = state.best.to_json(task=state.config.task, **state.best_info).encode()
         files.write_atomically(self.out_dir / "best_genome.json", data)
 
-    def generation(self, state: SearchState, row: dict[str, float], n_ranks: int) -> None:
+    def generation(self, state: SearchState, row: dict[str, float], where: str) -> None:
         """Append the generation's row to stats.csv, rewrite best_genome.json if it changed,
         print the progress line.
 
@@ -367,7 +360,7 @@ class Reporter:
             f"max {row['best_max']:9.2f} | med conns {row['median_connections']:5.0f} | "
             f"{int(row['evaluations'])} evals ({int(row['distinct'])} run) "
             f"{row['evaluations'] / secs:8.0f}/s | {msteps:6.2f} M steps/s | "
-            f"{n_ranks} ranks, busy {row['busy']:4.0%} | {secs:6.2f} s{self.first_note}"
+            f"{where}, busy {row['busy']:4.0%} | {secs:6.2f} s{self.first_note}"
         )
         self.first_note = ""
 
@@ -421,7 +414,7 @@ def run(
             "busy": min(1.0, busy / max(seconds * executor.n_workers, 1e-12)),
         }
         state.history.append(row)
-        reporter.generation(state, row, executor.n_ranks)
+        reporter.generation(state, row, executor.describe())
         if on_generation is not None:
             on_generation(state)
         if should_stop():

@@ -130,7 +130,7 @@ def test_progress_line_shows_ranks_and_busy(tmp_path):
         2, "-m", "src.master", *SMALL[:-1], "--generations", "2", "--out", str(tmp_path / "r")
     )
     assert proc.returncode == 0, proc.stderr
-    assert "2 rank(s)" in proc.stdout
+    assert "2 ranks, out" in proc.stdout
     lines = [line for line in proc.stdout.splitlines() if line.startswith("gen ")]
     assert len(lines) == 2 and all("2 ranks, busy" in line for line in lines), proc.stdout
 

@@ -85,7 +85,7 @@ def test_srun_without_pmi_is_refused_on_every_task(slurm, tmp_path):
 def test_srun_with_pmi2_runs(slurm, tmp_path):
     proc = srun(slurm, "-n", "2", "--mpi=pmi2", PYTHON, *RUN[:-1], "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
-    assert "2 rank(s)" in proc.stdout
+    assert "2 ranks, out" in proc.stdout
     assert (tmp_path / "r" / "stats.csv").exists()
 
 
@@ -103,7 +103,7 @@ def test_mpiexec_inside_an_allocation_may_oversubscribe_it(slurm, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "4 rank(s)" in proc.stdout
+    assert "4 ranks, out" in proc.stdout
 
 
 def test_srun_kill_on_bad_exit_ends_the_job_when_a_worker_dies(slurm, tmp_path):

@@ -1,0 +1,53 @@
+"""Executors: where evaluations run, behind one interface (:class:`Executor`).
+
+Modules, one concern each:
+
+* :mod:`.executor`  the interface: ``map``, ``call_on_workers``, ``wait_for_workers``,
+  ``defer``, ``flush``, ``close``, ``describe``; a context manager.
+* :mod:`.serial`    :class:`SerialExecutor`, in the calling process.
+* :mod:`.pool`      :class:`PoolExecutor`, N local worker processes (``--workers N``).
+* :mod:`.mpi_executor`:class:`MPIExecutor` (the root) and :func:`serve` (the other ranks).
+* :mod:`.roles`     :func:`run_roles`: rank 0 runs the entry point, the others serve.
+* :mod:`.launch`    the MPI handle, the launch check, abort on an uncaught exception.
+* :mod:`.schedule`  chunk sizes and who evaluates (pure functions of counts).
+* :mod:`.waiting`   back-off sleeps between non-blocking polls (nobody spins).
+* :mod:`.deferred`  root-only calls run in a background thread during the next map.
+
+Only :mod:`.launch` imports ``mpi4py`` (lazily: without it everything runs serially or in
+a pool). Results never depend on the executor: serial, pool and MPI runs of one config are
+bit-identical.
+"""
+
+from .executor import Executor
+from .launch import launch_problem, mpi, run_main, world
+from .mpi_executor import MPIExecutor, serve
+from .pool import PoolExecutor, WorkerError
+from .roles import add_workers_argument, make_executor, run_roles, workers_from
+from .schedule import DEPTH, QUEUE_WHILE_LEFT, chunk_bounds, chunk_size, root_evaluates
+from .serial import SerialExecutor
+from .waiting import Backoff, oversubscribed, waiting_backoff
+
+__all__ = [
+    "DEPTH",
+    "QUEUE_WHILE_LEFT",
+    "Backoff",
+    "Executor",
+    "MPIExecutor",
+    "PoolExecutor",
+    "SerialExecutor",
+    "WorkerError",
+    "add_workers_argument",
+    "chunk_bounds",
+    "chunk_size",
+    "launch_problem",
+    "make_executor",
+    "mpi",
+    "oversubscribed",
+    "root_evaluates",
+    "run_main",
+    "run_roles",
+    "serve",
+    "waiting_backoff",
+    "workers_from",
+    "world",
+]

@@ -1,0 +1,115 @@
+"""The MPI handle, the launch check and failure handling: what every rank runs first.
+
+This is the only module that imports ``mpi4py`` (lazily: without it everything runs
+serially).
+
+Failure: :func:`run_main` wraps an entry point so an uncaught exception on any rank prints
+its traceback and aborts the whole communicator (``MPI_Abort``), like ``python -m mpi4py``;
+a rank killed outright ends the job through the launcher (MPICH's hydra does so in about a
+second). :func:`launch_problem` catches the silent failure of an MPI launch without PMI
+(``srun`` without ``--mpi``): N copies that each believe they are rank 0 of 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_MPI: Any = None
+
+
+def mpi() -> Any:
+    """The ``mpi4py.MPI`` module (initialising MPI on first use), or ``None`` without mpi4py."""
+    global _MPI
+    if _MPI is None:
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            _MPI = False
+        else:
+            _MPI = MPI
+    return _MPI or None
+
+
+def world() -> tuple[int, int]:
+    """(rank, size) in ``COMM_WORLD``; (0, 1) without mpi4py."""
+    MPI = mpi()
+    if MPI is None:
+        return 0, 1
+    return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+
+
+# ----- launch checks and failure handling ---------------------------------------------------
+
+#: Variables an MPI process manager sets in each rank's environment (MPICH hydra and Slurm's
+#: pmi2 plugin: PMI_*; PMIx, Slurm's pmix plugin included: PMIX_*; Open MPI: OMPI_*).
+_PM_VARIABLES = ("PMI_SIZE", "PMI_RANK", "PMIX_RANK", "PMIX_NAMESPACE", "OMPI_COMM_WORLD_SIZE")
+
+
+def launch_problem(size: int, environ: Mapping[str, str] | None = None) -> str | None:
+    """Why this MPI launch looks broken, or ``None`` when it looks right.
+
+    The failure caught: ``srun python -m src.master`` with a Slurm whose default MPI plugin
+    is ``none`` (or an MPI library built without Slurm's PMI) starts ``SLURM_NTASKS`` copies
+    that each see a communicator of size 1, and each would run the whole search, writing the
+    same files. Rule, checked with Slurm 22.05 and MPICH 5 (docs/mpi.md):
+
+    * ``PMI_SIZE`` set (hydra's ``mpiexec``, ``srun --mpi=pmi2``): it must equal ``size``.
+    * else, inside an ``srun`` step (``SLURM_STEP_NUM_TASKS`` set) with no PMIx or Open MPI
+      variable (:data:`_PM_VARIABLES`) or a communicator of 1: ``SLURM_STEP_NUM_TASKS`` must
+      equal ``size``.
+
+    ``mpiexec -n K`` inside a batch script is never refused for K differing from the
+    allocation's ``SLURM_NTASKS``: hydra sets ``PMI_SIZE`` = K, and oversubscribing is legal.
+    A plain ``python -m src.master`` in a batch script (no srun) runs serially, as asked.
+    """
+    env = os.environ if environ is None else environ
+    hint = (
+        "launch with `srun --mpi=pmi2` (MPICH) or `srun --mpi=pmix` (Open MPI, site MPI), "
+        "or with `mpiexec -n N`"
+    )
+    pmi_size = env.get("PMI_SIZE")
+    if pmi_size is not None:
+        if pmi_size.isdigit() and int(pmi_size) != size:
+            return (
+                f"the MPI launch did not give the expected ranks: PMI_SIZE={pmi_size} but "
+                f"the communicator has {size} rank(s); {hint}"
+            )
+        return None
+    step_tasks = env.get("SLURM_STEP_NUM_TASKS")
+    if step_tasks and step_tasks.isdigit() and int(step_tasks) != size:
+        if any(v in env for v in _PM_VARIABLES) and size > 1:
+            return None
+        return (
+            f"the MPI launch did not give the expected ranks: srun started "
+            f"SLURM_STEP_NUM_TASKS={step_tasks} tasks (SLURM_NTASKS="
+            f"{env.get('SLURM_NTASKS', '?')}) but this one sees a communicator of {size} "
+            f"rank(s), so each would run its own search; {hint}"
+        )
+    return None
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run an entry point; on an uncaught exception print it and abort every rank.
+
+    Without this, one rank raising leaves the others waiting for it forever (a rank blocked
+    in a receive never returns). With more than one rank the traceback goes to stderr and
+    ``MPI_Abort(COMM_WORLD, 1)`` ends the whole job (the launcher's exit code is then
+    non-zero); serially it returns 1.
+    ``SystemExit`` (argparse, ``sys.exit``) passes through unchanged.
+    """
+    try:
+        return main()
+    except SystemExit:
+        raise
+    except BaseException:
+        rank, size = world() if _MPI else (0, 1)
+        print(f"rank {rank} of {size}: uncaught exception, aborting the job", file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        if size > 1:
+            mpi().COMM_WORLD.Abort(1)
+        return 1

@@ -1,0 +1,56 @@
+"""Scheduling policy: how work is cut into chunks and who evaluates.
+
+Pure functions of counts; no MPI. The search asks :func:`chunk_size` how many genomes to put
+in its next work item; the MPI executor uses the constants for its queue depth.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Work items a worker may hold at once (one running, one queued): it never waits for the
+#: root between items, however late the root answers (when it evaluates itself, say).
+DEPTH = 2
+#: ... but the second only while at least this many items per evaluating rank are unsent.
+QUEUE_WHILE_LEFT = 3
+#: The root also evaluates when the communicator has at most this many ranks (see
+#: :func:`root_evaluates`).
+ROOT_EVALUATES_UP_TO = 4
+
+
+def chunk_bounds(n_items: int, n_workers: int, chunk: int = 0) -> list[tuple[int, int]]:
+    """Cut ``range(n_items)`` into work chunks: ``[(start, stop), ...]`` in order.
+
+    ``chunk > 0``: fixed chunks of that size. Otherwise guided self-scheduling: each chunk
+    takes ``ceil(remaining / (2 * n_workers))`` items, so chunks shrink from about
+    ``n / (2 P)`` to one item. Early chunks are large (few messages), the last ones small, so
+    the evaluating ranks finish within about one genome of each other. One worker: one chunk.
+    """
+    bounds = []
+    start = 0
+    while start < n_items:
+        size = chunk_size(n_items - start, n_workers, chunk)
+        bounds.append((start, min(n_items, start + size)))
+        start += size
+    return bounds
+
+
+def chunk_size(remaining: int, n_workers: int, chunk: int = 0) -> int:
+    """Size of the next chunk when ``remaining`` items are left (see :func:`chunk_bounds`)."""
+    if chunk > 0:
+        return chunk
+    if n_workers <= 1:
+        return max(1, remaining)
+    return max(1, math.ceil(remaining / (2 * n_workers)))
+
+
+def root_evaluates(size: int) -> bool:
+    """Whether the root evaluates work items itself between polls.
+
+    Yes with at most :data:`ROOT_EVALUATES_UP_TO` ranks: then the root's core is a large
+    share (1/2 at ``-n 2``) and, with :data:`DEPTH` items per worker, its slower answers cost
+    the workers little. With more ranks its core adds at most 1/size, prompt dispatch
+    matters more, and the root has its own work (breeding, checkpoints) to overlap with the
+    workers' evaluations, so it only dispatches.
+    """
+    return size <= ROOT_EVALUATES_UP_TO

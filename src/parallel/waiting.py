@@ -1,0 +1,58 @@
+"""Waiting without spinning: back-off sleeps between non-blocking polls.
+
+Under MPICH a rank blocked in ``recv``/``bcast`` busy-polls its core (with 64 ranks on 2
+cores the root ran 39x slower, docs/mpi.md). So every wait is a non-blocking probe or
+``Request.Test`` followed by a short sleep that backs off (:func:`waiting_backoff`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+
+
+class Backoff:
+    """Sleeps between non-blocking polls: ``first`` seconds, growing by ``factor`` up to ``cap``.
+
+    A rank idle for t seconds has overslept by at most ~t/4 (factor 1.25: it notices new
+    work within 25 % of its idle time, or within ``cap``); each poll costs a few
+    microseconds of CPU. See :func:`waiting_backoff` for the caps in use.
+    """
+
+    def __init__(self, first: float = 50e-6, factor: float = 1.25, cap: float = 0.01) -> None:
+        self.first, self.factor, self.cap = first, factor, cap
+        self.delay = first
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    def sleep(self) -> None:
+        time.sleep(self.delay)
+        self.delay = min(self.cap, self.delay * self.factor)
+
+
+def oversubscribed(size: int, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this node runs more ranks than it has cores.
+
+    Ranks on this node: ``MPI_LOCALNRANKS`` (MPICH's hydra) or ``OMPI_COMM_WORLD_LOCAL_SIZE``
+    (Open MPI), else the whole communicator; cores: ``os.cpu_count()``.
+    """
+    env = os.environ if environ is None else environ
+    local = env.get("MPI_LOCALNRANKS") or env.get("OMPI_COMM_WORLD_LOCAL_SIZE") or ""
+    ranks_here = int(local) if local.isdigit() else size
+    return ranks_here > (os.cpu_count() or 1)
+
+
+def waiting_backoff(size: int, root: bool) -> Backoff:
+    """How a rank waits for its next message.
+
+    With a core to itself a rank backs off to 0.25 ms between polls (a few % of that idle
+    core: it notices new work at once). On an oversubscribed node idle polls would take CPU
+    from ranks with work: workers back off to 50 ms (only the few holding work poll fast,
+    since each message resets the back-off), the root (whose answers everyone waits for) to
+    0.5 ms.
+    """
+    if not oversubscribed(size):
+        return Backoff(cap=0.00025)
+    return Backoff(cap=0.0005 if root else 0.05)
