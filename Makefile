@@ -20,12 +20,20 @@ $(STAMP): setup.cfg pyproject.toml
 
 # The main job: a swing-up search on this machine's cores (laptop settings of the paper).
 # Resumes $(RUN) if it holds a run (its config.toml), with or without a checkpoint yet.
+# A documented stop (exit 99: SIGTERM/SIGUSR1, 130: Ctrl-C; README "Checkpoints and resuming")
+# has left a checkpoint to go on from: one line says so, not make's "Error 99".
 run: install
 	@if [ -f $(RUN)/config.toml ]; then \
-	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --resume $(RUN); \
+	  set -- --resume $(RUN); \
 	else \
-	  $(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master --task swingup --config src/configs/swingup_laptop.toml --out $(RUN); \
-	fi
+	  set -- --task swingup --config src/configs/swingup_laptop.toml --out $(RUN); \
+	fi; \
+	$(BIN)/mpiexec -n $(NPROC) $(BIN)/python -m src.master "$$@"; code=$$?; \
+	case $$code in \
+	  99|130) echo "make run: stopped on request (exit $$code); \`make run\` again continues $(RUN)" \
+	    "from its last checkpoint";; \
+	  *) exit $$code;; \
+	esac
 
 test: install slurm
 	$(BIN)/python -m pytest -q
