@@ -73,7 +73,7 @@ def _with_connection(genome: Genome, s: int, d: int, innovations: Innovations) -
     )
 
 
-def _descendants(genome: Genome, start: int, succ: list[list[int]]) -> set[int]:
+def _descendants(start: int, succ: list[list[int]]) -> set[int]:
     seen = {start}
     stack = [start]
     while stack:
@@ -105,7 +105,7 @@ def add_connection(
     dests = [v for v in range(n) if kinds[v] > INPUT]
     for idx in rng.permutation(len(dests)).tolist():
         d = dests[idx]
-        banned = _descendants(genome, d, succ) | pred[d]
+        banned = _descendants(d, succ) | pred[d]
         sources = [s for s in np.flatnonzero(can_source).tolist() if s not in banned]
         if not sources:
             continue

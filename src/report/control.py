@@ -22,7 +22,7 @@ move (11 +- 2 after 150 generations, against 801 +- 9 from 0).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -250,8 +250,3 @@ def analyse(
         s = stats[c]
         log(f"{label}: {TITLES[c]:22s} {s.mean:9.1f} +- {s.sd:7.1f} ({s.n} episodes)")
     return NetworkResult(key, label, net, ws, sweep, w_tuned, stats, tuned, tune, base)
-
-
-def budget_dict(budget: Budget) -> dict[str, object]:
-    """The budget as a flat dict (for the report's settings table)."""
-    return asdict(budget)

@@ -442,16 +442,6 @@ def remove_temporaries(run_dir: Path) -> list[Path]:
     return removed
 
 
-def remove_after(run_dir: Path, generation: int) -> list[Path]:
-    """Delete checkpoints of generations after ``generation`` (a resume from an older one)."""
-    removed = []
-    for gen, path in list_checkpoints(run_dir):
-        if gen > generation:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
 # ----- reading ------------------------------------------------------------------------------
 
 

@@ -355,11 +355,6 @@ jitcache.key_on_sources(
 )
 
 
-def initial_states(seeds: np.ndarray) -> np.ndarray:
-    """(n, 4) initial states, row i as ``env.reset(seed=seeds[i])`` draws it."""
-    return np.stack([env.initial_state(np.random.default_rng(int(s))) for s in seeds])
-
-
 class SwingUp(Task):
     """Swing up a pole on a cart and balance it: 5 inputs, 1 output (force)."""
 
