@@ -242,7 +242,7 @@ def validate(config: WannConfig) -> None:
         raise ConfigError("the four prob_* mutation weights must not all be zero")
     if config.cull_ratio + config.elite_ratio > 1.0:
         raise ConfigError("cull_ratio + elite_ratio must be <= 1")
-    from .core import activations  # noqa: PLC0415 - core is a leaf, no cycle
+    from .core import activations  # imported here: core is a leaf, no cycle
 
     try:
         activations.ids_from_names(config.activations)

@@ -245,7 +245,7 @@ def message_sizes(state: loop.SearchState) -> None:
     print(f"pickle + unpickle of a work item: {(time.perf_counter() - t0) / 200 * 1e6:.0f} us")
 
 
-def biped_sized_genome():  # noqa: ANN201
+def biped_sized_genome():
     rng = np.random.default_rng(0)
     inn = Innovations.start(24, 4)
     g = initial_genome(24, 4, 0.25, rng)

@@ -47,7 +47,7 @@ def network_of(n_nodes: int, seed: int = 0) -> Genome:
 
 
 @numba.njit(cache=True)
-def _forward_loop(values, order, act, indptr, indices, coef, n):  # noqa: ANN001, ANN201
+def _forward_loop(values, order, act, indptr, indices, coef, n):
     acc = 0.0
     for i in range(n):
         values[1] = i * 1e-6

@@ -48,7 +48,7 @@ def grown(
     return g
 
 
-def _best_of(fn, repeats: int, clock=time.perf_counter) -> float:  # noqa: ANN001
+def _best_of(fn, repeats: int, clock=time.perf_counter) -> float:
     """Shortest of ``repeats`` timings of ``fn()`` (seconds of ``clock``)."""
     best = float("inf")
     for _ in range(repeats):
@@ -74,7 +74,7 @@ def biped_overhead(genome: Genome, episode_steps: int, repeats: int) -> dict[str
     schedule: list[tuple[int, np.ndarray]] = []
     original = biped.step_without_fall_penalty
 
-    def recording(env, action):  # noqa: ANN001, ANN202
+    def recording(env, action):
         schedule.append((index[id(env)], action.copy()))
         return original(env, action)
 

@@ -174,7 +174,7 @@ def write_report(
         log("no stats.csv beside the genome: no learning curves")
 
     if task == "mnist256":
-        from .classify import analyse_mnist  # noqa: PLC0415 - MNIST data only when needed
+        from .classify import analyse_mnist  # MNIST data only when needed
 
         result = analyse_mnist(net, runner, budget, out, log)
         figures.sweep_plot(

@@ -170,10 +170,10 @@ def write_tables(groups: list[Group], out: Path) -> str:
 
 def plot_curves(groups: list[Group], out: Path) -> Path:
     """Median across seeds with the interquartile band, every seed thin."""
-    import matplotlib  # noqa: PLC0415 - only this function draws
+    import matplotlib  # imported here: only this function draws
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

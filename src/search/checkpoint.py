@@ -478,7 +478,7 @@ def peek(path: Path) -> tuple[str, int] | None:
             if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
                 return None
             return _str(f.attrs["run_id"]), int(f.attrs["generation"])
-    except Exception:  # noqa: BLE001 - any failure to read means "not a usable checkpoint"
+    except Exception:  # any failure to read means "not a usable checkpoint"
         return None
 
 
@@ -509,7 +509,7 @@ def load_with_id(path: Path) -> tuple[SearchState, str]:
         raise CorruptCheckpoint("no HDF5 signature (damaged, or not an HDF5 file)")
     try:
         f = h5py.File(path, "r", locking=False)
-    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, sometimes others
+    except Exception as exc:  # h5py raises OSError, sometimes others
         raise CorruptCheckpoint(f"unreadable HDF5 ({exc})") from None
     try:
         with f:
@@ -526,7 +526,7 @@ def load_with_id(path: Path) -> tuple[SearchState, str]:
             return _read_state(f), _str(f.attrs["run_id"])
     except CheckpointError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes h5py/json raise
+    except Exception as exc:  # whatever a damaged file makes h5py/json raise
         raise CorruptCheckpoint(f"damaged ({type(exc).__name__}: {exc})") from None
 
 

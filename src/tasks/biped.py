@@ -107,7 +107,7 @@ class FreshWorldWalker(bw.BipedalWalker):
     force and the physics world itself, so an episode does not depend on earlier ones.
     """
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._destroy()
         self.world = Box2D.b2World()
         return super().reset(seed=seed, options=options)

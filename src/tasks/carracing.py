@@ -77,18 +77,18 @@ class FastCarRacing(cr.CarRacing):
     remaining polygon still goes through gymnasium's exact test and drawing code.
     """
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._grass = _grass_polygons()
         self._road: np.ndarray | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):  # noqa: ANN201
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._destroy()
         self.world = Box2D.b2World((0, 0))
         self._road = None  # the new track's polygons, as an array at the first drawing
         return super().reset(seed=seed, options=options)
 
-    def _render_road(self, zoom: float, translation, angle: float) -> None:  # noqa: ANN001
+    def _render_road(self, zoom: float, translation, angle: float) -> None:
         bounds = cr.PLAYFIELD
         field = [(bounds, bounds), (bounds, -bounds), (-bounds, -bounds), (-bounds, bounds)]
         self._draw_colored_polygon(
@@ -117,7 +117,7 @@ def _grass_polygons() -> np.ndarray:
     return np.array(polys, dtype=np.float64)
 
 
-def _visible(polys: np.ndarray, zoom: float, translation, angle: float) -> np.ndarray:  # noqa: ANN001
+def _visible(polys: np.ndarray, zoom: float, translation, angle: float) -> np.ndarray:
     """(n,) polygons with a vertex inside the screen plus gymnasium's margin (+1 pixel)."""
     if len(polys) == 0:
         return np.zeros(0, dtype=bool)
@@ -133,7 +133,7 @@ def _visible(polys: np.ndarray, zoom: float, translation, angle: float) -> np.nd
 
 
 @numba.njit(cache=True)
-def _gray_pooled(frames, weights, pool):  # noqa: ANN001, ANN201
+def _gray_pooled(frames, weights, pool):
     k, h, w, _ = frames.shape
     hp, wp = h // pool, w // pool
     out = np.zeros((k, hp * wp))

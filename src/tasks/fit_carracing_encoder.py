@@ -30,7 +30,7 @@ from .carracing import ENCODER_PATH, FastCarRacing, fit_pca, frame_pixels
 POLICIES = ("track", "weaving", "random", "track")
 
 
-def track_action(env: FastCarRacing, rng: np.random.Generator, noise: float, speed: float):  # noqa: ANN201
+def track_action(env: FastCarRacing, rng: np.random.Generator, noise: float, speed: float):
     """Steer towards the track point 5 tiles ahead of the nearest one; hold ``speed``."""
     hull = env.car.hull
     pos = np.array(hull.position)
@@ -44,7 +44,7 @@ def track_action(env: FastCarRacing, rng: np.random.Generator, noise: float, spe
     return np.array([steer, gas, 0.0])
 
 
-def collect(n_frames: int, seed: int, stride: int, log=print) -> np.ndarray:  # noqa: ANN001
+def collect(n_frames: int, seed: int, stride: int, log=print) -> np.ndarray:
     """(n_frames, 96, 96, 3) uint8 frames from seeded episodes of the policies above."""
     env = FastCarRacing(continuous=True)
     frames: list[np.ndarray] = []

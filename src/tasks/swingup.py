@@ -55,7 +55,7 @@ _act_call = numba.njit(activations.apply_scalar)
 
 
 @numba.extending.intrinsic
-def _no_vectorize(typingctx):  # noqa: ANN001, ANN202, ARG001
+def _no_vectorize(typingctx):
     """An empty ``asm sideeffect``: LLVM cannot vectorise a loop that contains it.
 
     Where numba has a vector maths library (Intel SVML), it vectorises loops of ``math.sin``
@@ -65,7 +65,7 @@ def _no_vectorize(typingctx):  # noqa: ANN001, ANN202, ARG001
     instruction.
     """
 
-    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202, ARG001
+    def codegen(context, builder, signature, args):
         builder.call(ir.InlineAsm(ir.FunctionType(ir.VoidType(), []), "", "", True), [])
         return context.get_dummy_value()
 
@@ -73,7 +73,7 @@ def _no_vectorize(typingctx):  # noqa: ANN001, ANN202, ARG001
 
 
 @numba.njit(cache=True)
-def network_step(values, order, act, indptr, indices, coef, w):  # noqa: ANN001, ANN201
+def network_step(values, order, act, indptr, indices, coef, w):
     """Compute every planned node in place in ``values`` (slots: bias, inputs, ...)."""
     for i in range(order.shape[0]):
         s = 0.0
@@ -83,7 +83,7 @@ def network_step(values, order, act, indptr, indices, coef, w):  # noqa: ANN001,
 
 
 @numba.njit(cache=True)
-def _swingup_rollouts_reference(  # noqa: ANN001, ANN201, PLR0913
+def _swingup_rollouts_reference(
     order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit
 ):
     """The rollouts one after the other: what :func:`_swingup_rollouts` must equal bit for bit.
@@ -126,7 +126,7 @@ SOLO_LANES = 2
 
 
 @numba.njit
-def _continue_alone(  # noqa: ANN001, ANN201, PLR0913
+def _continue_alone(
     values,
     order,
     act,
@@ -172,7 +172,7 @@ def _continue_alone(  # noqa: ANN001, ANN201, PLR0913
 
 
 @numba.njit(cache=True, inline="always")
-def _activate_lanes(act_id, values, slot, w, m, mv):  # noqa: ANN001, ANN201, PLR0912
+def _activate_lanes(act_id, values, slot, w, m, mv):
     """``values[slot, j] = act(w[j] * values[slot, j])`` for the live lanes ``j < m``.
 
     One branch per activation, each calling ``apply_scalar`` with a constant id, so the lane
@@ -223,7 +223,7 @@ def _activate_lanes(act_id, values, slot, w, m, mv):  # noqa: ANN001, ANN201, PL
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _swingup_rollouts(  # noqa: ANN001, ANN201, PLR0913, PLR0915
+def _swingup_rollouts(
     order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit
 ):
     """Every rollout of one genome, stepped together as lanes.

@@ -46,7 +46,7 @@ def grow(n_nodes: int, seed: int, pool: tuple[int, ...], extra_connections: int 
     return g
 
 
-def both(task: swingup.SwingUp, genome: Genome, weights, seeds, coef=None):  # noqa: ANN001, ANN201
+def both(task: swingup.SwingUp, genome: Genome, weights, seeds, coef=None):
     """(reference, lanes) results of one call, after checking they are bit-identical."""
     args = task.kernel_args(compile_genome(genome), weights, seeds, coef)
     ref = swingup._swingup_rollouts_reference(*args)
@@ -133,7 +133,7 @@ def test_task_rollouts_run_the_lane_kernel(monkeypatch):
     calls = []
     lanes = swingup._swingup_rollouts
 
-    def spy(*args):  # noqa: ANN002, ANN202
+    def spy(*args):
         calls.append(args)
         return lanes(*args)
 
