@@ -7,7 +7,9 @@ and load time, for a population grown by random mutations to hidden nodes and ex
 connections, and one generation of MNIST-256 evaluated serially on this machine. Under MPI the
 root writes the checkpoint while the workers already evaluate the next generation
 (``executor.defer``), so there it is hidden entirely; the serial ratio is the worst case.
-The reference code had no checkpoints at all (SPEC section 6).
+The authors' code had no checkpoints at all: its ``wann_train.py`` (WANNRelease,
+https://github.com/google/brain-tokyo-workshop/tree/master/WANNRelease) saves the population
+only when the run ends, and cannot resume.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ appear (generation 0 holds the start-up: imports, JIT cache loads); the same see
 work at any rank count, so time ratios are throughput ratios. Each configuration runs
 ``repeats`` times interleaved, and the fastest counts (other load on the machine only slows).
 
-Reference (SPEC section 6): the authors' MPI code busy-waited on the master, evaluated
-nothing there, and with 2 workers on 2 cores was *slower* than 1 worker.
+Reference: the authors' MPI code (``wann_train.py`` in WANNRelease,
+https://github.com/google/brain-tokyo-workshop/tree/master/WANNRelease) evaluates nothing on
+the master, which waits in blocking receives (MPICH busy-polls a core for them), and with 2
+workers on 2 cores it was measured *slower* than with 1 worker.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Swing-up speed: env steps/s per core, forward-pass cost, lanes vs one-by-one, a laptop search.
 
-Reference figures (SPEC section 6, the authors' code on this kind of machine): a Python loop
+Reference figures (the authors' code, WANNRelease,
+https://github.com/google/brain-tokyo-workshop/tree/master/WANNRelease, measured on this kind
+of machine): a Python loop
 over nodes at ~3 us per node (68 us a forward pass for the 29-node champion, 242 us for a
 103-node network), one env step 11 us, a champion episode 85 ms (84 us a step), and an early
 search at ~36 k env steps per CPU-second.

@@ -1,8 +1,10 @@
 """Task speed: biped network overhead, MNIST evaluation, CarRacing steps and generations.
 
-Reference figures (SPEC section 6 and FACTS): BipedalWalker 203 us an env step and 3 ms a
-reset (about 3.8 k steps/s in all); CarRacing-v3 15-20 ms a step; the reference evaluated
-an MNIST genome of ~50 hidden nodes on 1000 images x 6 weights in about 23 ms.
+Reference figures (measured on this kind of machine; the reference is the authors' code,
+https://github.com/google/brain-tokyo-workshop/tree/master/WANNRelease): BipedalWalker 203 us
+an env step and 3 ms a reset (about 3.8 k steps/s in all); CarRacing-v3 15-20 ms a step; the
+reference evaluated an MNIST genome of ~50 hidden nodes on 1000 images x 6 weights in about
+23 ms.
 
 * biped: the same rollouts (24 = 6 weights x 4 reps, one env each, in lockstep) timed twice:
   ours (network + env) and bare gymnasium stepping that replays the very actions our

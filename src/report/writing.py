@@ -28,7 +28,8 @@ import numpy as np
 from .classify import MnistResult
 from .control import CONDITIONS, TITLES, NetworkResult
 
-#: The paper's table (Gaier & Ha 2019, table 1; SPEC section 5): (mean, sd) per condition.
+#: The paper's table (Gaier & Ha 2019, table 1, https://arxiv.org/abs/1906.04358): (mean, sd)
+#: per condition.
 PAPER: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
     "swingup": {
         "wann": ((57, 121), (515, 58), (723, 16), (932, 6)),

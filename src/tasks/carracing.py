@@ -230,7 +230,9 @@ def fit_pca(pixels: np.ndarray, n_components: int = N_FEATURES) -> tuple[Encoder
 
 
 def actions_of(outputs: np.ndarray) -> np.ndarray:
-    """(k, 3) network outputs -> (k, 3) [steer, gas, brake] as SPEC section 4 maps them."""
+    """(k, 3) network outputs -> (k, 3) [steer, gas, brake] in the ranges of CarRacing's action
+    space: steer clipped to [-1, 1], gas clipped to [-1, 1] then moved to [0, 1], brake clipped
+    to [0, 1]."""
     out = np.asarray(outputs, dtype=np.float64)
     return np.stack(
         [

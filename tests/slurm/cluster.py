@@ -9,7 +9,7 @@ spool, logs and ports are private, so a system Slurm or a second test session ca
 Timing knobs (slurm.conf(5)), chosen so the requeue test takes a minute or two, not five:
 
 * ``AuthInfo=cred_expire=N``: "This also controls how long a requeued job must wait before
-  starting again. The default value is 120 seconds." (the ~150 s seen in FACTS.md).
+  starting again. The default value is 120 seconds." (about 150 s when measured here).
 * ``SchedulerParameters=sched_interval=N,bf_interval=N``: the main and backfill scheduling
   loops (default 60 s and 30 s) that start a requeued job once its begin time has passed.
 * ``KillWait``: seconds between SIGTERM and SIGKILL at the time limit (default 30).
