@@ -17,6 +17,7 @@ from typing import Any
 
 from .core.ranking import CROWDING_RULES, RANKING_METHODS
 from .core.variation import ADD_CONNECTION_RULES, NO_OP_RULES
+from .search import files
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: Accepted values of the string keys that pick a rule (the reference's rule is reachable),
@@ -285,6 +286,21 @@ def read_toml(path: Path) -> dict[str, Any]:
         if key not in FIELDS:
             raise ConfigError(f"{path}: unknown config key {key!r}; accepted: {', '.join(FIELDS)}")
     return data
+
+
+def write_config(config: WannConfig, path: Path, run_id: str = "") -> None:
+    """The full config as flat TOML, written atomically; reusable with ``--config``.
+
+    ``run_id`` (the run's identity, see ``src.search.runfolder``) comes first; reading the
+    file as a config ignores it (:func:`read_toml`). The text is checked to read back
+    to the same values before it is written.
+
+    Raises:
+        src.search.files.WriteFailed: the file could not be written (disk full ...).
+    """
+    header = "Full configuration of this run (usable with --config; run_id is then ignored)."
+    text = to_toml(config, header, {"run_id": run_id} if run_id else None)
+    files.write_atomically(path, text.encode())
 
 
 def _toml_value(value: Any) -> str:

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import WannConfig, to_toml
+from ..config import WannConfig
+from ..config import write_config as write_config  # re-exported: src.master calls it here
 from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
@@ -419,18 +420,3 @@ def run(
             on_generation(state)
         if should_stop():
             return state
-
-
-def write_config(config: WannConfig, path: Path, run_id: str = "") -> None:
-    """The full config as flat TOML, written atomically; reusable with ``--config``.
-
-    ``run_id`` (the run's identity, see ``src.search.runfolder``) comes first; reading the
-    file as a config ignores it (``src.config.read_toml``). The text is checked to read back
-    to the same values before it is written.
-
-    Raises:
-        src.search.files.WriteFailed: the file could not be written (disk full ...).
-    """
-    header = "Full configuration of this run (usable with --config; run_id is then ignored)."
-    text = to_toml(config, header, {"run_id": run_id} if run_id else None)
-    files.write_atomically(path, text.encode())

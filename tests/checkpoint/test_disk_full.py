@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from ckpt_helpers import TINY, assert_same_run, checkpoints, master, stats
 
+from src import config as cfg
 from src.search import checkpoint, files, loop
 
 pytestmark = pytest.mark.checkpoint
@@ -107,7 +108,7 @@ def test_every_writer_fails_cleanly_on_a_full_disk(tmp_path, small_disk):
         "gen_000003.h5": lambda: checkpoint.save(state, run, "r"),
         "stats.csv": lambda: loop.Reporter(run).restart(state),  # stats.csv first
         "best_genome.json": lambda: loop.Reporter(run)._write_best(state),
-        "config.toml": lambda: loop.write_config(state.config, run / "config.toml", "r"),
+        "config.toml": lambda: cfg.write_config(state.config, run / "config.toml", "r"),
     }
     for name, write in writers.items():
         with pytest.raises(files.WriteFailed) as info:
