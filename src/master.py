@@ -291,7 +291,7 @@ def _run_locked(
         loop.Reporter(out, log).restart(state)  # drop rows written after the checkpoint
     else:
         state = loop.initial_state(config)
-    loop.write_config(config, out / "config.toml", run_id)
+    cfg.write_config(config, out / "config.toml", run_id)
     start = time.perf_counter()
     executor.call_on_workers(warm_up, config)  # workers warm up meanwhile
     make_task(config).warmup()  # JIT compile or cache load, outside the generation timings

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from ..config import WannConfig
-from ..config import write_config as write_config  # re-exported: src.master calls it here
 from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
