@@ -20,7 +20,7 @@ from src.parallel import Executor, PoolExecutor, SerialExecutor, WorkerError
 from src.search.loop import Reporter, initial_state, run
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-from ckpt_helpers import (  # noqa: E402
+from ckpt_helpers import (
     TINY,
     assert_same_run,
     checkpoints,
