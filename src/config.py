@@ -379,9 +379,22 @@ def build(
 
 
 def describe() -> str:
-    """One line per key: name, default, help (for ``--help``)."""
+    """One entry per key: name, default, each task file's value where it differs, help.
+
+    For ``--help``: the defaults alone would mislead, since ``--task`` applies its file
+    (``src/configs/<task>.toml``, the paper's hyperparameters) over them.
+    """
+    per_task: dict[str, list[str]] = {}
+    for task in TASK_NAMES:
+        try:
+            values = read_toml(CONFIG_DIR / f"{task}.toml")
+        except ConfigError:  # a broken task file is reported when that task runs
+            continue
+        for key, value in values.items():
+            per_task.setdefault(key, []).append(f"{task} {value!r}")
     lines = []
     for name, f in FIELDS.items():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        lines.append(f"  {name} = {default!r}\n      {f.metadata['help']}")
+        tasks = f" (--task {', '.join(per_task[name])})" if name in per_task else ""
+        lines.append(f"  {name} = {default!r}{tasks}\n      {f.metadata['help']}")
     return "\n".join(lines)

@@ -40,7 +40,8 @@ from .tasks import make_task
 EXIT_BAD_INPUT = 2
 
 EPILOG = f"""\
-config keys (set any with --set key=value; values are TOML: 3, 0.5, true, "paper", [1, 2]):
+config keys (set any with --set key=value; values are TOML: 3, 0.5, true, "paper", [1, 2]);
+the default, then in parentheses each task file's value (what --task applies over it):
 {cfg.describe()}
 
 Layering, later wins: defaults < src/configs/<task>.toml < --config FILE < flags < --set.
