@@ -18,7 +18,8 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 
 # name | --set items (reference = the authors' code: layered links, clones, best of two
 # tournaments of 8 = one of 16, elites from the culled pool (0.2 * 154 = 30 of 192),
-# their crowding)
+# their crowding; champuni / strat / stratuni: random shared weights in the champion's
+# re-scoring and / or the search)
 declare -A VARIANTS=(
   [default]=""
   [plain]="champion_reps=0"
@@ -28,6 +29,9 @@ declare -A VARIANTS=(
   [tourn16]="champion_reps=16 tourn_size=16 elite_ratio=0.16"
   [crowdref]="champion_reps=16 crowding='reference'"
   [jitter]="champion_reps=16 weight_jitter=0.347"
+  [champuni]="champion_reps=16 champion_weights='uniform'"
+  [strat]="champion_reps=16 weight_sampling='stratified'"
+  [stratuni]="champion_reps=16 weight_sampling='stratified' champion_weights='uniform'"
   [reference]="champion_reps=16 add_connection='layered' mutation_no_op='clone' tourn_size=16 elite_ratio=0.16 crowding='reference'"
 )
 ORDER=(plain champion layered clone tourn16 crowdref jitter reference)

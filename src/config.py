@@ -17,6 +17,7 @@ from typing import Any
 
 from .core.ranking import CROWDING_RULES, RANKING_METHODS
 from .core.variation import ADD_CONNECTION_RULES, NO_OP_RULES
+from .core.weights import CHAMPION_WEIGHTS, WEIGHT_SAMPLING
 from .search import files
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -27,6 +28,8 @@ CHOICES = {
     "add_connection": ADD_CONNECTION_RULES,
     "mutation_no_op": NO_OP_RULES,
     "crowding": CROWDING_RULES,
+    "weight_sampling": WEIGHT_SAMPLING,
+    "champion_weights": CHAMPION_WEIGHTS,
 }
 TASK_NAMES = ("swingup", "biped", "biped-hardcore", "carracing", "mnist256")
 
@@ -59,6 +62,11 @@ class WannConfig:
         "generation (0 = the exact series; ln(2)/2 = 0.347 covers the gaps between 0.5, 1, 2)",
         min=0.0,
         max=2.0,
+    )
+    weight_sampling: str = _f(
+        "series",
+        "search weights: 'series' (the list above) or 'stratified' (per generation and rep one "
+        "draw in each of len(weights) equal bins of [-2, 2], the same for every genome)",
     )
     prob_init_enable: float = _f(
         0.5, "probability that an initial input->output connection is enabled", min=0.0, max=1.0
@@ -105,6 +113,11 @@ class WannConfig:
     )
     champion_candidates: int = _f(
         3, "best genomes of each generation (by mean) re-evaluated as champion candidates", min=1
+    )
+    champion_weights: str = _f(
+        "series",
+        "weights champion candidates are re-evaluated on: 'series' (the list above) or "
+        "'uniform' (as many draws from U(-2, 2), fixed for the run)",
     )
     activations: tuple = _f((), "hidden-node activation names; empty = the task's pool")
     episode_steps: int = _f(0, "cap on steps per episode; 0 = the task's own length", min=0)
@@ -237,6 +250,10 @@ def validate(config: WannConfig) -> None:
             )
     if config.add_connection == "layered" and config.connect_outputs:
         raise ConfigError("connect_outputs needs add_connection = 'acyclic' (outputs are last)")
+    if config.weight_sampling == "stratified" and config.weight_jitter > 0:
+        raise ConfigError("weight_jitter needs weight_sampling = 'series' (it scales the series)")
+    if config.champion_weights == "uniform" and config.champion_reps == 0:
+        raise ConfigError("champion_weights = 'uniform' needs champion_reps > 0")
     if not math.isfinite(sum(config.mutation_probs)):
         raise ConfigError("the four prob_* mutation weights must have a finite sum")
     if sum(config.mutation_probs) <= 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import WannConfig
+from .core import weights as shared_weights
 from .core.genome import pack, unpack
 from .core.network import compile_genome
 from .tasks import make_task
@@ -90,21 +91,41 @@ def weight_factors(config: WannConfig, generation: int) -> np.ndarray:
     return np.exp(rng.uniform(-config.weight_jitter, config.weight_jitter, n))
 
 
+def rollout_weights(config: WannConfig, generation: int, stream: int) -> np.ndarray:
+    """(len(weights) * n_reps,) shared weight of each rollout, weight-major (row = weight).
+
+    * search stream: the series, each weight ``n_reps`` times (scaled by :func:`weight_factors`
+      with ``weight_jitter > 0``); with ``weight_sampling = 'stratified'`` row ``b`` holds draws
+      in bin ``b`` of ``len(weights)`` equal bins of [-2, 2], new per rep and generation
+      (:func:`src.core.weights.stratified`);
+    * champion stream: the series; with ``champion_weights = 'uniform'`` draws from U(-2, 2),
+      fixed for the run (:func:`src.core.weights.uniform`).
+    """
+    n_w, n_reps = len(config.weights), config.n_reps
+    if stream == SEARCH_STREAM and config.weight_sampling == "stratified":
+        return shared_weights.stratified(config.seed, generation, n_w, n_reps).ravel()
+    if stream == CHAMPION_STREAM and config.champion_weights == "uniform":
+        return shared_weights.uniform(config.seed, generation, stream, n_w, n_reps).ravel()
+    w_flat = np.repeat(np.asarray(config.weights, dtype=np.float64), n_reps)
+    if config.weight_jitter > 0 and stream == SEARCH_STREAM:
+        w_flat = w_flat * weight_factors(config, generation)
+    return w_flat
+
+
 def evaluate(request: EvalRequest) -> EvalResult:
     """Run every rollout of every genome in the request.
 
     Each genome is rolled out once per (shared weight, rep): ``len(config.weights) * n_reps``
-    episodes, rep ``r`` using seed ``rollout_seeds(seed, generation, n_reps)[r]`` for every weight.
+    episodes, rep ``r`` using seed ``rollout_seeds(seed, generation, n_reps)[r]`` for every weight
+    (the weights themselves: :func:`rollout_weights`).
     """
     start = time.perf_counter()
     config = request.config
     task = make_task(config)
     weights = np.asarray(config.weights, dtype=np.float64)
     seeds = rollout_seeds(config.seed, request.generation, config.n_reps, request.stream)
-    w_flat = np.repeat(weights, config.n_reps)
+    w_flat = rollout_weights(config, request.generation, request.stream)
     s_flat = np.tile(seeds, len(weights))
-    if config.weight_jitter > 0 and request.stream == SEARCH_STREAM:
-        w_flat = w_flat * weight_factors(config, request.generation)
     genomes = unpack(request.genomes)
     returns = np.empty((len(genomes), len(weights), config.n_reps))
     steps = 0

@@ -300,7 +300,8 @@ def _run_locked(
     warm = time.perf_counter() - start
     log(
         f"WANN {config.task}: pop {config.pop_size}, {config.generations} generations, "
-        f"{len(config.weights)} weights x {config.n_reps} reps, seed {config.seed}, "
+        f"{len(config.weights)} {'stratified ' * (config.weight_sampling == 'stratified')}"
+        f"weights x {config.n_reps} reps, seed {config.seed}, "
         f"{executor.describe()}, out {out} (pid {os.getpid()}); "
         f"kernels ready in {warm:.1f} s (JIT compile on a machine's first run, then cached)"
     )
