@@ -1,14 +1,16 @@
 """Champion selection by re-evaluation (``champion_reps``): what best_genome.json holds, and
-that the memo of re-evaluations never changes a result (resume, MPI)."""
+that the memo of re-evaluations never changes a result (resume, MPI). The search's weights
+(``weight_jitter``, ``weight_sampling``) and the champion's (``champion_weights``)."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
 import pytest
 
-from src.config import build
+from src.config import ConfigError, build
 from src.core.genome import Genome
 from src.evaluation import CHAMPION_STREAM, EvalRequest, evaluate, objectives, rollout_seeds
 from src.parallel import SerialExecutor
@@ -38,8 +40,9 @@ def test_champion_streams_never_share_seeds_with_the_search():
     assert rollout_seeds(4, 7, 3).tolist() == rollout_seeds(4, 7, 3, 0).tolist()
 
 
-def test_champion_is_the_best_rescored_candidate(tmp_path):
-    state = search(tmp_path)
+@pytest.mark.parametrize("champion_weights", ["series", "uniform"])
+def test_champion_is_the_best_rescored_candidate(tmp_path, champion_weights):
+    state = search(tmp_path, sets=[*SETS, f"champion_weights='{champion_weights}'"])
     info = state.best_info
     assert info["champion_rollouts"] == 3 * len(state.config.weights)
     # the stored score is a fresh re-evaluation on the champion stream
@@ -102,3 +105,120 @@ def test_weight_jitter_scales_search_rollouts_only():
     assert not np.array_equal(*search)
     champ = [evaluate(EvalRequest.of(c, 0, [g], CHAMPION_STREAM)).returns for c in (plain, jit)]
     assert np.array_equal(*champ)
+
+
+def _search_files(run):
+    return (run / "stats.csv").read_text(), json.loads((run / "best_genome.json").read_text())
+
+
+def test_stratified_weights_one_per_bin_the_same_for_every_genome():
+    """Row b of a rep's draws lies in bin b of [-2, 2]; draws are a function of (seed,
+    generation, rep) alone, new per generation and rep; the champion stream keeps the series."""
+    from src.core.genome import initial_genome
+    from src.evaluation import rollout_weights
+
+    plain = build("swingup", overrides={"seed": 3}, sets=["episode_steps=150"])
+    strat = plain.replace(weight_sampling="stratified")
+    w = rollout_weights(strat, 5, 0).reshape(len(strat.weights), strat.n_reps)
+    edges = np.linspace(-2, 2, 7)
+    assert ((w >= edges[:-1, None]) & (w < edges[1:, None])).all()
+    assert np.ptp(w[0]) > 0  # each rep draws anew
+    assert np.array_equal(w.ravel(), rollout_weights(strat, 5, 0))
+    assert not np.array_equal(w.ravel(), rollout_weights(strat, 6, 0))
+    # a rep's draws do not depend on how many reps there are (seeded per rep)
+    more = rollout_weights(strat.replace(n_reps=5), 5, 0).reshape(len(strat.weights), 5)
+    assert np.array_equal(more[:, : strat.n_reps], w)
+    g = initial_genome(5, 1, 1.0, np.random.default_rng(0))
+    search = [evaluate(EvalRequest.of(c, 5, [g])).returns for c in (plain, strat)]
+    assert not np.array_equal(*search)
+    champ = [evaluate(EvalRequest.of(c, 0, [g], CHAMPION_STREAM)).returns for c in (plain, strat)]
+    assert np.array_equal(*champ)
+
+
+def test_uniform_champion_weights_are_fixed_and_leave_the_search_alone():
+    """U(-2, 2) draws, as many as the series' rollouts, the same for every request of a run
+    (generation 0 of the champion stream), different per run seed; search rollouts unchanged."""
+    from src.core.genome import initial_genome
+    from src.evaluation import rollout_weights
+
+    plain = build("swingup", overrides={"seed": 3, "n_reps": 16}, sets=["episode_steps=150"])
+    uni = plain.replace(champion_weights="uniform")
+    w = rollout_weights(uni, 0, CHAMPION_STREAM)
+    assert w.shape == (len(uni.weights) * 16,)
+    assert (np.abs(w) <= 2).all() and w.min() < -1.5 and w.max() > 1.5
+    assert np.array_equal(w, rollout_weights(uni, 0, CHAMPION_STREAM))
+    assert not np.array_equal(w, rollout_weights(uni.replace(seed=4), 0, CHAMPION_STREAM))
+    g = initial_genome(5, 1, 1.0, np.random.default_rng(0))
+    champ = [evaluate(EvalRequest.of(c, 0, [g], CHAMPION_STREAM)).returns for c in (plain, uni)]
+    assert not np.array_equal(*champ)
+    search = [evaluate(EvalRequest.of(c, 5, [g])).returns for c in (plain, uni)]
+    assert np.array_equal(*search)
+
+
+def test_each_weight_option_changes_the_run_it_should(tmp_path):
+    """Stratified sampling changes what is bred; uniform champion weights change only the
+    champion's score (the search's trajectory is the same)."""
+    runs = {}
+    for name, extra in (
+        ("series", []),
+        ("strat", ["weight_sampling='stratified'"]),
+        ("uni", ["champion_weights='uniform'"]),
+    ):
+        (tmp_path / name).mkdir()
+        search(tmp_path / name, generations=4, sets=[*SETS, *extra])
+        runs[name] = _search_files(tmp_path / name)
+    series_stats, series_best = runs["series"]
+    assert runs["strat"][0].splitlines()[1] != series_stats.splitlines()[1]
+
+    def bred(text):  # env_steps counts the champion's rollouts too, seconds vary
+        rows = csv.DictReader(text.splitlines())
+        return [{k: v for k, v in r.items() if k not in ("env_steps", "seconds")} for r in rows]
+
+    assert bred(runs["uni"][0]) == bred(series_stats)
+    assert runs["uni"][1]["champion_score"] != series_best["champion_score"]
+
+
+@pytest.mark.checkpoint
+@pytest.mark.mpi
+@pytest.mark.parametrize(
+    "item", ["weight_sampling='stratified'", "champion_weights='uniform'"], ids=str
+)
+def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, item):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
+    from ckpt_helpers import TINY, assert_same_run, master
+
+    sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2", "--set", item]
+    runs = {}
+    for name, gens, mpi in (("straight", 4, 0), ("resumed", 2, 0), ("mpi", 4, 2)):
+        runs[name] = tmp_path / name
+        proc = master(*TINY, *sets, "--generations", str(gens), "--out", str(runs[name]), mpi=mpi)
+        assert proc.returncode == 0, proc.stderr
+    proc = master("--resume", str(runs["resumed"]), "--generations", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert_same_run(runs["straight"], runs["resumed"])
+    assert_same_run(runs["straight"], runs["mpi"])
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["weight_sampling='uniform'"], "weight_sampling must be one of series, stratified"),
+        (["champion_weights='stratified'"], "champion_weights must be one of series, uniform"),
+        (["weight_sampling=1"], "weight_sampling must be a string"),
+        (
+            ["weight_sampling='stratified'", "weight_jitter=0.3"],
+            "weight_jitter needs weight_sampling = 'series'",
+        ),
+        (
+            ["champion_weights='uniform'", "champion_reps=0"],
+            "champion_weights = 'uniform' needs champion_reps > 0",
+        ),
+    ],
+)
+def test_bad_weight_options_are_one_line(sets, message):
+    with pytest.raises(ConfigError) as exc:
+        build("swingup", sets=sets)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
