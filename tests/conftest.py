@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
+from harness import PYTHON, ROOT  # noqa: F401 - the paths, for the tests that import them here
 
 
 def grown_genome(n_in: int, n_out: int, n_mutations: int, seed: int, pool=None):

@@ -10,7 +10,8 @@ import os
 import subprocess
 
 import pytest
-from ckpt_helpers import TINY, assert_same_run, checkpoints, master, stats
+from ckpt_helpers import TINY, checkpoints, master
+from harness import assert_same_run, stats
 
 from src import config as cfg
 from src.search import checkpoint, files, loop

@@ -9,8 +9,8 @@ import subprocess
 
 import h5py
 import pytest
-from ckpt_helpers import MPIEXEC, TINY, assert_same_run, checkpoints, master, stats
-from conftest import ROOT
+from ckpt_helpers import TINY, checkpoints, master
+from harness import ROOT, assert_same_run, stats
 
 pytestmark = pytest.mark.checkpoint
 
@@ -40,8 +40,6 @@ def test_four_generations_equal_two_plus_resume_plus_two(tmp_path):
 
 @pytest.mark.mpi
 def test_resume_under_mpi_is_bit_identical_to_serial(tmp_path):
-    if not MPIEXEC.exists():
-        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
     ref = straight(tmp_path, 4)
     mpi_straight = straight(tmp_path, 4, "mpi_straight", mpi=3)
     run = straight(tmp_path, 2, "mpi_resumed", mpi=3)

@@ -9,22 +9,12 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 
 import h5py
 import pytest
-from ckpt_helpers import (
-    TINY,
-    assert_same_run,
-    checkpoints,
-    master,
-    start_master,
-    stats,
-    stop_with,
-    wait_for,
-)
-from conftest import PYTHON, ROOT
+from ckpt_helpers import TINY, checkpoints, master, start_master, stop_with
+from harness import assert_same_run, start, stats, stop, wait_for
 
 from src.search import checkpoint, runlock
 
@@ -57,7 +47,7 @@ def running(tmp_path, name="run", env=None):
     try:
         wait_for(lambda: len(checkpoints(run)) >= 2 or proc.poll() is not None, 120, "checkpoints")
     except BaseException:
-        proc.kill()
+        stop(proc)
         raise
     assert proc.poll() is None, log.read_text()
     return proc, run, log
@@ -94,7 +84,7 @@ def test_second_launch_and_resume_of_a_running_folder_exit_2_naming_the_holder(t
         assert proc.poll() is None  # the run goes on undisturbed
         code = stop_with(proc, signal.SIGTERM)
     finally:
-        proc.kill()
+        stop(proc)
     assert code == 99, log.read_text()
     assert not (run / runlock.LOCK_NAME).exists()  # released on exit 99
     rows = stats(run)
@@ -106,18 +96,13 @@ def test_second_launch_and_resume_of_a_running_folder_exit_2_naming_the_holder(t
 
 def test_two_launches_racing_for_one_new_folder_one_wins(tmp_path):
     run = tmp_path / "run"
-    procs = [
-        subprocess.Popen(
-            [PYTHON, "-m", "src.master", *TINY, "--seed", str(seed), "--generations", "30"]
-            + ["--out", str(run)],
-            cwd=str(ROOT),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in (5, 6)
-    ]
-    results = [p.communicate(timeout=300) for p in procs]
+    args = [*TINY, "--generations", "30", "--out", str(run)]
+    procs = [start("-m", "src.master", *args, "--seed", str(seed)) for seed in (5, 6)]
+    try:
+        results = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            stop(p)
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], results
     loser = results[[p.returncode for p in procs].index(2)][1]
@@ -216,7 +201,7 @@ def test_late_heartbeat_from_another_host_is_waited_for(tmp_path, alive):
             os.utime(run / runlock.LOCK_NAME)  # the holder beats
         code = proc.wait(timeout=60)
     finally:
-        proc.kill()
+        stop(proc)
     text = log.read_text()
     if alive:
         assert code == 2, text
@@ -256,7 +241,7 @@ def test_heartbeat_refreshes_the_lock_while_the_run_lives(tmp_path):
         wait_for(lambda: path.stat().st_mtime > old + 3000, 60, "a heartbeat")
         assert stop_with(proc, signal.SIGUSR1) == 99, log.read_text()
     finally:
-        proc.kill()
+        stop(proc)
 
 
 def test_a_run_that_lost_its_lock_stops_without_writing(tmp_path):
@@ -269,7 +254,7 @@ def test_a_run_that_lost_its_lock_stops_without_writing(tmp_path):
         fake_lock(run, "node-new-owner")
         code = proc.wait(timeout=120)
     finally:
-        proc.kill()
+        stop(proc)
     text = log.read_text()
     assert code == 2, text
     assert "this run lost its lock" in text and "host node-new-owner" in text

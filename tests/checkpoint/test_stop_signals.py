@@ -10,17 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ckpt_helpers import (
-    MPIEXEC,
-    TINY,
-    assert_same_run,
-    checkpoints,
-    master,
-    start_master,
-    stats,
-    stop_with,
-    wait_for,
-)
+from ckpt_helpers import TINY, checkpoints, master, start_master, stop_with
+from harness import assert_same_run, stats, stop, wait_for
 
 from src.search import stopping
 
@@ -54,7 +45,7 @@ def test_signal_checkpoints_and_exits_99(tmp_path, signals):
         wait_for(lambda: len(checkpoints(run)) >= 2, 120, "two checkpoints")
         code = stop_with(proc, *signals)
     finally:
-        proc.kill()
+        stop(proc)
     log = (tmp_path / "log").read_text()
     assert code == stopping.EXIT_REQUEUE == 99, log
     assert f"stopped by {signals[0].name}" in log and "exit 99" in log
@@ -64,8 +55,6 @@ def test_signal_checkpoints_and_exits_99(tmp_path, signals):
 
 @pytest.mark.mpi
 def test_signal_to_the_mpi_launcher_stops_every_rank(tmp_path):
-    if not MPIEXEC.exists():
-        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
     run = tmp_path / "run"
     proc = start_master(
         *TINY, "--generations", ENDLESS, "--out", str(run), log=tmp_path / "log", mpi=3
@@ -74,7 +63,7 @@ def test_signal_to_the_mpi_launcher_stops_every_rank(tmp_path):
         wait_for(lambda: len(checkpoints(run)) >= 2, 120, "two checkpoints")
         code = stop_with(proc, signal.SIGUSR1)  # proc is mpiexec: it forwards to the ranks
     finally:
-        proc.kill()
+        stop(proc)
     assert code == 99, (tmp_path / "log").read_text()
     resume_and_compare(tmp_path, run)
 
@@ -132,8 +121,6 @@ def caught_signals(pid: int) -> int:
 def test_ctrl_c_checkpoints_and_exits_130(tmp_path, mpi):
     """Ctrl-C stops like SIGTERM (finish the generation, checkpoint, one line), exit 130;
     no traceback from any rank. Under mpiexec the launcher forwards it to every rank."""
-    if mpi and not MPIEXEC.exists():
-        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
     run = tmp_path / "run"
     log = tmp_path / "log"
     proc = start_master(*TINY, "--generations", ENDLESS, "--out", str(run), log=log, mpi=mpi)
@@ -141,7 +128,7 @@ def test_ctrl_c_checkpoints_and_exits_130(tmp_path, mpi):
         wait_for(lambda: len(checkpoints(run)) >= 2, 120, "two checkpoints")
         code = stop_with(proc, signal.SIGINT)
     finally:
-        proc.kill()
+        stop(proc)
     text = log.read_text()
     assert code == stopping.EXIT_INTERRUPTED == 130, text
     assert "Traceback" not in text and "Error" not in text, text
@@ -167,7 +154,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
         wait_for(lambda: not caught_signals(proc.pid) & sigint, 60, "the first Ctrl-C handled")
         code = stop_with(proc, signal.SIGINT, timeout=30)
     finally:
-        proc.kill()
+        stop(proc)
     assert code == -signal.SIGINT, (tmp_path / "log").read_text()
     last = len(checkpoints(run)) and checkpoints(run)[-1]
     done = int(last.name[4:10])
@@ -222,8 +209,6 @@ def test_signal_to_a_worker_during_start_up_is_harmless(tmp_path):
     MPI are loaded), and a SIGTERM while it starts MPI and warms up its kernels, used to kill
     the rank and end the job as "Segmentation fault" (exit 11). The handler is installed
     before the slow imports; a worker only records a signal, so the run completes: exit 0."""
-    if not MPIEXEC.exists():
-        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
     run, log = tmp_path / "run", tmp_path / "log"
     args = [a for a in TINY if a != "--quiet"]
     proc = start_master(*args, "--generations", "3", "--out", str(run), log=log, mpi=3)
@@ -239,7 +224,7 @@ def test_signal_to_a_worker_during_start_up_is_harmless(tmp_path):
         during_start_up = "kernels ready" not in log.read_text()
         code = proc.wait(timeout=300)
     finally:
-        proc.kill()
+        stop(proc)
     text = log.read_text()
     assert code == 0, text
     assert during_start_up, text  # the root had not started generation 0 yet
@@ -253,8 +238,6 @@ def test_signals_while_a_finished_run_shuts_down_still_exit_0(tmp_path):
     generation is reported until the job has exited. Python's finalization resets handlers to
     the default action, so a finished rank died of SIGUSR1 and mpiexec exited 10 or 11; a
     rank that has its exit code now ignores them: the finished run exits 0."""
-    if not MPIEXEC.exists():
-        pytest.fail(f"{MPIEXEC} missing: make install puts MPICH's mpiexec in the venv")
     run, log = tmp_path / "run", tmp_path / "log"
     proc = start_master(*TINY, "--generations", "3", "--out", str(run), log=log, mpi=3)
     try:
@@ -276,7 +259,7 @@ def test_signals_while_a_finished_run_shuts_down_still_exit_0(tmp_path):
             time.sleep(0.002)  # pacing the signals, not synchronisation
         code = proc.wait(timeout=120)
     finally:
-        proc.kill()
+        stop(proc)
     text = log.read_text()
     assert sent >= 6, sent  # every rank got both signals at least
     assert code == 0, text

@@ -10,13 +10,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import PYTHON, ROOT
+from harness import ROOT, launch, running, wait_for
+
+from src.search.checkpoint import list_checkpoints
 
 pytestmark = [pytest.mark.slurm, pytest.mark.mpi]
 
@@ -24,7 +23,6 @@ _spec = importlib.util.spec_from_file_location("slurm_cluster", ROOT / "tests/sl
 cluster = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cluster)
 
-MPIEXEC = Path(sys.executable).parent / "mpiexec"
 RUN = ["-m", "src.master", "--task", "swingup", "--pop-size", "8", "--generations", "2"]
 RUN += ["--set", "episode_steps=50", "--set", "n_reps=1", "--quiet"]
 
@@ -63,19 +61,14 @@ def slurm(tmp_path_factory):
         c.stop()
 
 
-def srun(slurm, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        ["srun", "--chdir", str(ROOT), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def srun(slurm, options: list[str], *args: str):
+    """``srun options python args`` on the test cluster, to its end (harness.launch)."""
+    prefix = ["srun", "--chdir", str(ROOT), *options]
+    return launch(*args, prefix=prefix, env={"SLURM_CONF": str(slurm.conf)}, timeout=120)
 
 
 def test_srun_without_pmi_is_refused_on_every_task(slurm, tmp_path):
-    proc = srun(slurm, "-n", "2", PYTHON, *RUN, "--out", str(tmp_path / "r"))
+    proc = srun(slurm, ["-n", "2"], *RUN, "--out", str(tmp_path / "r"))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("error: the MPI launch did not give the expected ranks") == 2
     assert "SLURM_STEP_NUM_TASKS=2" in proc.stderr
@@ -83,7 +76,7 @@ def test_srun_without_pmi_is_refused_on_every_task(slurm, tmp_path):
 
 
 def test_srun_with_pmi2_runs(slurm, tmp_path):
-    proc = srun(slurm, "-n", "2", "--mpi=pmi2", PYTHON, *RUN[:-1], "--out", str(tmp_path / "r"))
+    proc = srun(slurm, ["-n", "2", "--mpi=pmi2"], *RUN[:-1], "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     assert "2 ranks, out" in proc.stdout
     assert (tmp_path / "r" / "stats.csv").exists()
@@ -92,16 +85,9 @@ def test_srun_with_pmi2_runs(slurm, tmp_path):
 def test_mpiexec_inside_an_allocation_may_oversubscribe_it(slurm, tmp_path):
     """``mpiexec -n 4`` in a 2-task allocation: hydra starts its proxy with srun (a step of
     SLURM_NTASKS=1) and sets PMI_SIZE=4: accepted, 4 ranks."""
-    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = ["salloc", "-n", "2", str(MPIEXEC), "-n", "4", PYTHON, *RUN[:-1]]
-    proc = subprocess.run(
-        [*cmd, "--out", str(tmp_path / "r")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    args = [*RUN[:-1], "--out", str(tmp_path / "r")]
+    env = {"SLURM_CONF": str(slurm.conf)}
+    proc = launch(*args, mpi=4, prefix=["salloc", "-n", "2"], env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "4 ranks, out" in proc.stdout
 
@@ -110,23 +96,14 @@ def test_srun_kill_on_bad_exit_ends_the_job_when_a_worker_dies(slurm, tmp_path):
     """Under srun a dead task ends the step only with --kill-on-bad-exit=1 (without it the
     root would wait for that worker forever; hydra's mpiexec always ends the job)."""
     out = tmp_path / "r"
-    env = {**slurm.env, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = ["srun", "-n", "2", "--mpi=pmi2", "--kill-on-bad-exit=1", "--chdir", str(ROOT), PYTHON]
-    cmd += [*RUN, "--generations", "100000", "--out", str(out)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 90
-        while not (out / "checkpoints").exists() or not list((out / "checkpoints").iterdir()):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no checkpoint within 90 s"
-            time.sleep(0.1)
+    step = ["srun", "-n", "2", "--mpi=pmi2", "--kill-on-bad-exit=1", "--chdir", str(ROOT)]
+    args = [*RUN, "--generations", "100000", "--out", str(out)]
+    with running(*args, prefix=step, env={"SLURM_CONF": str(slurm.conf)}) as proc:
+        wait_for(lambda: proc.poll() is not None or list_checkpoints(out), 90, "a checkpoint")
+        assert proc.poll() is None, proc.communicate()
         worker = _rank_pid(str(out), 1)
         os.kill(worker, signal.SIGKILL)
         proc.communicate(timeout=90)  # KillWait (10 s in this cluster) + margin
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode != 0
 
 

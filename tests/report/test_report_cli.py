@@ -2,14 +2,9 @@
 tuned weights above the tuned shared weight, bad input, and the same answer under MPI."""
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import PYTHON, ROOT
+from harness import launch
 
 from src.parallel import SerialExecutor
 from src.report.build import load_target, write_report
@@ -17,37 +12,14 @@ from src.report.control import Budget, analyse, fixed_topology
 from src.report.episodes import Net, Runner
 
 PNG = b"\x89PNG\r\n\x1a\n"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-MPIEXEC = Path(sys.executable).parent / "mpiexec"
 #: Small budgets: a few seconds per report on the 200-step episodes of the tiny run.
 TINY = ["--episodes", "12", "--sweep", "9", "--tune-generations", "4", "--tune-popsize", "8"]
 TINY += ["--tune-episodes", "2", "--fixed-hidden", "4", "--quiet"]
 
 
 def run(*args, n_ranks=0, timeout=300):
-    """``python -m`` args (under ``mpiexec -n n_ranks`` if given), killed with its group on
-    timeout."""
-    cmd = [PYTHON, "-m", *args]
-    if n_ranks:
-        if not MPIEXEC.exists():
-            pytest.fail(f"{MPIEXEC} is missing: `make install` puts MPICH's mpiexec in the venv")
-        cmd = [str(MPIEXEC), "-n", str(n_ranks), *cmd]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    """``python -m args`` (under ``mpiexec -n n_ranks`` if given): :func:`harness.launch`."""
+    return launch("-m", *args, mpi=n_ranks, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

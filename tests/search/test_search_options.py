@@ -72,7 +72,8 @@ def test_resume_and_rank_count_leave_the_champion_unchanged(tmp_path):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-    from ckpt_helpers import TINY, assert_same_run, master
+    from ckpt_helpers import TINY, master
+    from harness import assert_same_run
 
     sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2"]
     runs = {}

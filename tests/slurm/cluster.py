@@ -28,8 +28,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+try:
+    from harness import wait_for
+except ImportError:  # run as a script: tests/ is not on sys.path yet
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from harness import wait_for
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "scontrol", "squeue")
 
@@ -50,18 +55,6 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
-    """Poll ``condition()`` until it returns something truthy; raise after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 class LocalSlurm:

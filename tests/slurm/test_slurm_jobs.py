@@ -20,15 +20,14 @@ requeued, the test raises its time limit, and the restarted job runs to the end.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 from pathlib import Path
 
 import pytest
-from cluster import LocalSlurm, missing_programs, wait_for
-from conftest import ROOT
+from cluster import LocalSlurm, missing_programs
+from harness import ROOT, assert_same_run, stats, wait_for
 
 from src.search import checkpoint
 
@@ -98,12 +97,6 @@ def jobs(slurm, tmp_path_factory):
     return submitted
 
 
-def stats_rows(run: Path) -> list[str]:
-    """stats.csv lines without the last column (seconds)."""
-    lines = (run / "stats.csv").read_text().splitlines()
-    return [line.rsplit(",", 1)[0] for line in lines]
-
-
 def test_time_limited_job_is_signalled_checkpoints_requeues_and_completes(slurm, jobs):
     job, run, log = jobs["requeue"]
 
@@ -131,10 +124,7 @@ def test_time_limited_job_is_signalled_checkpoints_requeues_and_completes(slurm,
     # every generation exactly once, and the same search as the uninterrupted job
     search_job, search_run, _ = jobs["search"]
     assert slurm.wait_job(search_job, timeout=480) == ["COMPLETED"]
-    assert stats_rows(run) == stats_rows(search_run)
-    assert json.loads((run / "best_genome.json").read_text()) == json.loads(
-        (search_run / "best_genome.json").read_text()
-    )
+    assert_same_run(search_run, run)
 
 
 def test_search_job_finishes_and_leaves_checkpoints(slurm, jobs):
@@ -142,7 +132,7 @@ def test_search_job_finishes_and_leaves_checkpoints(slurm, jobs):
     assert slurm.wait_job(job, timeout=480) == ["COMPLETED"], log.read_text()
     text = log.read_text()
     assert "--out" in text and "launch:" in text and "exit code 0" in text
-    assert len(stats_rows(run)) == LONG_GENERATIONS + 1
+    assert len(stats(run)) == LONG_GENERATIONS
     found = checkpoint.list_checkpoints(run)
     assert [g for g, _ in found] == list(range(LONG_GENERATIONS - 3, LONG_GENERATIONS))
     state = checkpoint.load(found[-1][1])
@@ -163,8 +153,8 @@ def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm,
     assert "| seed_0 |" in summary and "| seed_1 |" in summary and "(n=2)" in summary
     seeds = [checkpoint.load_latest(parent / r).state.config.seed for r in runs]
     assert seeds == [0, 1]
-    assert stats_rows(parent / "seed_0") != stats_rows(parent / "seed_1")
-    assert all(len(stats_rows(parent / r)) == 5 for r in runs)
+    assert stats(parent / "seed_0") != stats(parent / "seed_1")
+    assert all(len(stats(parent / r)) == 4 for r in runs)
     # resubmit element 1 with more generations: it resumes from its checkpoint
     more = [a if a != "4" else "6" for a in TINY]
     again = submit(slurm, "seeds.sbatch", parent, tmp_path / "again.log", *more,
@@ -172,4 +162,4 @@ def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm,
     assert slurm.wait_job(again, timeout=240) == ["COMPLETED"]
     text = (tmp_path / "again.log").read_text()
     assert f"--resume {parent / 'seed_1'}" in text and "exit code 0" in text
-    assert len(stats_rows(parent / "seed_1")) == 7 and len(stats_rows(parent / "seed_0")) == 5
+    assert len(stats(parent / "seed_1")) == 6 and len(stats(parent / "seed_0")) == 4
