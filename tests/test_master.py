@@ -3,16 +3,36 @@
 import csv
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from harness import ROOT, assert_same_run, launch, stats
 
+from src import master as cli
 from src.core.genome import Genome
+from src.parallel import SerialExecutor
 
 
 def master(*args):
     """``python -m src.master args`` in a process of its own, to its end."""
     return launch("-m", "src.master", *args, timeout=600)
+
+
+def refused(capsys, *args) -> str:
+    """Run the command line's root (parse, validate, claim the folder) in this process, for
+    input it must refuse: exit code 2 and one line ``error: ...`` on stderr, returned.
+
+    No process start-up (a second or so each); the signal handlers and the MPI launch check
+    of ``main`` are left out (the real command line is tested with bad input below too).
+    """
+    try:
+        code = cli.run_root(list(args), SerialExecutor())
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
 
 
 def read_stats(path):
@@ -49,35 +69,49 @@ BAD = [
 
 
 @pytest.mark.parametrize(("args", "message"), BAD)
-def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, args, message):
+def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "run"
-    proc = master(*args, "--out", str(out))
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ")
-    assert message in proc.stderr
+    assert message in refused(capsys, *args, "--out", str(out))
     assert not out.exists()
 
 
 @pytest.mark.parametrize("bad", sorted((ROOT / "tests/configs/bad").glob("*.toml")), ids=str)
-def test_bad_config_files(tmp_path, bad):
+def test_bad_config_files(tmp_path, capsys, bad):
     expected = bad.read_text().splitlines()[0].removeprefix("# expect: ")
-    proc = master("--task", "swingup", "--config", str(bad), "--out", str(tmp_path / "r"))
-    assert proc.returncode == 2, proc.stderr
-    assert expected in proc.stderr
-    assert not (tmp_path / "r").exists()
+    out = tmp_path / "r"
+    assert expected in refused(capsys, "--task", "swingup", "--config", str(bad), "--out", str(out))
+    assert not out.exists()
 
 
-def test_unwritable_out(tmp_path):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (BAD[2][0], BAD[2][1]),
+        (["--task", "swingup", "--config", str(ROOT / "tests/configs/bad/not_toml.toml")], None),
+    ],
+    ids=["set", "config"],
+)
+def test_the_command_line_refuses_bad_input_in_one_line_exit_2(tmp_path, args, message):
+    """The tests above call the root in-process; here the real ``python -m src.master``."""
+    if message is None:
+        message = Path(args[-1]).read_text().splitlines()[0].removeprefix("# expect: ")
+    out = tmp_path / "run"
+    proc = master(*args, "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: "), proc.stderr
+    assert message in proc.stderr and proc.stdout == ""
+    assert not out.exists()
+
+
+def test_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    proc = master("--task", "swingup", "--out", str(blocker / "sub"))
-    assert proc.returncode == 2 and "is not writable" in proc.stderr
+    assert "is not writable" in refused(capsys, "--task", "swingup", "--out", str(blocker / "sub"))
 
 
-def test_out_holding_a_run_is_refused(tmp_path):
+def test_out_holding_a_run_is_refused(tmp_path, capsys):
     (tmp_path / "stats.csv").write_text("generation\n0\n")
-    proc = master("--task", "swingup", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "already holds a run" in proc.stderr
+    assert "already holds a run" in refused(capsys, "--task", "swingup", "--out", str(tmp_path))
     assert (tmp_path / "stats.csv").read_text() == "generation\n0\n"
 
 
@@ -134,10 +168,9 @@ def test_search_improves_over_first_generations(tmp_path):
     assert sum(median[-5:]) > sum(median[:5])
 
 
-def test_a_long_out_name_is_one_line(tmp_path):
-    proc = master("--task", "swingup", "--out", str(tmp_path / ("x" * 300)))
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert "is not writable: File name too long" in proc.stderr
+def test_a_long_out_name_is_one_line(tmp_path, capsys):
+    line = refused(capsys, "--task", "swingup", "--out", str(tmp_path / ("x" * 300)))
+    assert "is not writable: File name too long" in line
 
 
 def test_config_toml_always_reads_back(tmp_path):

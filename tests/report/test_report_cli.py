@@ -7,6 +7,7 @@ import pytest
 from harness import launch
 
 from src.parallel import SerialExecutor
+from src.report import __main__ as report_cli
 from src.report.build import load_target, write_report
 from src.report.control import Budget, analyse, fixed_topology
 from src.report.episodes import Net, Runner
@@ -109,12 +110,24 @@ def test_report_of_a_genome_file_reads_its_task(tiny_run, tmp_path):
         (["RUN", "--set", "colour=1"], "unknown config key 'colour'"),
     ],
 )
-def test_bad_input_is_one_clear_line(tiny_run, args, message):
+def test_bad_input_is_one_clear_line(tiny_run, capsys, args, message):
+    """The command line's root in this process (no process start-up for each value)."""
     args = [str(tiny_run) if a == "RUN" else a for a in args]
-    proc = run("src.report", *args)
-    assert proc.returncode == 2
+    try:
+        code = report_cli.run_root(args, SerialExecutor())
+    except SystemExit as exc:  # argparse
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_bad_input_to_the_command_line_is_one_line_exit_2(tmp_path):
+    proc = run("src.report", str(tmp_path / "nowhere"), "--quiet")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
-    assert message in proc.stderr
+    assert "is neither a run folder nor a genome file" in proc.stderr and proc.stdout == ""
 
 
 def test_rerun_resumes_tuning_and_equals_a_straight_run(tiny_run, tmp_path):
