@@ -46,7 +46,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
-import os
 import re
 import zlib
 from collections.abc import Callable
@@ -69,10 +68,6 @@ SUBDIR = "checkpoints"
 _NAME = re.compile(r"^gen_(\d{6,})\.h5$")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _POP_KEYS = ("nodes", "node_offsets", "conns", "conn_offsets")
-
-# Test hook: with WANN_TEST_KILL_DURING_CHECKPOINT=<generation>, the process SIGKILLs itself
-# half-way through writing that generation's checkpoint (tests/checkpoint).
-_KILL_ENV = "WANN_TEST_KILL_DURING_CHECKPOINT"
 
 
 class CheckpointError(Exception):
@@ -394,14 +389,7 @@ def save(
     prune(run_dir, max(keep - 1, 1), run_id, below=snap.generation)
     if final.exists() and peek(final) != (run_id, snap.generation):
         set_aside(final, "foreign")
-    kill_at = os.environ.get(_KILL_ENV)
-    write_atomically(
-        final,
-        data,
-        guard,
-        # test hook: SIGKILL half-way through the write
-        kill_after_half=kill_at is not None and int(kill_at) == snap.generation,
-    )
+    write_atomically(final, data, guard)
     prune(run_dir, keep, run_id)
     return final
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,10 +45,7 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_atomically(
-    final: Path,
-    data: bytes,
-    before_replace: Callable[[], None] | None = None,
-    kill_after_half: bool = False,
+    final: Path, data: bytes, before_replace: Callable[[], None] | None = None
 ) -> None:
     """Write ``data`` to ``final`` via a temporary file in the same folder, fsync, rename.
 
@@ -62,9 +58,6 @@ def write_atomically(
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         try:
             view = memoryview(data)
-            if kill_after_half:
-                os.write(fd, view[: len(view) // 2])
-                os.kill(os.getpid(), signal.SIGKILL)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)

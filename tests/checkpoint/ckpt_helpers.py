@@ -22,11 +22,20 @@ TINY = [
     "episode_steps=200",
     "--quiet",
 ]
+#: ``python KILLING_MASTER GENERATION [src.master arguments]``: ``src.master`` that SIGKILLs
+#: itself half-way through writing that generation's checkpoint.
+KILLING_MASTER = Path(__file__).with_name("killing_master.py")
 
 
 def master(*args: str, env: dict | None = None, timeout: float = 300, mpi: int = 0):
     """Run ``python -m src.master`` (under ``mpiexec -n mpi`` if ``mpi``) to its end."""
     return launch("-m", "src.master", *args, env=env, timeout=timeout, mpi=mpi)
+
+
+def killed_master(generation: int, *args: str, mpi: int = 0):
+    """:func:`master` that SIGKILLs itself half-way through writing the checkpoint of
+    ``generation`` (tests/checkpoint/killing_master.py), run to its death."""
+    return launch(str(KILLING_MASTER), str(generation), *args, mpi=mpi)
 
 
 def start_master(*args: str, log: Path, mpi: int = 0, env: dict | None = None) -> subprocess.Popen:

@@ -9,7 +9,7 @@ import subprocess
 
 import h5py
 import pytest
-from ckpt_helpers import TINY, checkpoints, master
+from ckpt_helpers import TINY, checkpoints, killed_master, master
 from harness import ROOT, assert_same_run, stats
 
 pytestmark = pytest.mark.checkpoint
@@ -265,15 +265,8 @@ def test_resume_after_a_kill_in_the_first_checkpoint_write(tmp_path):
     the whole run again, equal to a straight run."""
     ref = straight(tmp_path, 3)
     run = tmp_path / "killed"
-    proc = master(
-        *TINY,
-        "--generations",
-        "3",
-        "--out",
-        str(run),
-        env={"WANN_TEST_KILL_DURING_CHECKPOINT": "0"},
-    )
-    assert proc.returncode == -signal.SIGKILL
+    proc = killed_master(0, *TINY, "--generations", "3", "--out", str(run))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert checkpoints(run) == [] and len(stats(run)) == 1 and (run / "run.lock").exists()
     assert list((run / "checkpoints").glob(".gen_000000.h5.tmp*"))
     proc = master("--resume", str(run), "--generations", "3", "--quiet")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ckpt_helpers import TINY, checkpoints, master, start_master, stop_with
+from ckpt_helpers import TINY, checkpoints, killed_master, master, start_master, stop_with
 from harness import assert_same_run, stats, stop, wait_for
 
 from src.search import stopping
@@ -70,15 +70,8 @@ def test_signal_to_the_mpi_launcher_stops_every_rank(tmp_path):
 
 def test_sigkill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path):
     run = tmp_path / "run"
-    proc = master(
-        *TINY,
-        "--generations",
-        "6",
-        "--out",
-        str(run),
-        env={"WANN_TEST_KILL_DURING_CHECKPOINT": "3"},
-    )
-    assert proc.returncode == -signal.SIGKILL
+    proc = killed_master(3, *TINY, "--generations", "6", "--out", str(run))
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names[0].startswith(".gen_000003.h5.tmp")  # the half-written file
     # keep_checkpoints - 1 older files are kept while the new one is written
