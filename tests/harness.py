@@ -5,9 +5,10 @@ puts ``tests/`` on ``sys.path`` (pytest's default ``prepend`` import mode).
 
 * :func:`launch` runs ``python ARGS`` (under ``mpiexec -n N`` with ``mpi=N``) to its end;
   :func:`start` starts it in the background. Every program gets a session (and process
-  group) of its own, so :func:`stop` kills it with everything it started (``mpiexec``, its
-  proxies and the ranks) and nothing else; a launch that outlives its timeout is killed that
-  way and fails the test with the output it had written.
+  group) of its own, and :func:`stop` kills that group and every process below the program
+  (``mpiexec``, its proxies and the ranks, which hydra puts in sessions of their own), and
+  nothing else; a launch that outlives its timeout is killed that way and fails the test
+  with the output it had written.
 * :func:`wait_for` polls a condition until a deadline: the tests never sleep a fixed time to
   let something happen.
 * :func:`assert_same_run` compares two run folders bit for bit.
@@ -84,10 +85,42 @@ def start(
         )
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group of ``proc`` (whatever is left of it) and reap ``proc``."""
+def descendants(pid: int) -> list[int]:
+    """The PIDs of the processes below ``pid`` (children, their children ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    below = descendants(proc.pid) if proc.poll() is None else []
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc``, its process group and every process below it, and reap ``proc``.
+
+    The tree matters: MPICH's hydra starts its proxy and each rank in a session of their
+    own, outside ``mpiexec``'s group (its proxy ends them when ``mpiexec`` dies, a second or
+    so later; killed here, they do not depend on that, nor do ranks under srun or salloc).
+    """
+    _kill_tree(proc)
     proc.wait()
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
@@ -121,8 +154,7 @@ def launch(
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            _kill_tree(proc)
             out, err = proc.communicate()
             pytest.fail(
                 f"{' '.join(proc.args)} still ran after {timeout} s (killed)\n"

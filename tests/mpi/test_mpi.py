@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import assert_same_run, launch, running, stats, wait_for
+from harness import assert_same_run, descendants, launch, running, stats, wait_for
 
 from src.search import checkpoint
 
@@ -115,27 +115,9 @@ def test_bad_input_under_mpiexec_exits_2_without_hanging(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _rank_pid(launcher: int, rank: int) -> int | None:
     """PID of MPI rank ``rank`` under ``launcher`` (hydra puts PMI_RANK in each environment)."""
-    for pid in _descendants(launcher):
+    for pid in descendants(launcher):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
