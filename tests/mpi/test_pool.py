@@ -20,14 +20,8 @@ from src.parallel import Executor, PoolExecutor, SerialExecutor, WorkerError
 from src.search.loop import Reporter, initial_state, run
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-from ckpt_helpers import (
-    TINY,
-    assert_same_run,
-    checkpoints,
-    master,
-    start_master,
-    wait_for,
-)
+from ckpt_helpers import TINY, checkpoints, master, start_master
+from harness import assert_same_run, descendants, wait_for
 
 
 def square(i: int) -> tuple[int, int]:
@@ -145,19 +139,6 @@ def test_search_in_a_pool_equals_the_serial_search(tmp_path, pool):
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
 
 
-def children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 @pytest.mark.checkpoint
 def test_workers_cli_equals_serial_then_sigterm_and_resume_equal_a_straight_run(tmp_path):
     gens = ["--generations", "12", "--set", "champion_reps=2"]
@@ -175,8 +156,8 @@ def test_workers_cli_equals_serial_then_sigterm_and_resume_equal_a_straight_run(
     try:
         # the workers exist while the parent still waits for them to start up (imports,
         # JIT caches: a second or more), long before the last generation
-        wait_for(lambda: len(children(job.pid)) >= 2 or job.poll() is not None, 120, "workers")
-        for pid in [job.pid, *children(job.pid)]:
+        wait_for(lambda: len(descendants(job.pid)) >= 2 or job.poll() is not None, 120, "workers")
+        for pid in [job.pid, *descendants(job.pid)]:
             with contextlib.suppress(ProcessLookupError):  # a short-lived helper
                 os.kill(pid, signal.SIGTERM)
         code = job.wait(timeout=120)

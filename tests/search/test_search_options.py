@@ -189,7 +189,8 @@ def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, i
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-    from ckpt_helpers import TINY, assert_same_run, master
+    from ckpt_helpers import TINY, master
+    from harness import assert_same_run
 
     sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2", "--set", item]
     runs = {}
