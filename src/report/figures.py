@@ -28,31 +28,8 @@ from ..core import activations  # noqa: E402
 from ..core.genome import BIAS, HIDDEN, INPUT, OUTPUT  # noqa: E402
 from .episodes import Net  # noqa: E402
 
-#: Colour per activation name (hidden nodes); inputs, bias and outputs have their own.
-ACT_COLOURS = {
-    "linear": "#9e9e9e",
-    "step": "#8c564b",
-    "sin": "#1f77b4",
-    "gaussian": "#2ca02c",
-    "tanh": "#ff7f0e",
-    "sigmoid": "#bcbd22",
-    "inverse": "#e377c2",
-    "abs": "#9467bd",
-    "relu": "#d62728",
-    "cos": "#17becf",
-}
-SHORT = {
-    "linear": "lin",
-    "step": "step",
-    "sin": "sin",
-    "gaussian": "gaus",
-    "tanh": "tanh",
-    "sigmoid": "sig",
-    "inverse": "inv",
-    "abs": "abs",
-    "relu": "relu",
-    "cos": "cos",
-}
+# Hidden nodes take their colour and label from their activation's row
+# (src.core.activations.ROWS); inputs, bias and outputs have their own.
 KIND_COLOURS = {BIAS: "#f0f0f0", INPUT: "#ffffff", OUTPUT: "#ffffff"}
 UNUSED = "#d9d9d9"
 DPI = 96
@@ -171,15 +148,15 @@ def draw_network(
     if weights is not None:
         mappable = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(-lim, lim))
         fig.colorbar(mappable, ax=ax, fraction=0.025, pad=0.01, label="connection weight")
-    used_acts: set[str] = set()
+    used_acts: set[int] = set()
     xs, ys, faces = [], [], []
     for s in col:
         x, yy = pos[s]
         kind = int(genome.node_kind[s])
         if kind == HIDDEN:
-            name = activations.NAMES[int(genome.node_act[s])]
-            used_acts.add(name)
-            face, label = ACT_COLOURS[name], SHORT[name]
+            row = activations.BY_ID[int(genome.node_act[s])]
+            used_acts.add(row.id)
+            face, label = row.colour, row.label
         else:
             face = KIND_COLOURS[kind] if (kind == OUTPUT or s in used_inputs) else UNUSED
             label = ""
@@ -206,12 +183,12 @@ def draw_network(
             marker="o",
             ls="",
             markersize=9,
-            markerfacecolor=ACT_COLOURS[a],
+            markerfacecolor=row.colour,
             markeredgecolor="black",
-            label=a,
+            label=row.name,
         )
-        for a in ACT_COLOURS
-        if a in used_acts
+        for row in activations.BY_ID.values()
+        if row.id in used_acts
     ]
     if handles:
         ax.legend(

@@ -179,7 +179,8 @@ def _activate_lanes(act_id, values, slot, w, m, mv):
     loop is the bare activation. The exact ones (multiplies, compares, sign flips) vectorise
     and run over ``mv`` lanes (``m`` rounded up to the vector width; lanes past ``m`` are dead
     and never read); the libm ones are one scalar call per live lane (:func:`_no_vectorize`).
-    An id not listed takes the generic loop: as exact, only slower.
+    An id not listed takes the generic loop: as exact, only slower (a row added to
+    ``activations.ROWS`` needs no branch here to be correct).
     """
     if act_id == activations.LINEAR:
         for j in range(mv):

@@ -8,7 +8,8 @@ from src.core import activations
 from src.core.genome import Genome
 from src.core.network import compile_genome, forward
 
-TABLE = {
+#: The paper's ten (Gaier & Ha 2019), written down independently of the registry.
+PAPER = {
     "linear": lambda x: x,
     "step": lambda x: 1.0 if x > 0 else 0.0,
     "sin": lambda x: math.sin(math.pi * x),
@@ -22,11 +23,11 @@ TABLE = {
 }
 
 
-@pytest.mark.parametrize("name", list(TABLE))
-def test_activations_match_the_table(name):
+@pytest.mark.parametrize("name", list(PAPER))
+def test_the_papers_activations_are_registered_as_defined(name):
     xs = np.linspace(-3, 3, 61)
     act = activations.IDS[name]
-    expected = np.array([TABLE[name](float(x)) for x in xs])
+    expected = np.array([PAPER[name](float(x)) for x in xs])
     np.testing.assert_allclose(activations.apply(act, xs), expected, atol=1e-15)
     scalar = np.array([activations.apply_scalar(act, float(x)) for x in xs])
     np.testing.assert_allclose(scalar, expected, atol=1e-15)

@@ -54,7 +54,8 @@ def test_every_child_has_exactly_one_valid_mutation(seed, pool):
 
 def test_step_excluded_from_classification_pool():
     assert activations.STEP not in activations.CLASSIFICATION_POOL
-    assert len(activations.CONTROL_POOL) == 10
+    assert sorted(activations.CONTROL_POOL) == sorted(activations.NAMES)  # every row
+    assert set(activations.CLASSIFICATION_POOL) == set(activations.NAMES) - {activations.STEP}
 
 
 def test_inapplicable_operator_is_redrawn_not_cloned():

@@ -241,8 +241,8 @@ def test_kernel_cache_follows_an_edit_to_activations(tmp_path):
     act = tree / "src" / "core" / "activations.py"
     edit(
         act,
-        "    if act_id == LINEAR:\n        return x\n",
-        "    if act_id == LINEAR:\n        return 0.5 * x\n",
+        'Activation(1, "linear", lambda x: x, lambda x: x,',
+        'Activation(1, "linear", lambda x: x, lambda x: 0.5 * x,',
     )
     edited = run()
     assert edited["hits"] == 0 and edited["returns"] != first["returns"]
