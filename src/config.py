@@ -21,8 +21,9 @@ from .core.weights import CHAMPION_WEIGHTS, WEIGHT_SAMPLING
 from .search import files
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-#: Accepted values of the string keys that pick a rule (the reference's rule is reachable),
-#: as the functions that apply them define them.
+#: Accepted values of the string keys that pick a rule (the reference's rule is reachable):
+#: the registries of the modules that apply them (``RANKING_METHODS`` and ``CROWDING_RULES``
+#: map each name to its implementation), read at each validation.
 CHOICES = {
     "ranking": RANKING_METHODS,
     "add_connection": ADD_CONNECTION_RULES,

@@ -23,6 +23,8 @@ Pure numpy; nothing here imports any other part of ``src``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = [
@@ -34,11 +36,6 @@ __all__ = [
     "rank_population",
     "tournament",
 ]
-
-#: Accepted values of ``method`` in :func:`rank_population`.
-RANKING_METHODS: tuple[str, ...] = ("paper", "nsga3obj")
-#: Accepted values of ``crowding``: gaps divided by the front's range, or the reference's.
-CROWDING_RULES: tuple[str, ...] = ("range", "reference")
 
 
 def _as_objectives(objectives: np.ndarray, name: str = "objectives") -> np.ndarray:
@@ -157,6 +154,38 @@ def _unique_rows_per_front(obj: np.ndarray, fronts: np.ndarray) -> tuple[np.ndar
     return order[new], group
 
 
+def _gap_over_range(gap: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Crowding rule ``"range"``: an inner member's ``gap / (hi - lo)`` (see
+    :func:`crowding_distance`; 0 for a zero range, the limit for an infinite one)."""
+    span = np.where(hi == lo, 0.0, hi - lo)
+    finite_span = np.isfinite(span) & (span > 0)
+    return np.where(
+        finite_span,
+        gap / np.where(finite_span, span, 1.0),
+        np.where(np.isinf(span) & np.isinf(gap), 1.0, 0.0),
+    )
+
+
+def _gap_times_reference_scale(gap: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Crowding rule ``"reference"``: ``gap * |1/hi - lo|`` as the WANN reference code
+    computes it, where the range is finite and non-zero; ``"range"`` elsewhere."""
+    span = np.where(hi == lo, 0.0, hi - lo)
+    finite_span = np.isfinite(span) & (span > 0)
+    scale = np.abs(1.0 / np.where(hi == 0.0, np.inf, hi) - lo)
+    scaled = gap * np.where(np.isfinite(scale), scale, 0.0)
+    return np.where(finite_span, np.nan_to_num(scaled, posinf=np.inf), _gap_over_range(gap, lo, hi))
+
+
+#: The crowding rules, name -> an inner front member's contribution for one objective,
+#: ``f(gap, lo, hi)`` over arrays (gap between its neighbours, the front's min and max; called
+#: under ``np.errstate(invalid="ignore", divide="ignore")``). The config's ``crowding`` key
+#: accepts exactly these names; a new rule is one entry here.
+CROWDING_RULES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    "range": _gap_over_range,
+    "reference": _gap_times_reference_scale,
+}
+
+
 def crowding_distance(
     objectives: np.ndarray, fronts: np.ndarray, rule: str = "range"
 ) -> np.ndarray:
@@ -197,8 +226,9 @@ def crowding_distance(
         ValueError: On shape mismatch or NaN objectives.
     """
     obj = _as_objectives(objectives)
-    if rule not in CROWDING_RULES:
-        raise ValueError(f"crowding rule must be one of {CROWDING_RULES}, got {rule!r}")
+    gap_term = CROWDING_RULES.get(rule)
+    if gap_term is None:
+        raise ValueError(f"crowding rule must be one of {tuple(CROWDING_RULES)}, got {rule!r}")
     fr = np.asarray(fronts)
     if fr.shape != (obj.shape[0],):
         raise ValueError(f"fronts must have shape ({obj.shape[0]},), got {fr.shape}")
@@ -235,22 +265,9 @@ def crowding_distance(
         if inner.size:
             prev = v[inner - 1]
             nxt = v[inner + 1]
-            lo_i = lo[inner]
-            hi_i = hi[inner]
             with np.errstate(invalid="ignore", divide="ignore"):
                 gap = np.where(nxt == prev, 0.0, nxt - prev)
-                span = np.where(hi_i == lo_i, 0.0, hi_i - lo_i)
-                finite_span = np.isfinite(span) & (span > 0)
-                val = np.where(
-                    finite_span,
-                    gap / np.where(finite_span, span, 1.0),
-                    np.where(np.isinf(span) & np.isinf(gap), 1.0, 0.0),
-                )
-                if rule == "reference":
-                    scale = np.abs(1.0 / np.where(hi_i == 0.0, np.inf, hi_i) - lo_i)
-                    scaled = gap * np.where(np.isfinite(scale), scale, 0.0)
-                    val = np.where(finite_span, np.nan_to_num(scaled, posinf=np.inf), val)
-            contrib[inner] = val
+                contrib[inner] = gap_term(gap, lo[inner], hi[inner])
         dist[order] += contrib
 
     return dist[group]
@@ -332,7 +349,7 @@ def rank_population(
     Args:
         objectives: (n, 3) columns = (mean reward, max reward, number of enabled
             connections); connections ``>= 0``. Finite values expected; NaN raises.
-        method: One of :data:`RANKING_METHODS`.
+        method: A :data:`RANKING_METHODS` name.
         rng: Generator; exactly one ``rng.random()`` draw is consumed per call.
         prob_moo: Probability of ranking on (mean, 1/connections) in ``"paper"`` mode.
         crowding: :data:`CROWDING_RULES` entry (see :func:`crowding_distance`).
@@ -343,7 +360,8 @@ def rank_population(
     Raises:
         ValueError: Unknown ``method``, wrong shape, NaN, or negative connection counts.
     """
-    if method not in RANKING_METHODS:
+    scheme = RANKING_METHODS.get(method)
+    if scheme is None:
         raise ValueError(
             f"unknown ranking method {method!r}; accepted values: "
             + ", ".join(repr(m) for m in RANKING_METHODS)
@@ -358,14 +376,42 @@ def rank_population(
         raise ValueError("connection counts must be >= 0")
 
     u = rng.random()  # exactly one draw, whatever the method
+    return scheme(mean, best, conns, u < prob_moo, crowding)
+
+
+def _rank_paper(
+    mean: np.ndarray, best: np.ndarray, conns: np.ndarray, on_connections: bool, crowding: str
+) -> np.ndarray:
+    """Ranking scheme ``"paper"`` (see :func:`rank_population`)."""
     tiebreak = np.column_stack([mean, best, -conns])
-    if method == "nsga3obj":
-        return _nsga_rank(tiebreak, tiebreak, crowding)
-    if u < prob_moo:
+    if on_connections:
         moo = np.column_stack([mean, 1.0 / np.maximum(conns, 1.0)])
     else:
         moo = np.column_stack([mean, best])
     return _nsga_rank(moo, tiebreak, crowding)
+
+
+def _rank_nsga3obj(
+    mean: np.ndarray, best: np.ndarray, conns: np.ndarray, on_connections: bool, crowding: str
+) -> np.ndarray:
+    """Ranking scheme ``"nsga3obj"`` (see :func:`rank_population`); ignores the draw."""
+    del on_connections
+    tiebreak = np.column_stack([mean, best, -conns])
+    return _nsga_rank(tiebreak, tiebreak, crowding)
+
+
+#: The ranking schemes, name -> ``f(mean, max, connections, on_connections, crowding)``
+#: returning (n,) int64 ranks, 0 = best. ``on_connections`` is the paper's coin (``u <
+#: prob_moo`` for the one number :func:`rank_population` draws per call, whatever the
+#: scheme, so switching scheme does not shift the random stream); ``crowding`` is a
+#: :data:`CROWDING_RULES` name. The config's ``ranking`` key accepts exactly these names; a
+#: new scheme is one entry here.
+RANKING_METHODS: dict[
+    str, Callable[[np.ndarray, np.ndarray, np.ndarray, bool, str], np.ndarray]
+] = {
+    "paper": _rank_paper,
+    "nsga3obj": _rank_nsga3obj,
+}
 
 
 def tournament(
