@@ -24,14 +24,15 @@ the resolved pool is recorded in each run's ``config.toml`` and checkpoints, and
 refuses a run whose recorded pool differs from the one the code now resolves.
 
 Compiled kernels: :func:`apply_scalar` is generated from :data:`ROWS` at import, as the
-if-chain ``if act_id == <id>: return <scalar>(x)`` (one branch per row, unknown ids give NaN),
-and each ``scalar`` is registered with ``numba.extending.register_jitable``. Kernels that
-compile it (``src.tasks.swingup``, ``src.tasks.biped``, ``src.tasks.carracing``) bake that
-chain into their machine code when they are compiled, and their disk cache is keyed on the
-text of this file (:mod:`src.core.jitcache`), so a row added here recompiles them. A row added
-at run time with :func:`registered` reaches the tables looked up per call (names, ids,
-:func:`apply`, genome validation, the pictures) but neither :func:`apply_scalar` nor any
-compiled kernel nor the default pools: permanent rows belong in :data:`ROWS`.
+if-chain ``if act_id == <id>: return <scalar>(x)`` (one branch per row, unknown ids give NaN);
+kernels compile it as :func:`numba_scalar` returns it (each ``scalar`` registered with
+``numba.extending.register_jitable``). Kernels that compile it (``src.tasks.swingup``,
+``src.tasks.biped``, ``src.tasks.carracing``) bake that chain into their machine code when
+they are compiled, and their disk cache is keyed on the text of this file
+(:mod:`src.core.jitcache`), so a row added here recompiles them. A row added at run time with
+:func:`registered` reaches the tables looked up per call (names, ids, :func:`apply`, genome
+validation, the pictures) but neither :func:`apply_scalar` nor any compiled kernel nor the
+default pools: permanent rows belong in :data:`ROWS`.
 
 The swing-up lane kernel (:func:`src.tasks.swingup._activate_lanes`) additionally has a
 hand-written branch per known id so that each runs as a tight (vectorised where exact) loop;
@@ -47,7 +48,6 @@ import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numba.extending
 import numpy as np
 
 
@@ -198,32 +198,23 @@ def apply(act_id: int, x: np.ndarray) -> np.ndarray:
     return row.array(x)
 
 
-_JITABLE: set[Callable] = set()
-
-
-def _jitable(row: Activation) -> Callable[[float], float]:
-    """``row.scalar``, registered with numba once (an overload each time would pile up)."""
-    if not isinstance(row.scalar, types.FunctionType):
-        # register_jitable(math.tanh) would re-register numba's own math.tanh
-        raise TypeError(f"activation {row.name!r}: scalar must be a Python function or lambda")
-    if row.scalar not in _JITABLE:
-        numba.extending.register_jitable(row.scalar)
-        _JITABLE.add(row.scalar)
-    return row.scalar
-
-
 def scalar_dispatch(rows: tuple[Activation, ...]) -> Callable[[int, float], float]:
-    """The numba-compilable ``f(act_id, x)`` over ``rows``: one ``if`` per row, else NaN.
+    """The scalar ``f(act_id, x)`` over ``rows``: one ``if`` per row, else NaN.
 
     Generated source (numba compiles Python bytecode, and a chain of comparisons with
-    constant ids is what lets LLVM fold a constant id to its one branch), with each row's
-    ``scalar`` registered as jitable so the same function runs as plain Python too.
+    constant ids is what lets LLVM fold a constant id to its one branch), calling each row's
+    ``scalar``. Plain Python as returned; numba compiles it once :func:`numba_scalar` has
+    registered the rows' functions.
     """
     namespace: dict[str, object] = {"math": math}
     lines = ["def apply_scalar(act_id, x):"]
     for row in rows:
+        if not isinstance(row.scalar, types.FunctionType):
+            # numba could not compile a builtin as a row function (register_jitable(math.tanh)
+            # would even re-register numba's own math.tanh)
+            raise TypeError(f"activation {row.name!r}: scalar must be a Python function or lambda")
         fn = f"_scalar_{row.id}"
-        namespace[fn] = _jitable(row)
+        namespace[fn] = row.scalar
         lines += [f"    if act_id == {row.id}:", f"        return {fn}(x)"]
     lines.append("    return math.nan")
     # Compiled under this file's name: numba's disk cache locates a function by its file.
@@ -232,6 +223,25 @@ def scalar_dispatch(rows: tuple[Activation, ...]) -> Callable[[int, float], floa
     fn.__doc__ = "Scalar form of :func:`apply` over :data:`ROWS`; unknown ids give NaN."
     fn.__module__ = __name__
     return fn
+
+
+_JITABLE: set[Callable] = set()
+
+
+def numba_scalar(rows: tuple[Activation, ...] | None = None) -> Callable[[int, float], float]:
+    """:func:`apply_scalar` (or :func:`scalar_dispatch` over ``rows``), ready for
+    ``numba.njit``: each row's ``scalar`` is registered with ``register_jitable``, once.
+
+    numba is imported here, not with this module: configs, genomes and the report use the
+    registry without it (and the CLI starts faster).
+    """
+    import numba.extending
+
+    for row in ROWS if rows is None else rows:
+        if row.scalar not in _JITABLE:
+            numba.extending.register_jitable(row.scalar)
+            _JITABLE.add(row.scalar)
+    return apply_scalar if rows is None else scalar_dispatch(rows)
 
 
 #: Scalar form of :func:`apply` for the rows of :data:`ROWS`; compiles under ``numba.njit``.

@@ -48,7 +48,7 @@ EPISODE_STEPS = {"biped": 1600, "biped-hardcore": 2000}
 #: Torque cost per unit of |action| and per joint, as in gymnasium's reward.
 TORQUE_COST = 0.00035 * bw.MOTORS_TORQUE
 
-_act = numba.njit(cache=True, inline="always")(activations.apply_scalar)
+_act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 
 
 @numba.njit(cache=True)

@@ -46,12 +46,12 @@ from . import Task
 
 _dynamics = numba.njit(cache=True, inline="always")(env.step_dynamics)
 _reward = numba.njit(cache=True, inline="always")(env.step_reward)
-_act = numba.njit(cache=True, inline="always")(activations.apply_scalar)
+_act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 #: ``apply_scalar`` as a plain call for the lane kernel: LLVM inlines it into each branch of
 #: :func:`_activate_lanes` and folds the constant id all the same, and the kernel compiles in
 #: a third of the time numba's own inlining of eleven copies takes (~8 s instead of ~25 s).
 #: Not cached by itself: it is compiled only into kernels that are.
-_act_call = numba.njit(activations.apply_scalar)
+_act_call = numba.njit(activations.numba_scalar())
 
 
 @numba.extending.intrinsic

@@ -53,7 +53,7 @@ def test_array_scalar_and_compiled_scalar_agree(row):
     array = activations.apply(row.id, XS)
     scalar = np.array([activations.apply_scalar(row.id, float(x)) for x in XS])
     np.testing.assert_allclose(scalar, array, rtol=1e-15, atol=1e-15)
-    compiled = numba.njit(activations.apply_scalar)
+    compiled = numba.njit(activations.numba_scalar())
     jitted = np.array([compiled(row.id, float(x)) for x in XS])
     assert jitted.tobytes() == scalar.tobytes()
     with np.errstate(invalid="ignore"):
@@ -115,7 +115,7 @@ def test_a_new_row_reaches_every_table(tmp_path):
         validate(WannConfig(task="swingup", activations=(SOFTSIGN.name,)))
 
         rows = (*activations.ROWS, SOFTSIGN)
-        dispatch = numba.njit(activations.scalar_dispatch(rows))
+        dispatch = numba.njit(activations.numba_scalar(rows))
         for row in rows:
             jitted = np.array([dispatch(row.id, float(x)) for x in XS])
             np.testing.assert_allclose(jitted, activations.apply(row.id, XS), atol=1e-15)
