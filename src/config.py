@@ -285,12 +285,14 @@ def from_mapping(values: dict[str, Any], source: str) -> WannConfig:
 
 
 #: Keys a config file may hold that are not config keys, ignored when it is read: a run's
-#: ``config.toml`` names its run (``run_id``), and is still usable with ``--config``.
-IGNORED_FILE_KEYS = ("run_id",)
+#: ``config.toml`` names its run (``run_id``) and records what it resolved beyond its config
+#: (``src.search.provenance``), and is still usable with ``--config``.
+IGNORED_FILE_KEYS = ("run_id", "resolved_activations", "software_version")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Read a flat TOML config file; errors name the file. ``run_id`` is ignored."""
+    """Read a flat TOML config file; errors name the file. :data:`IGNORED_FILE_KEYS` are
+    ignored."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -309,15 +311,22 @@ def read_toml(path: Path) -> dict[str, Any]:
 def write_config(config: WannConfig, path: Path, run_id: str = "") -> None:
     """The full config as flat TOML, written atomically; reusable with ``--config``.
 
-    ``run_id`` (the run's identity, see ``src.search.runfolder``) comes first; reading the
-    file as a config ignores it (:func:`read_toml`). The text is checked to read back
+    ``run_id`` (the run's identity, see ``src.search.runfolder``) comes first, then the
+    activation pool and software version the run uses (``src.search.provenance``); reading
+    the file as a config ignores them (:func:`read_toml`). The text is checked to read back
     to the same values before it is written.
 
     Raises:
         src.search.files.WriteFailed: the file could not be written (disk full ...).
     """
-    header = "Full configuration of this run (usable with --config; run_id is then ignored)."
-    text = to_toml(config, header, {"run_id": run_id} if run_id else None)
+    from .search import provenance  # here: provenance imports this module
+
+    header = (
+        "Full configuration of this run (usable with --config; run_id, resolved_activations "
+        "and software_version are then ignored)."
+    )
+    extra = {"run_id": run_id} if run_id else {}
+    text = to_toml(config, header, {**extra, **provenance.current(config).toml_items()})
     files.write_atomically(path, text.encode())
 
 
@@ -343,8 +352,8 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
-def to_toml(config: WannConfig, header: str = "", extra: dict[str, str] | None = None) -> str:
-    """The full config as flat TOML text (``extra``: more string keys, e.g. ``run_id``).
+def to_toml(config: WannConfig, header: str = "", extra: dict[str, Any] | None = None) -> str:
+    """The full config as flat TOML text (``extra``: more keys first, e.g. ``run_id``).
 
     The text is read back before it is returned and must give the same values: a written
     config.toml always reads back.

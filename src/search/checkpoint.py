@@ -17,7 +17,10 @@ Schema (``format = "wann-checkpoint"``, ``format_version = 2``; readable with pl
 
     /                       attrs: format, format_version, run_id (the run it belongs to),
                                    generation, task, created (UTC ISO),
-                                   software (package version), config_json (the full config),
+                                   software ("wann-at-scale <version>"),
+                                   resolved_activations_json (the hidden-node activation
+                                   pool the run uses, names in order; see provenance.py),
+                                   config_json (the full config),
                                    rng_state_json (numpy bit_generator.state),
                                    next_node_id, next_innovation, digest (CRC-32 of every
                                    dataset and every attribute but itself)
@@ -56,9 +59,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
 from ..config import from_mapping
 from ..core.genome import Genome, Innovations, pack, unpack
+from . import provenance
 from .files import WriteFailed, write_atomically
 from .loop import SearchState
 
@@ -331,7 +334,9 @@ def _image(snap: SearchState, run_id: str) -> bytes:
         a["generation"] = snap.generation
         a["task"] = config.task
         a["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        a["software"] = f"wann-at-scale {__version__}"
+        recorded = provenance.current(config)
+        a["software"] = provenance.SOFTWARE_PREFIX + str(recorded.software_version)
+        a["resolved_activations_json"] = json.dumps(recorded.resolved_activations)
         a["config_json"] = json.dumps(config.to_dict())
         a["rng_state_json"] = json.dumps(snap.rng.bit_generator.state)
         a["next_node_id"] = snap.innovations.next_node_id
@@ -559,6 +564,18 @@ def _read_state(f: h5py.File) -> SearchState:
         history=history,
         best=best,
         best_info=best_info,
+    )
+
+
+def read_provenance(path: Path) -> provenance.Provenance:
+    """The activation pool and software version a checkpoint records (``None`` for what a
+    checkpoint written before they were recorded lacks)."""
+    with h5py.File(path, "r") as f:
+        pool = f.attrs.get("resolved_activations_json")
+        software = f.attrs.get("software")
+    return provenance.Provenance(
+        tuple(json.loads(_str(pool))) if pool is not None else None,
+        provenance.version_of_software(_str(software)) if software is not None else None,
     )
 
 

@@ -7,6 +7,11 @@ unless ``force`` (``--force-config``). Keys that never alter results:
 * ``generations``: how long to go on (extending a run is the point of resuming);
 * ``keep_checkpoints``, ``chunk_genomes`` (evaluation is chunked, results are not), ``data_dir``
   (where the same MNIST files are read from).
+
+What the run resolved beyond its config, its activation pool and the software version
+(:mod:`src.search.provenance`), must also be what this code resolves: a difference is refused
+the same way (``force`` goes on). A record without them (a run from before they were kept)
+is not checked for them, with a warning.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 from .. import config as cfg
 from ..tasks import make_task
-from . import checkpoint, loop, runfolder
+from . import checkpoint, loop, provenance, runfolder
 from .loop import SearchState
 
 #: Config keys that may differ on resume without changing any result.
@@ -117,6 +122,20 @@ def resume(
             f"--force-config to continue with the new values anyway (the run is then no longer "
             f"reproducible from its config), or start a new run"
         )
+    if fresh:
+        recorded, source = provenance.from_toml(config_path), config_path.name
+    else:
+        recorded = checkpoint.read_provenance(loaded.path)
+        source = f"the checkpoint {loaded.path.name}"
+    drift, unrecorded = provenance.compare(recorded, provenance.current(new))
+    if drift and not force:
+        listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in drift.items())
+        raise cfg.ConfigError(
+            f"--resume: refusing to go on with results that would change without a config "
+            f"change ({listed}); {made_with} the old ones. Use --force-config to continue "
+            f"anyway (the run is then no longer reproducible from its files), or start a new "
+            f"run"
+        )
     if new.generations <= generation:
         raise cfg.ConfigError(
             f"--resume: generations = {new.generations} but the checkpoint already holds "
@@ -124,6 +143,16 @@ def resume(
             f"pass --generations N with N > {generation}"
         )
     make_task(new)  # data or encoder files unusable: ConfigError, before anything is touched
+    if unrecorded:
+        now = provenance.current(new).toml_items()
+        warn(
+            f"warning: {source} records no {' and no '.join(unrecorded)} (written before they "
+            f"were recorded): not checked; going on with "
+            + ", ".join(f"{k} {now[k]!r}" for k in unrecorded)
+        )
+    if drift:
+        listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in drift.items())
+        warn(f"warning: --force-config: continuing with changed {listed}")
     if fresh:
         checkpoint.remove_temporaries(run_dir)  # a first checkpoint write that was killed
         if altering:

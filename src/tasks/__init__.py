@@ -82,3 +82,26 @@ def activation_pool(config: WannConfig, task: Task) -> tuple[int, ...]:
     if config.activations:
         return activations.ids_from_names(config.activations)
     return task.default_pool
+
+
+def task_class(name: str) -> type[Task]:
+    """The :class:`Task` subclass of task ``name``: its module is imported, nothing is built
+    (no data or encoder files are read)."""
+    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    (cls,) = {
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, Task) and c.__module__ == module.__name__
+    }
+    return cls
+
+
+def resolved_activations(config: WannConfig) -> tuple[str, ...]:
+    """Names of the activations a run of ``config`` draws hidden nodes from, in pool order:
+    :func:`activation_pool` without building the task. Recorded with every run
+    (``src.search.provenance``): the default pools follow ``activations.ROWS``."""
+    if config.activations:
+        pool = activations.ids_from_names(config.activations)
+    else:
+        pool = task_class(config.task).default_pool
+    return tuple(activations.NAMES[i] for i in pool)
