@@ -19,14 +19,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 
-from ..core import activations  # noqa: E402
-from ..core.genome import BIAS, HIDDEN, INPUT, OUTPUT  # noqa: E402
-from .episodes import Net  # noqa: E402
+from ..core import activations
+from ..core.genome import BIAS, HIDDEN, INPUT, OUTPUT
+from .episodes import Net
 
 # Hidden nodes take their colour and label from their activation's row
 # (src.core.activations.ROWS); inputs, bias and outputs have their own.

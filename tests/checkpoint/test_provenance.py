@@ -55,7 +55,7 @@ def make_old(run):
             del f.attrs["resolved_activations_json"]
             arrays: dict[str, np.ndarray] = {}
 
-            def visit(name, obj, arrays=arrays):  # noqa: ANN001, ANN202
+            def visit(name, obj, arrays=arrays):
                 if isinstance(obj, h5py.Dataset):
                     arrays[name] = obj[()]
 

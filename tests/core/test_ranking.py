@@ -301,11 +301,11 @@ def test_a_new_scheme_and_rule_are_one_entry_each(monkeypatch: pytest.MonkeyPatc
     it the config refuses the name."""
     calls = []
 
-    def by_mean(mean, best, conns, on_connections, crowding):  # noqa: ANN001, ANN202
+    def by_mean(mean, best, conns, on_connections, crowding):
         calls.append((on_connections, crowding))
         return np.argsort(np.argsort(-mean, kind="stable")).astype(np.int64)
 
-    def half_range(gap, lo, hi):  # noqa: ANN001, ANN202
+    def half_range(gap, lo, hi):
         return 0.5 * CROWDING_RULES["range"](gap, lo, hi)
 
     with pytest.raises(ConfigError, match="ranking must be one of"):
