@@ -20,19 +20,22 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # tournaments of 8 = one of 16, elites from the culled pool (0.2 * 154 = 30 of 192),
 # their crowding; champuni / strat / stratuni: random shared weights in the champion's
 # re-scoring and / or the search)
+# Every variant but `default` starts from the series rules (S below: the search's weights
+# and the champion's are the fixed series), so each switches one thing on over them.
+S="weight_sampling='series' champion_weights='series'"
 declare -A VARIANTS=(
   [default]=""
-  [plain]="champion_reps=0"
-  [champion]="champion_reps=16"
-  [layered]="champion_reps=16 add_connection='layered'"
-  [clone]="champion_reps=16 mutation_no_op='clone'"
-  [tourn16]="champion_reps=16 tourn_size=16 elite_ratio=0.16"
-  [crowdref]="champion_reps=16 crowding='reference'"
-  [jitter]="champion_reps=16 weight_jitter=0.347"
-  [champuni]="champion_reps=16 champion_weights='uniform'"
-  [strat]="champion_reps=16 weight_sampling='stratified'"
-  [stratuni]="champion_reps=16 weight_sampling='stratified' champion_weights='uniform'"
-  [reference]="champion_reps=16 add_connection='layered' mutation_no_op='clone' tourn_size=16 elite_ratio=0.16 crowding='reference'"
+  [plain]="$S champion_reps=0"
+  [champion]="$S champion_reps=16"
+  [layered]="$S champion_reps=16 add_connection='layered'"
+  [clone]="$S champion_reps=16 mutation_no_op='clone'"
+  [tourn16]="$S champion_reps=16 tourn_size=16 elite_ratio=0.16"
+  [crowdref]="$S champion_reps=16 crowding='reference'"
+  [jitter]="$S champion_reps=16 weight_jitter=0.347"
+  [champuni]="$S champion_reps=16 champion_weights='uniform'"
+  [strat]="$S champion_reps=16 weight_sampling='stratified'"
+  [stratuni]="$S champion_reps=16 weight_sampling='stratified' champion_weights='uniform'"
+  [reference]="$S champion_reps=16 add_connection='layered' mutation_no_op='clone' tourn_size=16 elite_ratio=0.16 crowding='reference'"
 )
 ORDER=(plain champion layered clone tourn16 crowdref jitter reference)
 if [ $# -gt 0 ]; then ORDER=("$@"); fi

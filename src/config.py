@@ -253,8 +253,6 @@ def validate(config: WannConfig) -> None:
         raise ConfigError("connect_outputs needs add_connection = 'acyclic' (outputs are last)")
     if config.weight_sampling == "stratified" and config.weight_jitter > 0:
         raise ConfigError("weight_jitter needs weight_sampling = 'series' (it scales the series)")
-    if config.champion_weights == "uniform" and config.champion_reps == 0:
-        raise ConfigError("champion_weights = 'uniform' needs champion_reps > 0")
     if not math.isfinite(sum(config.mutation_probs)):
         raise ConfigError("the four prob_* mutation weights must have a finite sum")
     if sum(config.mutation_probs) <= 0:

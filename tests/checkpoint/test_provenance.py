@@ -13,7 +13,7 @@ from test_checkpoint_file import evolved_state
 from src import __version__
 from src import config as cfg
 from src.core import activations
-from src.search import checkpoint, loop, provenance, resume
+from src.search import checkpoint, provenance, resume
 from src.tasks import swingup
 
 pytestmark = pytest.mark.checkpoint
@@ -30,7 +30,7 @@ def state(tmp_path_factory):
 def write_run(run, state, with_checkpoint=True):
     """A run folder as the search leaves it: config.toml, and a checkpoint unless not."""
     run.mkdir()
-    loop.write_config(state.config, run / "config.toml", RUN_ID)
+    cfg.write_config(state.config, run / "config.toml", RUN_ID)
     if with_checkpoint:
         checkpoint.save(state, run, RUN_ID)
     return run
