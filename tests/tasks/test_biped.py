@@ -1,13 +1,13 @@
 """BipedalWalker task: determinism, the paper's changes, the batched network, a smoke search."""
 
 import json
-import subprocess
 import warnings
 
 import gymnasium
 import numpy as np
 import pytest
-from conftest import PYTHON, ROOT, grown_genome
+from conftest import grown_genome
+from harness import launch
 
 from src.config import build
 from src.core.network import compile_genome, forward
@@ -144,13 +144,7 @@ def test_episode_lengths_and_hardcore():
 def test_smoke_search(tmp_path, task):
     out = tmp_path / "run"
     args = ["--task", task, "--out", str(out), "--generations", "2", "--pop-size", "8"]
-    proc = subprocess.run(
-        [PYTHON, "-m", "src.master", *args, "--set", "episode_steps=20", "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = launch("-m", "src.master", *args, "--set", "episode_steps=20", "--quiet")
     assert proc.returncode == 0, proc.stderr
     rows = (out / "stats.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("generation,")

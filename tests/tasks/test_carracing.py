@@ -1,12 +1,12 @@
 """CarRacing task: the shipped encoder, identical frames, action mapping, determinism, smoke."""
 
 import json
-import subprocess
 import warnings
 
 import numpy as np
 import pytest
-from conftest import PYTHON, ROOT, grown_genome
+from conftest import grown_genome
+from harness import launch
 
 from src.config import ConfigError, build
 from src.core.network import compile_genome
@@ -80,12 +80,15 @@ def test_same_seed_same_return_whatever_ran_before():
 
 def test_fit_script_writes_an_encoder(tmp_path):
     out = tmp_path / "enc.npz"
-    proc = subprocess.run(
-        [PYTHON, "-m", "src.tasks.fit_carracing_encoder", "--frames", "24", "--stride", "1"]
-        + ["--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    proc = launch(
+        "-m",
+        "src.tasks.fit_carracing_encoder",
+        "--frames",
+        "24",
+        "--stride",
+        "1",
+        "--out",
+        out,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -97,13 +100,8 @@ def test_fit_script_writes_an_encoder(tmp_path):
 def test_smoke_search(tmp_path):
     out = tmp_path / "run"
     args = ["--task", "carracing", "--out", str(out), "--generations", "2", "--pop-size", "8"]
-    proc = subprocess.run(
-        [PYTHON, "-m", "src.master", *args, "--set", "episode_steps=4", "--set", "n_reps=1"]
-        + ["--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = launch(
+        "-m", "src.master", *args, "--set", "episode_steps=4", "--set", "n_reps=1", "--quiet"
     )
     assert proc.returncode == 0, proc.stderr
     rows = (out / "stats.csv").read_text().splitlines()

@@ -2,11 +2,11 @@
 
 import gzip
 import json
-import subprocess
 
 import numpy as np
 import pytest
-from conftest import PYTHON, ROOT, grown_genome
+from conftest import grown_genome
+from harness import launch
 
 from src.config import ConfigError, build
 from src.core import activations
@@ -197,13 +197,7 @@ def test_accuracy_command(tiny_data, tmp_path):
     plan_genome = grown_genome(256, 10, 10, seed=3, pool=activations.CLASSIFICATION_POOL)
     path = tmp_path / "best_genome.json"
     path.write_text(plan_genome.to_json(task="mnist256"))
-    proc = subprocess.run(
-        [PYTHON, "-m", "src.tasks.mnist_accuracy", str(path), "--data-dir", str(tiny_data)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = launch("-m", "src.tasks.mnist_accuracy", path, "--data-dir", tiny_data, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("weight ") >= 6 and "ensemble" in proc.stdout
     data = mnist.load(str(tiny_data))
@@ -212,26 +206,14 @@ def test_accuracy_command(tiny_data, tmp_path):
     )
     assert f"{100 * ensemble:6.2f} %" in proc.stdout
     assert f"{100 * per_weight[0]:6.2f} %" in proc.stdout
-    bad = subprocess.run(
-        [PYTHON, "-m", "src.tasks.mnist_accuracy", str(tmp_path / "missing.json")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = launch("-m", "src.tasks.mnist_accuracy", tmp_path / "missing.json", timeout=60)
     assert bad.returncode == 2 and "error: cannot read genome" in bad.stderr
 
 
 def test_smoke_search(tmp_path):
     out = tmp_path / "run"
     args = ["--task", "mnist256", "--out", str(out), "--generations", "2", "--pop-size", "8"]
-    proc = subprocess.run(
-        [PYTHON, "-m", "src.master", *args, "--set", "batch_size=200", "--quiet"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = launch("-m", "src.master", *args, "--set", "batch_size=200", "--quiet")
     assert proc.returncode == 0, proc.stderr
     rows = (out / "stats.csv").read_text().splitlines()
     assert len(rows) == 3
