@@ -159,23 +159,28 @@ class PoolExecutor(Executor):
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         self._check_open()
         self._deferred.join()  # the previous map's deferred calls
-        source = iter(items)
+        source = enumerate(items)
         ready: list[tuple[int, Any]] = []  # produced, not yet sent
         results: dict[int, Any] = {}
         idle = list(reversed(self._conns))
         busy: set[Connection] = set()
-        produced = 0
         exhausted = False
         started = False
+
+        def produce() -> bool:
+            """Move the next item from ``items`` to ``ready``; False once there is none."""
+            nonlocal exhausted
+            entry = next(source, None)
+            if entry is None:
+                exhausted = True
+                return False
+            ready.append(entry)
+            return True
+
         while True:
             while idle and (ready or not exhausted):
-                if not ready:
-                    try:
-                        ready.append((produced, next(source)))
-                        produced += 1
-                    except StopIteration:
-                        exhausted = True
-                        break
+                if not ready and not produce():
+                    break
                 index, item = ready.pop(0)
                 conn = idle.pop()
                 conn.send(("work", index, fn, item))
@@ -183,15 +188,11 @@ class PoolExecutor(Executor):
             if not started:  # the workers are busy: run the deferred calls meanwhile
                 self._deferred.start()
                 started = True
-            if not busy:
-                return [results[i] for i in range(produced)]
+            if not busy:  # everything produced was sent and has come back
+                return [results[i] for i in range(len(results))]
             # Every worker busy: produce the next items meanwhile, then wait for a result.
             if not exhausted and len(ready) < self.n_workers and not idle:
-                try:
-                    ready.append((produced, next(source)))
-                    produced += 1
-                except StopIteration:
-                    exhausted = True
+                produce()
                 continue
             for conn in wait(list(busy)):
                 kind, index, payload = self._recv(conn)
