@@ -71,24 +71,10 @@ def test_without_champion_reps_the_best_generation_mean_wins(tmp_path):
 def test_resume_and_rank_count_leave_the_champion_unchanged(tmp_path):
     """The memo of re-evaluations is not checkpointed and lives on the root only: a run
     resumed halfway (empty memo) and a run on 3 ranks equal a straight serial run."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-    from ckpt_helpers import TINY, master
-    from harness import assert_same_run
-
-    sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2"]
-    runs = {}
-    for name, gens, mpi in (("straight", 5, 0), ("resumed", 3, 0), ("mpi", 5, 3)):
-        runs[name] = tmp_path / name
-        proc = master(*TINY, *sets, "--generations", str(gens), "--out", str(runs[name]), mpi=mpi)
-        assert proc.returncode == 0, proc.stderr
-    proc = master("--resume", str(runs["resumed"]), "--generations", "5", "--quiet")
-    assert proc.returncode == 0, proc.stderr
+    runs = assert_resume_and_ranks_change_nothing(
+        tmp_path, ["--set", "champion_reps=3", "--set", "champion_candidates=2"], 3, 5, 3
+    )
     assert "champion_score" in json.loads((runs["straight"] / "best_genome.json").read_text())
-    assert_same_run(runs["straight"], runs["resumed"])
-    assert_same_run(runs["straight"], runs["mpi"])
 
 
 def test_weight_jitter_scales_search_rollouts_only():
@@ -190,23 +176,8 @@ def test_each_weight_option_changes_the_run_it_should(tmp_path):
     "item", ["weight_sampling='stratified'", "champion_weights='uniform'"], ids=str
 )
 def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, item):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
-    from ckpt_helpers import TINY, master
-    from harness import assert_same_run
-
     sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2", "--set", item]
-    runs = {}
-    for name, gens, mpi in (("straight", 4, 0), ("resumed", 2, 0), ("mpi", 4, 2)):
-        runs[name] = tmp_path / name
-        proc = master(*TINY, *sets, "--generations", str(gens), "--out", str(runs[name]), mpi=mpi)
-        assert proc.returncode == 0, proc.stderr
-    proc = master("--resume", str(runs["resumed"]), "--generations", "4", "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    assert_same_run(runs["straight"], runs["resumed"])
-    assert_same_run(runs["straight"], runs["mpi"])
+    assert_resume_and_ranks_change_nothing(tmp_path, sets, 2, 4, 2)
 
 
 @pytest.mark.parametrize(
@@ -225,3 +196,29 @@ def test_bad_weight_options_are_one_line(sets, message):
     with pytest.raises(ConfigError) as exc:
         build("swingup", sets=sets)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def assert_resume_and_ranks_change_nothing(tmp_path, sets, stop, generations, ranks):
+    """Runs of ``sets``: a straight serial one, one stopped after ``stop`` generations and
+    resumed, one on ``ranks`` MPI ranks; the three are bit-identical. Returns their folders."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
+    from ckpt_helpers import TINY, master
+    from harness import assert_same_run
+
+    runs = {}
+    for name, gens, mpi in (
+        ("straight", generations, 0),
+        ("resumed", stop, 0),
+        ("mpi", generations, ranks),
+    ):
+        runs[name] = tmp_path / name
+        proc = master(*TINY, *sets, "--generations", str(gens), "--out", str(runs[name]), mpi=mpi)
+        assert proc.returncode == 0, proc.stderr
+    proc = master("--resume", str(runs["resumed"]), "--generations", str(generations), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert_same_run(runs["straight"], runs["resumed"])
+    assert_same_run(runs["straight"], runs["mpi"])
+    return runs
