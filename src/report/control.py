@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core import activations, pepg
 from ..core.genome import BIAS, HIDDEN, INPUT, OUTPUT, Genome
+from ..core.weights import WEIGHT_RANGE  # random and swept shared weights (the paper's)
 from . import tuning
 from .episodes import Net, Runner, episode_seeds, generator
 
@@ -39,8 +40,6 @@ TITLES = {
     "tuned_shared": "tuned shared weight",
     "tuned_weights": "tuned weights",
 }
-#: The range of random and swept shared weights (the paper's).
-WEIGHT_RANGE = (-2.0, 2.0)
 
 
 @dataclass(frozen=True)
