@@ -107,8 +107,12 @@ def run_main(main: Callable[[], int]) -> int:
         raise
     except BaseException:
         rank, size = world() if _MPI else (0, 1)
-        print(f"rank {rank} of {size}: uncaught exception, aborting the job", file=sys.stderr)
-        traceback.print_exc()
+        # one write: the launcher forwards what reached the pipe before MPI_Abort tears the
+        # job down; a traceback written line by line was seen cut after its first line
+        sys.stderr.write(
+            f"rank {rank} of {size}: uncaught exception, aborting the job\n"
+            + traceback.format_exc()
+        )
         sys.stderr.flush()
         if size > 1:
             mpi().COMM_WORLD.Abort(1)
