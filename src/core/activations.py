@@ -13,7 +13,7 @@ about one activation, and every other table is derived from it:
   the rollout kernels call it through :func:`apply_scalar`. It must give the same floats
   as ``array`` (tested for every row).
 - ``colour``, ``label``: the node's face colour and the short text written on it in the
-  report's network pictures (:mod:`src.report.figures`).
+  report's network pictures (:mod:`src.report.netdraw`).
 
 To add an activation, append one row to :data:`ROWS` with the next unused id; nothing else
 needs editing. The tests iterate the registry, so the new row is checked (array against

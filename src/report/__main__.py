@@ -38,9 +38,10 @@ QUICK = {
 
 EPILOG = """\
 writes into --out (default RUN_DIR/report): report.md (the table next to the paper's numbers,
-the pictures, the command), table.csv, sweep.csv, tuned_weights.json, network.png, curves.png,
-sweep.png, network_tuned.png, and tune_<network>.npz (PEPG state after every generation:
-running the same command again resumes from it, or reuses a finished one).
+the pictures, the command), table.csv, sweep.csv, tuned_weights.json, curves.png, sweep.png,
+network.png and network_tuned.png (each also as .svg and .pdf; laid out by Graphviz dot),
+and tune_<network>.npz (PEPG state after every generation: running the same command again
+resumes from it, or reuses a finished one).
 
 --quick sets --episodes 20 --sweep 21 --tune-generations 20 --tune-popsize 16
 --tune-episodes 2 (flags given explicitly win).

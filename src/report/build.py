@@ -20,12 +20,12 @@ from .. import config as cfg
 from ..core.genome import HIDDEN, Genome
 from ..parallel import Executor
 from ..tasks import make_task
-from . import figures, writing
+from . import figures, netdraw, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
 from .episodes import Net, Runner
 
 #: Readable names of inputs and outputs per task (figures).
-IO_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+IO_NAMES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
     "swingup": (("x", "x_dot", "cos(theta)", "sin(theta)", "theta_dot"), ("force",)),
     "biped": (
         (
@@ -48,6 +48,7 @@ IO_NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("hip 1", "knee 1", "hip 2", "knee 2"),
     ),
     "carracing": (tuple(f"z{i}" for i in range(16)), ("steer", "gas", "brake")),
+    "mnist256": (None, tuple(str(d) for d in range(10))),
 }
 IO_NAMES["biped-hardcore"] = IO_NAMES["biped"]
 
@@ -130,6 +131,24 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
     return Target(genome, config, genome_path, run_dir, info, stats)
 
 
+def _draw_network(
+    net: Net,
+    stem: Path,
+    title: str,
+    in_names: tuple[str, ...] | None,
+    out_names: tuple[str, ...] | None,
+    log: Callable[[str], None],
+    weights: np.ndarray | None = None,
+) -> bool:
+    """``stem.png/.svg/.pdf`` by Graphviz; without ``dot`` installed, a line saying so."""
+    try:
+        netdraw.draw(net, stem, title, in_names, out_names, weights)
+    except netdraw.GraphvizMissing as exc:
+        log(f"no {stem.name} picture: {exc}")
+        return False
+    return True
+
+
 def _champion_line(t: Target) -> str:
     g = t.genome
     net = Net.of(g)
@@ -165,8 +184,9 @@ def write_report(
     task = config.task
     pictures: list[tuple[str, str]] = []
     in_names, out_names = IO_NAMES.get(task, (None, None))
-    figures.draw_network(net, out / "network.png", f"{task} champion", in_names, out_names)
-    pictures.append(("network.png", "The champion: columns by longest path from the inputs"))
+    drawn = _draw_network(net, out / "network", f"{task} champion", in_names, out_names, log)
+    if drawn:
+        pictures.append(("network.png", "The champion, laid out in layers by Graphviz dot"))
     if target.stats is not None and len(target.stats.get("generation", [])):
         figures.learning_curves(target.stats, out / "curves.png", f"{task} search")
         pictures.append(("curves.png", "The search: reward and median connections"))
@@ -199,10 +219,13 @@ def write_report(
             title="mnist256: accuracy against the shared weight",
             marks=result.search_weights,
         )
-        figures.draw_network(
+        drawn = _draw_network(
             net,
-            out / "network_trained.png",
+            out / "network_trained",
             "mnist256 champion, trained weights",
+            None,
+            out_names,
+            log,
             weights=result.tuned,
         )
         writing.mnist_files(result, out)
@@ -239,12 +262,13 @@ def write_report(
             title=f"{task}: return against the shared weight",
             marks=config.weights,
         )
-        figures.draw_network(
+        drawn = _draw_network(
             net,
-            out / "network_tuned.png",
+            out / "network_tuned",
             f"{task} champion, tuned weights",
             in_names,
             out_names,
+            log,
             weights=results[0].tuned,
         )
         writing.control_files(task, results, out)
@@ -271,12 +295,13 @@ def write_report(
                 "tanh node saturates and PEPG stalls)."
             )
     pictures.append(("sweep.png", "Shared-weight sweep over [-2, 2]"))
-    pictures.append(
-        (
-            "network_trained.png" if task == "mnist256" else "network_tuned.png",
-            "The champion with its trained weights (blue negative, red positive)",
+    if drawn:
+        pictures.append(
+            (
+                "network_trained.png" if task == "mnist256" else "network_tuned.png",
+                "The champion with its trained weights (blue negative, red positive)",
+            )
         )
-    )
     seconds = time.perf_counter() - start
     lines = [
         f"# WANN report: {task}",

@@ -18,7 +18,7 @@ from src.config import ConfigError, WannConfig, validate
 from src.core import activations
 from src.core.activations import Activation
 from src.core.genome import Genome
-from src.report import figures
+from src.report import netdraw
 from src.report.episodes import Net
 
 XS = np.concatenate([np.linspace(-4.0, 4.0, 161), [0.0, -0.0, 1e-300, -1e150]])
@@ -124,7 +124,7 @@ def test_a_new_row_reaches_every_table(tmp_path):
         assert Genome.from_dict(genome.to_dict()).key() == genome.key()
         assert genome.to_dict()["nodes"][3]["activation"] == SOFTSIGN.name
 
-        png = figures.draw_network(Net.of(genome), tmp_path / "net.png")
+        png = netdraw.draw(Net.of(genome), tmp_path / "net", formats=("png",))["png"]
         rgb = matplotlib.image.imread(png)[..., :3]
         want = np.array([int(SOFTSIGN.colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
         assert np.all(np.abs(rgb - want) < 1.5 / 255, axis=-1).sum() > 50, "no node in its colour"
@@ -139,7 +139,9 @@ def test_a_new_row_reaches_every_table(tmp_path):
 
 @pytest.mark.parametrize("row", activations.ROWS, ids=lambda r: r.name)
 def test_every_row_is_drawn_in_its_colour(row, tmp_path):
-    png = figures.draw_network(Net.of(_one_hidden_node_genome(row.name)), tmp_path / "n.png")
+    png = netdraw.draw(Net.of(_one_hidden_node_genome(row.name)), tmp_path / "n", formats=("png",))[
+        "png"
+    ]
     rgb = matplotlib.image.imread(png)[..., :3]
     want = np.array([int(row.colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
     assert np.all(np.abs(rgb - want) < 1.5 / 255, axis=-1).sum() > 50
