@@ -19,8 +19,9 @@ import numpy as np
 from .. import config as cfg
 from ..core.genome import HIDDEN, Genome
 from ..parallel import Executor
+from ..search import history
 from ..tasks import make_task
-from . import figures, netdraw, writing
+from . import figures, growth, netdraw, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
 from .episodes import Net, Runner
 
@@ -149,6 +150,35 @@ def _draw_network(
     return True
 
 
+def _draw_growth(
+    target: Target,
+    stem: Path,
+    in_names: tuple[str, ...] | None,
+    out_names: tuple[str, ...] | None,
+    log: Callable[[str], None],
+) -> bool:
+    """``stem.png/.svg/.pdf``: the champions kept in ``RUN/history`` and the final one."""
+    assert target.run_dir is not None
+    kept = history.read(target.run_dir)
+    if not kept:
+        log(f"no {target.run_dir / history.FOLDER}: no picture of the network over generations")
+        return False
+    final = int(target.info.get("snapshot_generation", kept[-1][0]))
+    if target.stats is not None and len(target.stats.get("generation", [])):
+        final = int(np.nanmax(target.stats["generation"]))
+    by_generation = {g: genome for g, genome, _ in kept}
+    chosen = growth.pick(list(by_generation), final)
+    snapshots = [(f"generation {g}", by_generation[g]) for g in chosen]
+    snapshots.append((f"final (generation {final})", target.genome))
+    panels = growth.panels_of(snapshots, in_names, out_names)
+    try:
+        growth.draw(panels, stem, f"{target.config.task}: the champion over generations")
+    except netdraw.GraphvizMissing as exc:
+        log(f"no {stem.name} picture: {exc}")
+        return False
+    return True
+
+
 def _champion_line(t: Target) -> str:
     g = t.genome
     net = Net.of(g)
@@ -187,6 +217,10 @@ def write_report(
     drawn = _draw_network(net, out / "network", f"{task} champion", in_names, out_names, log)
     if drawn:
         pictures.append(("network.png", "The champion, laid out in layers by Graphviz dot"))
+    if target.run_dir is not None and _draw_growth(
+        target, out / "growth", in_names, out_names, log
+    ):
+        pictures.append(("growth.png", "The champion over generations, one layout for all"))
     if target.stats is not None and len(target.stats.get("generation", [])):
         figures.learning_curves(target.stats, out / "curves.png", f"{task} search")
         pictures.append(("curves.png", "The search: reward and median connections"))

@@ -38,7 +38,7 @@ from ..core.variation import mutate
 from ..evaluation import CHAMPION_STREAM, EvalRequest, EvalResult, evaluate, objectives
 from ..parallel import Executor, chunk_size
 from ..tasks import activation_pool, make_task
-from . import files
+from . import files, history
 
 STATS_COLUMNS = (
     "generation",
@@ -294,7 +294,8 @@ def _set_best(state: SearchState, i: int, champion_score: float) -> None:
 
 
 class Reporter:
-    """Progress lines on stdout, ``stats.csv`` and ``best_genome.json`` in the run folder."""
+    """Progress lines on stdout, ``stats.csv``, ``best_genome.json`` and ``history/`` (the
+    champion at generations 0, 1, 2, 4, 8 ...; :mod:`src.search.history`) in the run folder."""
 
     def __init__(
         self,
@@ -353,6 +354,7 @@ class Reporter:
         files.append(stats, text.getvalue())
         if state.best is not None and state.best_info.get("generation") == state.generation:
             self._write_best(state)
+        history.record(self.out_dir, state)  # the champion at generations 0, 1, 2, 4, 8 ...
         secs = row["seconds"]
         msteps = row["env_steps"] / secs / 1e6
         self.log(

@@ -23,6 +23,7 @@ RUN_FILE_PATTERNS = (
     "best_genome.json*",
     "checkpoints",
     "run.lock",
+    "history",
     "report",
 )
 _RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")

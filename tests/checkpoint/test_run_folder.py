@@ -265,7 +265,8 @@ def test_a_run_that_lost_its_lock_stops_without_writing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "leftover", ["config.toml", "checkpoints", "best_genome.json", "stats.csv.tmp", "run.lock"]
+    "leftover",
+    ["config.toml", "checkpoints", "best_genome.json", "stats.csv.tmp", "run.lock", "history"],
 )
 def test_new_run_refuses_a_folder_holding_run_files(tmp_path, leftover):
     """E.g. a run whose stats.csv was deleted: its checkpoints must not mix with a new run's."""
