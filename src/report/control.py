@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from ..core.genome import BIAS, HIDDEN, INPUT, OUTPUT, Genome
 from ..core.weights import WEIGHT_RANGE  # random and swept shared weights (the paper's)
 from . import tuning
 from .episodes import Net, Runner, episode_seeds, generator
+from .progress import Progress
 
 CONDITIONS = ("random_weights", "random_shared", "tuned_shared", "tuned_weights")
 TITLES = {
@@ -163,6 +165,31 @@ def sweep_weights(n_points: int) -> np.ndarray:
     return ws[np.abs(ws) > 1e-12]
 
 
+#: The sweep runs in about this many blocks, each the executor's ranks kept busy, so its
+#: progress can be told (results do not depend on the blocks: seeds are per episode).
+SWEEP_BLOCKS = 10
+
+
+def sweep_in_blocks(
+    runner: Runner,
+    genome: Genome,
+    ws: np.ndarray,
+    seeds: np.ndarray,
+    stage: str,
+    stream: TextIO | None,
+) -> np.ndarray:
+    """(len(ws), len(seeds)) returns: every weight on the same episode seeds, in blocks of
+    weights with a progress line (:class:`~src.report.progress.Progress`) after each."""
+    block = max(runner.executor.n_workers, -(-len(ws) // SWEEP_BLOCKS))
+    progress = Progress(stage, len(ws), stream)
+    parts = []
+    for a in range(0, len(ws), block):
+        part = ws[a : a + block]
+        parts.append(runner.returns(genome, part, np.tile(seeds, (len(part), 1))))
+        progress.step(len(part))
+    return np.concatenate(parts) if parts else np.zeros((0, len(seeds)))
+
+
 def analyse(
     net: Net,
     key: str,
@@ -173,6 +200,7 @@ def analyse(
     out_dir: Path,
     log: Callable[[str], None] = print,
     tune_from: float | None = None,
+    progress: TextIO | None = None,
 ) -> NetworkResult:
     """The four columns for one network.
 
@@ -186,13 +214,14 @@ def analyse(
         out_dir: the report folder.
         log: progress lines.
         tune_from: the weight every connection starts from in training (default ``w*``).
+        progress: where the sweep's progress lines go (``None``: nowhere).
     """
     genome, e, seed = net.genome, budget.episodes, budget.seed
     ones = np.ones(e)
 
     ws = sweep_weights(budget.sweep)
     sweep_seeds = episode_seeds(seed, "sweep", e)
-    sweep_returns = runner.returns(genome, ws, np.tile(sweep_seeds, (len(ws), 1)))
+    sweep_returns = sweep_in_blocks(runner, genome, ws, sweep_seeds, f"sweep {key}", progress)
     sweep = [Stat.of(r) for r in sweep_returns]
     score = np.array([s.mean if s.failed == 0 else -np.inf for s in sweep])
     w_tuned = float(ws[int(np.argmax(np.nan_to_num(score, nan=-np.inf)))])

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import pepg
+from .progress import Progress, format_left
 
 #: Columns of the progress history kept in the checkpoint (and printed).
 HISTORY = ("generation", "best", "mean", "centre", "sigma", "seconds")
@@ -157,6 +158,7 @@ def optimise(
             )
         elif checkpoint.exists():
             log(f"{label}: {checkpoint} holds another tuning run; starting afresh")
+    eta = Progress(label, generations - state.generation, stream=None)
     while state.generation < generations:
         start = time.perf_counter()
         solutions = pepg.ask(state, config, rng)
@@ -171,9 +173,11 @@ def optimise(
             time.perf_counter() - start,
         ]
         history.append(row)
+        eta.step()
         log(
             f"{label} gen {state.generation:4d}/{generations} | best {row[1]:9.2f} "
             f"mean {row[2]:9.2f} centre {row[3]:9.2f} | sigma {row[4]:.3f} | {row[5]:5.2f} s"
+            f" | {format_left(eta.left())} left"
         )
         if checkpoint is not None:
             save_checkpoint(checkpoint, state, rng, history, full_key)
