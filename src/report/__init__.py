@@ -7,11 +7,14 @@
   test accuracy per shared weight, their ensemble, tuned shared weight, trained weights), and
   the same for a small fully connected "fixed topology" network;
 * ``table.csv``, ``sweep.csv``, ``tuned_weights.json``;
-* ``network.png`` (the champion in layers), ``curves.png`` (the search's learning curves),
-  ``sweep.png`` (return against the shared weight), ``network_tuned.png``.
+* ``network.png/.svg/.pdf`` (the champion in layers), ``growth.*`` (the champion over
+  generations), ``curves.png`` (the search's learning curves), ``sweep.png`` (return against
+  the shared weight), ``network_tuned.*``; MNIST: ``digits.*``, ``confusion.*``.
 
 Modules: :mod:`.episodes` (seeds, batched rollouts through the executor), :mod:`.tuning`
 (PEPG with checkpoint/resume), :mod:`.control` and :mod:`.classify` (the columns),
+:mod:`.netdraw` (networks by Graphviz), :mod:`.growth` (the champion over generations),
+:mod:`.digits` (MNIST pixels per digit, confusion matrices), :mod:`.progress` (time left),
 :mod:`.figures`, :mod:`.writing`, :mod:`.build` (loading a run, writing everything),
 ``__main__`` (the command line, serial or under ``mpiexec``).
 """

@@ -169,7 +169,8 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
         f"report of {args.target} ({target.config.task}) into {out}: "
         f"{executor.describe()}, budget {budget}"
     )
-    write_report(target, out, budget, executor, args.fixed_hidden, command, log)
+    progress = None if args.quiet else sys.stderr
+    write_report(target, out, budget, executor, args.fixed_hidden, command, log, progress)
     return 0
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from ..tasks import make_task
 from . import figures, growth, netdraw, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
 from .episodes import Net, Runner
+from .progress import Progress
 
 #: Readable names of inputs and outputs per task (figures).
 IO_NAMES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
@@ -179,6 +182,17 @@ def _draw_growth(
     return True
 
 
+def _draw_digits(net: Net, result, data, out: Path) -> None:
+    """``digits.*`` (each digit's input pixels) and ``confusion.*`` (per weight, ensemble)."""
+    from . import digits
+
+    test_x, test_y = np.asarray(data.test_x), np.asarray(data.test_y)
+    means = np.stack([test_x[test_y == d].mean(axis=0) for d in range(10)])
+    digits.draw_masks(digits.subnetworks(net), out / "digits", means)
+    labels = [f"w = {w:g}" for w in result.search_weights] + ["ensemble"]
+    digits.draw_confusion(result.confusion, labels, out / "confusion", len(test_y))
+
+
 def _champion_line(t: Target) -> str:
     g = t.genome
     net = Net.of(g)
@@ -204,8 +218,13 @@ def write_report(
     fixed_hidden: int = 8,
     command: str = "",
     log: Callable[[str], None] = print,
+    progress: TextIO | None = sys.stderr,
 ) -> Path:
-    """Analyse the champion (and the fixed topology), draw, write; returns ``report.md``."""
+    """Analyse the champion (and the fixed topology), draw, write; returns ``report.md``.
+
+    ``progress``: where long stages (the sweeps, the pictures) print ``stage: i/N, ~T left``
+    (:mod:`src.report.progress`); ``None`` for silence.
+    """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     config = target.config
@@ -214,13 +233,16 @@ def write_report(
     task = config.task
     pictures: list[tuple[str, str]] = []
     in_names, out_names = IO_NAMES.get(task, (None, None))
+    drawing = Progress("pictures", 2, progress)
     drawn = _draw_network(net, out / "network", f"{task} champion", in_names, out_names, log)
     if drawn:
         pictures.append(("network.png", "The champion, laid out in layers by Graphviz dot"))
+    drawing.step()
     if target.run_dir is not None and _draw_growth(
         target, out / "growth", in_names, out_names, log
     ):
         pictures.append(("growth.png", "The champion over generations, one layout for all"))
+    drawing.step()
     if target.stats is not None and len(target.stats.get("generation", [])):
         figures.learning_curves(target.stats, out / "curves.png", f"{task} search")
         pictures.append(("curves.png", "The search: reward and median connections"))
@@ -230,7 +252,7 @@ def write_report(
     if task == "mnist256":
         from .classify import analyse_mnist  # MNIST data only when needed
 
-        result = analyse_mnist(net, runner, budget, out, log)
+        result = analyse_mnist(net, runner, budget, out, log, progress)
         figures.sweep_plot(
             [
                 (
@@ -262,6 +284,9 @@ def write_report(
             log,
             weights=result.tuned,
         )
+        _draw_digits(net, result, make_task(config).data, out)
+        pictures.append(("digits.png", "The pixels that drive each digit's output"))
+        pictures.append(("confusion.png", "Confusion matrices on the test set"))
         writing.mnist_files(result, out)
         table = writing.mnist_table(result)
         notes = [
@@ -272,12 +297,23 @@ def write_report(
             f"{config.batch_size} images per generation. No fixed-topology baseline for MNIST.",
         ]
     else:
-        results: list[NetworkResult] = [analyse(net, "wann", "WANN", 0, runner, budget, out, log)]
+        results: list[NetworkResult] = [
+            analyse(net, "wann", "WANN", 0, runner, budget, out, log, progress=progress)
+        ]
         if fixed_hidden > 0:
             fixed = Net.of(fixed_topology(net.genome.n_inputs, net.genome.n_outputs, fixed_hidden))
             results.append(
                 analyse(
-                    fixed, "fixed", "fixed topology", 1, runner, budget, out, log, tune_from=0.0
+                    fixed,
+                    "fixed",
+                    "fixed topology",
+                    1,
+                    runner,
+                    budget,
+                    out,
+                    log,
+                    tune_from=0.0,
+                    progress=progress,
                 )
             )
         figures.sweep_plot(

@@ -9,7 +9,9 @@ For an ``mnist256`` network, on all 10,000 test images (argmax of the ten output
   *training* images (a seeded sample), never on the test set;
 * trained weights: per-connection offsets added to ``w*``, trained by PEPG on minus the mean
   cross-entropy of ``tune_episodes`` training batches per generation (``task.rollouts``, the
-  search's fitness), distributed over the executor like the control tasks.
+  search's fitness), distributed over the executor like the control tasks;
+* confusion matrices on the test set (:func:`confusion`): one per weight of the series and
+  one for their ensemble (true digit by row, predicted digit by column).
 
 The accuracy passes run on the root (numpy, a few seconds); only PEPG's populations go
 through the executor.
@@ -20,14 +22,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
+from ..core.network import Plan
 from ..tasks import make_task
 from ..tasks import mnist as mnist_task
 from . import tuning
 from .control import Budget, Stat, sweep_weights
 from .episodes import Net, Runner, episode_seeds, generator
+from .progress import Progress
 
 #: Training images the sweep chooses the tuned shared weight on.
 SELECTION_IMAGES = 10_000
@@ -53,6 +58,8 @@ class MnistResult:
         trained: test accuracy of the trained weights.
         tuned: (n_params,) trained weight per used connection.
         tune: the PEPG run.
+        confusion: (len(search_weights) + 1, 10, 10) test-set counts, true digit by row,
+            predicted by column: each weight of the series, then the ensemble.
     """
 
     net: Net
@@ -68,15 +75,55 @@ class MnistResult:
     trained: float
     tuned: np.ndarray
     tune: tuning.TuneResult
+    confusion: np.ndarray
 
 
-def accuracies(net: Net, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(len(weights),) accuracy at each shared weight, a few weights per pass."""
+def predictions(
+    plan: Plan,
+    x: np.ndarray,
+    weights: np.ndarray,
+    chunk: int = 500,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted digits, the argmax of the outputs, as :func:`src.tasks.mnist.accuracy` takes
+    them: ((len(weights), n) per weight, -1 where the network gave NaN/inf; (n,) of the
+    ensemble, the argmax of the softmaxes averaged over the weights that stayed finite)."""
     weights = np.asarray(weights, dtype=np.float64)
-    out = [
-        mnist_task.accuracy(net.plan, x, y, weights[a : a + WEIGHTS_PER_PASS], chunk=500)[0]
-        for a in range(0, len(weights), WEIGHTS_PER_PASS)
-    ]
+    per_weight, ensemble = [], []
+    for a in range(0, len(x), chunk):
+        out = mnist_task.forward_shared(plan, x[a : a + chunk], weights)
+        finite = np.isfinite(out).all(axis=-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            probs = np.exp(mnist_task.log_softmax(np.where(finite[..., None], out, 0.0)))
+        per_weight.append(np.where(finite, out.argmax(axis=-1), -1))
+        ensemble.append((probs * finite[..., None]).sum(axis=0).argmax(axis=-1))
+    if not per_weight:
+        return np.zeros((len(weights), 0), np.int64), np.zeros(0, np.int64)
+    return np.concatenate(per_weight, axis=1), np.concatenate(ensemble)
+
+
+def confusion(predicted: np.ndarray, labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """(n_classes, n_classes) counts, true class by row, predicted by column; predictions of
+    -1 (a non-finite output) are in no column, so a row sums to the images of its class that
+    got a prediction, and the trace over the number of images is the accuracy."""
+    predicted = np.asarray(predicted, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    ok = predicted >= 0
+    flat = labels[ok] * n_classes + predicted[ok]
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def accuracies(
+    net: Net, x: np.ndarray, y: np.ndarray, weights: np.ndarray, progress: Progress | None = None
+) -> np.ndarray:
+    """(len(weights),) accuracy at each shared weight, a few weights per pass (each pass a
+    step of ``progress``, if given)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    out = []
+    for a in range(0, len(weights), WEIGHTS_PER_PASS):
+        part = weights[a : a + WEIGHTS_PER_PASS]
+        out.append(mnist_task.accuracy(net.plan, x, y, part, chunk=500)[0])
+        if progress is not None:
+            progress.step(len(part))
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -86,8 +133,10 @@ def analyse_mnist(
     budget: Budget,
     out_dir: Path,
     log: Callable[[str], None] = print,
+    progress: TextIO | None = None,
 ) -> MnistResult:
-    """The MNIST columns for one network (see the module docstring)."""
+    """The MNIST columns for one network (see the module docstring); the sweeps print
+    progress lines to ``progress`` (``None``: nowhere)."""
     config, seed = runner.config, budget.seed
     data = make_task(config).data
     test_x, test_y = data.test_x, data.test_y
@@ -109,8 +158,13 @@ def analyse_mnist(
             n_train, min(SELECTION_IMAGES, n_train), replace=False
         )
         pick.sort()
-        selection = accuracies(net, data.train_x[pick], data.train_y[pick], ws)
-        sweep_test = accuracies(net, test_x, test_y, ws)
+        sweep = Progress("mnist sweep", 2 * len(ws), progress)
+        selection = accuracies(net, data.train_x[pick], data.train_y[pick], ws, sweep)
+        sweep_test = accuracies(net, test_x, test_y, ws, sweep)
+        per_pred, ensemble_pred = predictions(net.plan, test_x, search_weights)
+    matrices = np.stack(
+        [confusion(p, test_y) for p in per_pred] + [confusion(ensemble_pred, test_y)]
+    )
     best = int(np.argmax(selection))
     w_tuned = float(ws[best])
     log(
@@ -176,4 +230,5 @@ def analyse_mnist(
         trained=float(trained),
         tuned=tuned,
         tune=tune,
+        confusion=matrices,
     )

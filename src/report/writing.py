@@ -192,7 +192,9 @@ def mnist_rows(r: MnistResult) -> list[tuple[str, float, float, int, float]]:
 
 
 def mnist_files(r: MnistResult, out: Path) -> None:
-    """``table.csv``, ``sweep.csv`` and ``tuned_weights.json`` of an MNIST report."""
+    """``table.csv``, ``sweep.csv``, ``tuned_weights.json`` and ``confusion.csv`` (a row per
+    matrix cell: ``weight`` (a weight of the series or ``ensemble``), ``true``,
+    ``predicted``, ``count``) of an MNIST report."""
     rows: list[Sequence[object]] = [
         ["this run", "mnist256", "wann", c, m, s, n, w] for c, m, s, n, w in mnist_rows(r)
     ]
@@ -212,6 +214,17 @@ def mnist_files(r: MnistResult, out: Path) -> None:
     write_text(
         out / "tuned_weights.json",
         json.dumps({"wann": tuned_weights(r.net, r.w_tuned, r.tuned)}, indent=1),
+    )
+    names = [f"{w:g}" for w in r.search_weights] + ["ensemble"]
+    _csv(
+        out / "confusion.csv",
+        ("weight", "true", "predicted", "count"),
+        [
+            [name, t, p, int(m[t, p])]
+            for name, m in zip(names, r.confusion)
+            for t in range(m.shape[0])
+            for p in range(m.shape[1])
+        ],
     )
 
 

@@ -68,6 +68,9 @@ def test_report_writes_table_csv_and_pictures(tiny_report):
         data = (out / name).read_bytes()
         assert data[:8] == PNG, name
         assert len(data) > 8000, (name, len(data))
+    for stem in ("network", "network_tuned"):
+        assert (out / f"{stem}.svg").read_bytes().startswith(b"<?xml")
+        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     rows = read_table(out / "table.csv")
     ours = [(r["network"], r["condition"]) for r in rows if r["source"] == "this run"]
     conditions = ["random_weights", "random_shared", "tuned_shared", "tuned_weights"]

@@ -115,8 +115,14 @@ def test_mnist_columns(tmp_path):
     assert "94.2 %" in (out / "report.md").read_text()
     weights = json.loads((out / "tuned_weights.json").read_text())["wann"]
     assert len(weights["connections"]) == Net.of(genome).n_params
-    for name in ("network.png", "sweep.png", "network_trained.png"):  # and .svg/.pdf beside
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("network", "sweep", "network_trained", "digits", "confusion"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("network", "network_trained", "digits", "confusion"):
+        assert (out / f"{name}.svg").is_file() and (out / f"{name}.pdf").is_file()
+    confusion = (out / "confusion.csv").read_text().splitlines()
+    assert confusion[0] == "weight,true,predicted,count" and len(confusion) == 1 + 7 * 100
+    ensemble = sum(int(r.split(",")[3]) for r in confusion[1:] if r.startswith("ensemble"))
+    assert ensemble == 10_000
 
 
 @pytest.mark.parametrize(
