@@ -85,14 +85,14 @@ def draw_masks(
     """Ten panels: the pixels each digit's output reads (red) over the mean image of that
     digit (grey, if ``mean_images`` (10, 256) is given)."""
     side = int(round(np.sqrt(len(subs[0].pixels))))
-    fig, axes = plt.subplots(2, (len(subs) + 1) // 2, figsize=(1.7 * ((len(subs) + 1) // 2), 4.2))
+    fig, axes = plt.subplots(2, (len(subs) + 1) // 2, figsize=(1.7 * ((len(subs) + 1) // 2), 4.8))
     for d, (ax, sub) in enumerate(zip(axes.flat, subs)):
         rgb = np.ones((side, side, 3))
         if mean_images is not None:
             grey = 1.0 - 0.6 * mean_images[d].reshape(side, side) / max(mean_images[d].max(), 1e-9)
             rgb *= grey[..., None]
         mask = sub.pixels.reshape(side, side)
-        rgb[mask] = (0.85, 0.1, 0.1)
+        rgb[mask] = 0.35 * rgb[mask] + 0.65 * np.array([0.85, 0.1, 0.1])  # the digit shows
         ax.imshow(rgb, interpolation="nearest")
         ax.set_title(
             f"{d}: {int(mask.sum())} px\n{sub.hidden} hidden, {sub.connections} conn.", fontsize=8
