@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import config as cfg
 from ..core.genome import HIDDEN, Genome
+from ..export import GenomeFileError, read_genome
 from ..parallel import Executor
 from ..search import history
 from ..tasks import make_task
@@ -83,9 +84,11 @@ class Target:
 
 
 def load_target(path: str, task: str | None = None, sets: list[str] | None = None) -> Target:
-    """Read a run folder (``best_genome.json``, ``config.toml``, ``stats.csv``) or a genome file.
+    """Read a run folder (``best_genome.json``, ``config.toml``, ``stats.csv``) or a genome file
+    (this project's JSON or the authors' ``.out``, :func:`src.export.read_genome`).
 
-    The task comes from ``task``, else the genome JSON's ``task`` field, else the run's config.
+    The task comes from ``task``, else the genome JSON's ``task`` field, else the run's config
+    (a ``.out`` file names none).
     Raises :class:`ReportError` (or :class:`src.config.ConfigError`) naming the problem.
     """
     p = Path(path)
@@ -99,14 +102,14 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
         run_dir = beside if (beside / "config.toml").is_file() else None
     else:
         raise ReportError(f"{path!r} is neither a run folder nor a genome file")
-    try:
-        data = json.loads(genome_path.read_text())
-        genome = Genome.from_dict(data)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReportError(f"cannot read genome {str(genome_path)!r}: {exc}") from None
     config_path = run_dir / "config.toml" if run_dir else None
     values = cfg.read_toml(config_path) if config_path and config_path.is_file() else {}
-    name = task or data.get("task") or values.get("task")
+    try:
+        loaded = read_genome(genome_path, task or values.get("task"))
+    except GenomeFileError as exc:
+        raise ReportError(str(exc)) from None
+    genome = loaded.genome
+    name = task or loaded.task or values.get("task")
     if not name:
         raise ReportError(
             f"{str(genome_path)!r} does not say its task; pass --task ({', '.join(cfg.TASK_NAMES)})"
@@ -131,8 +134,7 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
         )
     stats_path = run_dir / "stats.csv" if run_dir else None
     stats = figures.read_stats(stats_path) if stats_path and stats_path.is_file() else None
-    info = {k: v for k, v in data.items() if k not in ("nodes", "connections")}
-    return Target(genome, config, genome_path, run_dir, info, stats)
+    return Target(genome, config, genome_path, run_dir, loaded.info, stats)
 
 
 def _draw_network(

@@ -1,4 +1,7 @@
-"""Test accuracy of an MNIST-256 genome: ``python -m src.tasks.mnist_accuracy GENOME.json``.
+"""Test accuracy of an MNIST-256 genome: ``python -m src.tasks.mnist_accuracy GENOME``.
+
+GENOME is this project's JSON (``RUN/best_genome.json``) or the authors' ``.out`` matrix
+(:func:`src.export.read_genome`).
 
 Prints the accuracy (argmax of the ten outputs) on all 10,000 test images for each shared
 weight (the six of the search, or those given with ``--weight``) and for the ensemble that
@@ -9,20 +12,21 @@ Exit codes: 0 done, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 from ..config import ConfigError, WannConfig
-from ..core.genome import Genome
 from ..core.network import compile_genome
+from ..export import GenomeFileError, read_genome
 from . import mnist
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m src.tasks.mnist_accuracy", description=__doc__)
-    p.add_argument("genome", help="genome JSON, e.g. RUN/best_genome.json of an mnist256 run")
+    p.add_argument(
+        "genome", help="genome JSON (e.g. RUN/best_genome.json of an mnist256 run) or .out file"
+    )
     p.add_argument(
         "--weight",
         type=float,
@@ -32,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="", help="folder with the four MNIST .gz files")
     args = p.parse_args(argv)
     try:
-        with open(args.genome) as fh:
-            genome = Genome.from_dict(json.load(fh))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        print(f"error: cannot read genome {args.genome!r}: {exc}", file=sys.stderr)
+        genome = read_genome(args.genome, "mnist256").genome
+    except GenomeFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if (genome.n_inputs, genome.n_outputs) != (mnist.Mnist256.n_inputs, 10):
         print(

@@ -107,6 +107,22 @@ def test_report_of_a_genome_file_reads_its_task(tiny_run, tmp_path):
     assert not (tmp_path / "report" / "curves.png").exists()  # no stats.csv beside it
 
 
+def test_report_of_the_authors_champion_file(tmp_path):
+    """The authors' swing.out (docs/champions) goes through the report as it is; the file
+    does not say its task, so --task is needed."""
+    swing = ROOT / "docs" / "champions" / "swing.out"
+    out = tmp_path / "swing"
+    proc = run("src.report", str(swing), "--task", "swingup", "--out", str(out), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    table = read_table(out / "table.csv")
+    assert {row["network"] for row in table} >= {"wann"}
+    assert f"Champion `{swing}`: " in (out / "report.md").read_text()
+    bad = run("src.report", str(swing), "--out", str(tmp_path / "no"), "--quiet")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    assert "does not say its task; pass --task" in bad.stderr
+    assert not (tmp_path / "no").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 from conftest import grown_genome
-from harness import launch
+from harness import ROOT, launch
 
 from src.config import ConfigError, build
 from src.core import activations
 from src.core.genome import initial_genome
 from src.core.network import compile_genome, forward
+from src.export import reference
 from src.tasks import make_task, mnist
 
 WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
@@ -206,8 +207,17 @@ def test_accuracy_command(tiny_data, tmp_path):
     )
     assert f"{100 * ensemble:6.2f} %" in proc.stdout
     assert f"{100 * per_weight[0]:6.2f} %" in proc.stdout
+    # the same network in the authors' format (src.export): the same report, bar the name
+    out = tmp_path / "best.out"
+    out.write_text(reference.write(plan_genome))
+    again = launch("-m", "src.tasks.mnist_accuracy", out, "--data-dir", tiny_data, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split("\n", 1)[1] == proc.stdout.split("\n", 1)[1]
     bad = launch("-m", "src.tasks.mnist_accuracy", tmp_path / "missing.json", timeout=60)
     assert bad.returncode == 2 and "error: cannot read genome" in bad.stderr
+    swing = launch("-m", "src.tasks.mnist_accuracy", ROOT / "docs/champions/swing.out", timeout=60)
+    assert swing.returncode == 2 and swing.stderr.count("\n") == 1
+    assert "as a mnist256 network (256 inputs, 10 outputs)" in swing.stderr
 
 
 def test_smoke_search(tmp_path):
