@@ -16,7 +16,10 @@ about one activation, and every other table is derived from it:
   report's network pictures (:mod:`src.report.netdraw`).
 
 To add an activation, append one row to :data:`ROWS` with the next unused id; nothing else
-needs editing. The tests iterate the registry, so the new row is checked (array against
+needs editing to search with it. (Exporting a genome that uses it, :mod:`src.export`, needs
+its ONNX form in ``src.export.onnx.ONNX_ACTIVATIONS`` and, for the authors' ``.out``, an id
+in their table, ``src.export.reference.REFERENCE_ACTIVATIONS``; until then the export says
+so in one line.) The tests iterate the registry, so the new row is checked (array against
 scalar, the swing-up lane kernel against its reference, a colour in the pictures) without
 touching them. A new row joins both default pools below (:data:`CONTROL_POOL`,
 :data:`CLASSIFICATION_POOL`), so a config that does not list ``activations`` searches over it;

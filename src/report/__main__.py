@@ -1,4 +1,4 @@
-"""``[mpiexec -n N] python -m src.report RUN_DIR|GENOME.json [options]``: the report of a run.
+"""``[mpiexec -n N] python -m src.report RUN_DIR|GENOME [options]``: the report of a run.
 
 Rank 0 analyses and writes; with more ranks the others serve the episodes (as in the search).
 Exit codes: 0 done, 2 bad input (one line on stderr), 1 an unexpected error.
@@ -50,6 +50,7 @@ examples:
   python -m src.report runs/s1
   python -m src.report runs/s1 --quick --out /tmp/look
   python -m src.report my_genome.json --task swingup --set episode_steps=500
+  python -m src.report docs/champions/swing.out --task swingup --out /tmp/swing
   mpiexec -n 4 python -m src.report runs/s1
 """
 
@@ -64,9 +65,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "target", help="run folder (best_genome.json, config.toml, stats.csv) or genome JSON"
+        "target",
+        help="run folder (best_genome.json, config.toml, stats.csv) or genome file (JSON, or "
+        "the authors' .out with --task)",
     )
-    p.add_argument("--task", help="task of a genome file that does not name it")
+    p.add_argument("--task", help="task of a genome file that does not name it (a .out file)")
     p.add_argument("--out", help="report folder (default: RUN_DIR/report)")
     p.add_argument("--episodes", type=int, help="episodes per table cell and sweep point (100)")
     p.add_argument(
