@@ -19,6 +19,7 @@ from .core.ranking import CROWDING_RULES, RANKING_METHODS
 from .core.variation import ADD_CONNECTION_RULES, NO_OP_RULES
 from .core.weights import CHAMPION_WEIGHTS, WEIGHT_SAMPLING
 from .search import files
+from .tasks import registry
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 #: Accepted values of the string keys that pick a rule (the reference's rule is reachable):
@@ -32,7 +33,9 @@ CHOICES = {
     "weight_sampling": WEIGHT_SAMPLING,
     "champion_weights": CHAMPION_WEIGHTS,
 }
-TASK_NAMES = ("swingup", "biped", "biped-hardcore", "carracing", "mnist256")
+#: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
+#: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
+TASK_NAMES = tuple(registry.BUILTIN)
 
 
 class ConfigError(ValueError):
@@ -49,7 +52,11 @@ def _f(default: Any, help: str, **range_: Any) -> Any:
 class WannConfig:
     """Everything that defines a run. Two runs with equal configs give identical results."""
 
-    task: str = _f("swingup", "task to solve: " + ", ".join(TASK_NAMES))
+    task: str = _f(
+        "swingup",
+        "task to solve: " + ", ".join(TASK_NAMES) + ", gym:ENV_ID, package.module:factory or "
+        "an installed wann.tasks entry point",
+    )
     seed: int = _f(0, "run seed; rollout seeds derive from (seed, generation, rep)", min=0)
     pop_size: int = _f(128, "genomes per generation", min=2)
     generations: int = _f(2048, "generations to run (a resumed run may extend it)", min=1)
@@ -242,8 +249,7 @@ def validate(config: WannConfig) -> None:
             raise ConfigError(f"{name} must be >= {f.metadata['min']}, got {value!r}")
         if "max" in f.metadata and value > f.metadata["max"]:
             raise ConfigError(f"{name} must be <= {f.metadata['max']}, got {value!r}")
-    if config.task not in TASK_NAMES:
-        raise ConfigError(f"unknown task {config.task!r}; accepted: {', '.join(TASK_NAMES)}")
+    check_task(config.task)
     for name, accepted in CHOICES.items():
         if getattr(config, name) not in accepted:
             raise ConfigError(
@@ -265,6 +271,19 @@ def validate(config: WannConfig) -> None:
         activations.ids_from_names(config.activations)
     except ValueError as exc:
         raise ConfigError(f"activations: {exc}") from None
+
+
+def check_task(name: str) -> None:
+    """ConfigError unless ``name`` is a task name :mod:`src.tasks.registry` accepts (a
+    gymnasium env or a module is only looked for when the task is built)."""
+    if registry.kind(name) is None:
+        raise ConfigError(f"unknown task {name!r}; accepted: {registry.accepted()}")
+
+
+def task_file(task: str) -> Path | None:
+    """``src/configs/<task>.toml``, the paper's hyperparameters of a built-in task; ``None``
+    for other tasks (they start from the defaults)."""
+    return CONFIG_DIR / f"{task}.toml" if task in registry.BUILTIN else None
 
 
 def from_mapping(values: dict[str, Any], source: str) -> WannConfig:
@@ -388,10 +407,10 @@ def build(
     sets: list[str] | None = None,
 ) -> WannConfig:
     """Layer defaults, the task file, ``config_file``, flag overrides and ``--set`` items."""
-    if task not in TASK_NAMES:
-        raise ConfigError(f"unknown task {task!r}; accepted: {', '.join(TASK_NAMES)}")
+    check_task(task)
     values: dict[str, Any] = {"task": task}
-    values.update(read_toml(CONFIG_DIR / f"{task}.toml"))
+    if task_file(task) is not None:
+        values.update(read_toml(task_file(task)))
     if config_file:
         values.update(read_toml(Path(config_file)))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})

@@ -35,11 +35,15 @@ from . import parallel
 from .core.genome import initial_genome
 from .evaluation import warm_up
 from .search import checkpoint, files, loop, resume, runfolder, runlock, stopping
-from .tasks import make_task
+from .tasks import make_task, registry
 
 EXIT_BAD_INPUT = 2
 
 EPILOG = f"""\
+tasks (--task; the built-in ones start from src/configs/<task>.toml, the others from the
+defaults; writing your own: docs/tasks.md):
+{registry.describe()}
+
 config keys (set any with --set key=value; values are TOML: 3, 0.5, true, "paper", [1, 2]);
 the default, then in parentheses each task file's value (what --task applies over it):
 {cfg.describe()}
@@ -79,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--task", help=f"task to solve: {', '.join(cfg.TASK_NAMES)}")
+    p.add_argument("--task", help="task to solve (see tasks below)")
     p.add_argument("--out", help="run folder (created; must not already hold a run)")
     p.add_argument("--generations", type=int, help="generations to run (config: generations)")
     p.add_argument("--pop-size", type=int, help="population size (config: pop_size)")
@@ -225,7 +229,7 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
             config, run_id = None, ""
         else:
             if not args.task:
-                return fail(f"--task is required; accepted: {', '.join(cfg.TASK_NAMES)}")
+                return fail(f"--task is required; accepted: {registry.accepted()}")
             if not args.out:
                 return fail("--out DIR is required")
             config = cfg.build(

@@ -23,39 +23,11 @@ from ..core.genome import HIDDEN, Genome
 from ..export import GenomeFileError, read_genome
 from ..parallel import Executor
 from ..search import history
-from ..tasks import make_task
+from ..tasks import io_names, make_task
 from . import figures, growth, netdraw, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
 from .episodes import Net, Runner
 from .progress import Progress
-
-#: Readable names of inputs and outputs per task (figures).
-IO_NAMES: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
-    "swingup": (("x", "x_dot", "cos(theta)", "sin(theta)", "theta_dot"), ("force",)),
-    "biped": (
-        (
-            "hull angle",
-            "hull ang. vel.",
-            "vel x",
-            "vel y",
-            "hip 1 angle",
-            "hip 1 speed",
-            "knee 1 angle",
-            "knee 1 speed",
-            "leg 1 contact",
-            "hip 2 angle",
-            "hip 2 speed",
-            "knee 2 angle",
-            "knee 2 speed",
-            "leg 2 contact",
-            *(f"lidar {i}" for i in range(10)),
-        ),
-        ("hip 1", "knee 1", "hip 2", "knee 2"),
-    ),
-    "carracing": (tuple(f"z{i}" for i in range(16)), ("steer", "gas", "brake")),
-    "mnist256": (None, tuple(str(d) for d in range(10))),
-}
-IO_NAMES["biped-hardcore"] = IO_NAMES["biped"]
 
 
 class ReportError(ValueError):
@@ -112,10 +84,10 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
     name = task or loaded.task or values.get("task")
     if not name:
         raise ReportError(
-            f"{str(genome_path)!r} does not say its task; pass --task ({', '.join(cfg.TASK_NAMES)})"
+            f"{str(genome_path)!r} does not say its task; pass --task ({', '.join(cfg.TASK_NAMES)}"
+            ", gym:ENV_ID, module:factory ...)"
         )
-    if name not in cfg.TASK_NAMES:
-        raise ReportError(f"unknown task {name!r}; accepted: {', '.join(cfg.TASK_NAMES)}")
+    cfg.check_task(name)
     if values and values.get("task", name) != name:
         raise ReportError(f"--task {name!r} but {config_path} is a {values['task']!r} run")
     if values:
@@ -234,7 +206,7 @@ def write_report(
     net = Net.of(target.genome)
     task = config.task
     pictures: list[tuple[str, str]] = []
-    in_names, out_names = IO_NAMES.get(task, (None, None))
+    in_names, out_names = io_names(config)
     drawing = Progress("pictures", 2, progress)
     drawn = _draw_network(net, out / "network", f"{task} champion", in_names, out_names, log)
     if drawn:

@@ -6,7 +6,9 @@ pair. A rollout whose network produces NaN or infinity ends there and returns ``
 search ranks such genomes as the worst (see ``src.search.loop``).
 
 Tasks are built from a config with :func:`make_task` and cached per process, so worker ranks
-build each task once.
+build each task once. The names ``--task`` accepts (built-in tasks, ``gym:ENV_ID``,
+``package.module:factory``, ``wann.tasks`` entry points) are :mod:`src.tasks.registry`'s; the
+interface a task of your own implements is documented in ``docs/tasks.md``.
 """
 
 from __future__ import annotations
@@ -14,31 +16,34 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import WannConfig
 from ..core import activations
 from ..core.network import Plan
+from . import registry
 
-#: Task name -> module under src.tasks defining ``build(config) -> Task``.
-_MODULES = {
-    "swingup": "swingup",
-    "biped": "biped",
-    "biped-hardcore": "biped",
-    "carracing": "carracing",
-    "mnist256": "mnist",
-}
+if TYPE_CHECKING:  # src.config imports src.tasks.registry: no import of it at run time here
+    from ..config import WannConfig
 
 
 class Task(ABC):
-    """A problem the search solves."""
+    """A problem the search solves (the whole contract: ``docs/tasks.md``).
+
+    A rollout's return must depend only on (network, shared weight, edge coefficients, seed):
+    never on which rollouts ran before or beside it, so results are identical at any number
+    of ranks or workers.
+    """
 
     name: str
     n_inputs: int
     n_outputs: int
     #: Hidden-node activation ids used when the config names none.
     default_pool: tuple[int, ...] = activations.CONTROL_POOL
+    #: Readable input / output names for pictures (optional; see :func:`io_names`).
+    input_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] = ()
 
     @abstractmethod
     def rollouts(
@@ -72,9 +77,61 @@ class Task(ABC):
 
 @lru_cache(maxsize=8)
 def make_task(config: WannConfig) -> Task:
-    """The task named by ``config.task``, built once per process per config."""
-    module = importlib.import_module(f"{__name__}.{_MODULES[config.task]}")
-    return module.build(config)
+    """The task named by ``config.task``, built once per process per config.
+
+    Raises:
+        src.config.ConfigError: the task cannot be built: an unknown gymnasium env, a module
+            that does not import, a factory that is missing or returns no :class:`Task`, or
+            the task's own data missing (MNIST, the CarRacing encoder).
+    """
+    from ..config import ConfigError
+
+    name = config.task
+    kind = registry.kind(name)
+    if kind == "builtin":
+        return _builtin_module(name).build(config)
+    if kind == "gym":
+        from . import gym
+
+        return gym.build(config)
+    if kind == "factory":
+        module_name, attr = name.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"task {name!r}: cannot import {module_name!r} ({exc}); run from the folder "
+                f"that holds it, put it on PYTHONPATH, or install its package"
+            ) from None
+        factory = getattr(module, attr, None)
+        if not callable(factory):
+            raise ConfigError(f"task {name!r}: {module_name} has no function {attr!r}")
+    elif kind == "entry_point":
+        entry = registry.entry_points()[name]
+        try:
+            factory = entry.load()
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"task {name!r}: entry point {entry.value!r} of group "
+                f"{registry.ENTRY_POINT_GROUP} does not load ({exc})"
+            ) from None
+    else:
+        raise ConfigError(f"unknown task {name!r}; accepted: {registry.accepted()}")
+    task = factory(config)
+    if not isinstance(task, Task):
+        raise ConfigError(
+            f"task {name!r}: the factory returned {type(task).__name__}, not a "
+            "src.tasks.Task (see docs/tasks.md)"
+        )
+    for attr in ("n_inputs", "n_outputs"):
+        value = getattr(task, attr, None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"task {name!r}: {attr} must be a positive integer, got {value!r}")
+    return task
+
+
+def _builtin_module(name: str):
+    return importlib.import_module(f"{__name__}.{registry.BUILTIN[name].module}")
 
 
 def activation_pool(config: WannConfig, task: Task) -> tuple[int, ...]:
@@ -85,9 +142,9 @@ def activation_pool(config: WannConfig, task: Task) -> tuple[int, ...]:
 
 
 def task_class(name: str) -> type[Task]:
-    """The :class:`Task` subclass of task ``name``: its module is imported, nothing is built
-    (no data or encoder files are read)."""
-    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    """The :class:`Task` subclass of built-in task ``name``: its module is imported, nothing
+    is built (no data or encoder files are read)."""
+    module = _builtin_module(name)
     (cls,) = {
         c
         for c in vars(module).values()
@@ -98,10 +155,28 @@ def task_class(name: str) -> type[Task]:
 
 def resolved_activations(config: WannConfig) -> tuple[str, ...]:
     """Names of the activations a run of ``config`` draws hidden nodes from, in pool order:
-    :func:`activation_pool` without building the task. Recorded with every run
-    (``src.search.provenance``): the default pools follow ``activations.ROWS``."""
+    :func:`activation_pool` without building a built-in or gym task (a task of your own is
+    built: its pool is an attribute of the object its factory returns). Recorded with every
+    run (``src.search.provenance``): the default pools follow ``activations.ROWS``."""
     if config.activations:
         pool = activations.ids_from_names(config.activations)
-    else:
+    elif registry.kind(config.task) == "builtin":
         pool = task_class(config.task).default_pool
+    elif registry.kind(config.task) == "gym":
+        from .gym import GymTask
+
+        pool = GymTask.default_pool
+    else:
+        pool = make_task(config).default_pool
     return tuple(activations.NAMES[i] for i in pool)
+
+
+def io_names(config: WannConfig) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Readable names of the inputs and outputs of ``config``'s task, for pictures: the
+    task object's ``input_names`` / ``output_names`` if it has them, else the registry's
+    (:func:`registry.io_names`); ``None`` where there are none (pictures number them)."""
+    task = make_task(config)
+    names = registry.io_names(config.task, task.n_inputs, task.n_outputs)
+    inputs = getattr(task, "input_names", None) or names[0]
+    outputs = getattr(task, "output_names", None) or names[1]
+    return tuple(inputs) or None, tuple(outputs) or None
