@@ -19,25 +19,20 @@ world (:class:`FreshWorldWalker`), which costs nothing measurable (a reset is ~3
 way, nearly all of it creating the ~200 terrain bodies).
 
 Speed: the rollouts of a genome (six shared weights x ``n_reps``) run in lockstep, one env
-each; every step the network is evaluated for all live rollouts in one compiled call
-(:func:`forward_rows`, 2-3 us per rollout for a 100-node network, loop included, against
+each (:mod:`src.tasks.lockstep`): every step the network is evaluated for all live rollouts
+in one compiled call (2-3 us per rollout for a 100-node network, loop included, against
 ~180-200 us for gymnasium's step), then each env is stepped. ``python -m src.bench tasks``
 measures both.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
-from pathlib import Path
 
-import numba
 import numpy as np
 
 from ..config import WannConfig
-from ..core import activations, jitcache
-from ..core.network import Plan
-from . import Task
+from .lockstep import LockstepTask
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # Box2D's SWIG bindings
@@ -47,57 +42,6 @@ with warnings.catch_warnings():
 EPISODE_STEPS = {"biped": 1600, "biped-hardcore": 2000}
 #: Torque cost per unit of |action| and per joint, as in gymnasium's reward.
 TORQUE_COST = 0.00035 * bw.MOTORS_TORQUE
-
-_act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
-
-
-@numba.njit(cache=True)
-def forward_rows(
-    values, inputs, rows, weights, order, act, indptr, indices, coef, out_slots, out, clip
-):
-    """Evaluate the network for the batch rows ``rows``.
-
-    Args:
-        values: (n, n_nodes) scratch, one row per rollout.
-        inputs: (n, n_inputs) network inputs, one row per rollout.
-        rows: (k,) rollouts to evaluate.
-        weights: (n,) shared weight per rollout.
-        order, act, indptr, indices, out_slots: the plan's arrays.
-        coef: (n_edges,) per-edge coefficients.
-        out: (k, n_outputs) written with the outputs of ``rows`` in that order, clipped to
-            [-1, 1] if ``clip``.
-        clip: whether to clip the outputs.
-
-    Returns:
-        (k,) bool: whether all outputs of each row were finite (before clipping).
-    """
-    n_in = inputs.shape[1]
-    finite = np.ones(rows.shape[0], dtype=np.bool_)
-    for j in range(rows.shape[0]):
-        r = rows[j]
-        v = values[r]
-        v[0] = 1.0
-        for i in range(n_in):
-            v[1 + i] = inputs[r, i]
-        w = weights[r]
-        for i in range(order.shape[0]):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += coef[k] * v[indices[k]]
-            v[order[i]] = _act(act[i], w * s)
-        for o in range(out_slots.shape[0]):
-            x = v[out_slots[o]]
-            if not math.isfinite(x):
-                finite[j] = False
-            elif clip:
-                x = min(max(x, -1.0), 1.0)
-            out[j, o] = x
-    return finite
-
-
-# forward_rows inlines activations.apply_scalar: its cache must notice edits there too
-# (carracing uses it as well).
-jitcache.key_on_sources((forward_rows,), (Path(__file__), Path(activations.__file__)))
 
 
 class FreshWorldWalker(bw.BipedalWalker):
@@ -131,11 +75,12 @@ def step_without_fall_penalty(
     return obs, float(reward), terminated
 
 
-class Biped(Task):
+class Biped(LockstepTask):
     """Walk as far right as possible: 24 inputs, 4 outputs (joint torques in [-1, 1])."""
 
     n_inputs = 24
     n_outputs = 4
+    clip_outputs = True  # joint torques in [-1, 1]
 
     def __init__(self, name: str = "biped", episode_steps: int = 0) -> None:
         self.name = name
@@ -149,64 +94,8 @@ class Biped(Task):
             self._envs.append(FreshWorldWalker(hardcore=self.hardcore))
         return self._envs[:n]
 
-    def rollouts(
-        self,
-        plan: Plan,
-        weights: np.ndarray,
-        seeds: np.ndarray,
-        edge_coef: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, int]:
-        weights = np.asarray(weights, dtype=np.float64)
-        n = len(weights)
-        coef = np.ones(plan.n_edges) if edge_coef is None else np.asarray(edge_coef, np.float64)
-        envs = self.envs(n)
-        obs = np.empty((n, self.n_inputs))
-        for i, env in enumerate(envs):
-            obs[i] = env.reset(seed=int(seeds[i]))[0]
-        values = np.zeros((n, plan.n_nodes))
-        out = np.empty((n, self.n_outputs))
-        returns = np.zeros(n)
-        live = np.arange(n)
-        steps = 0
-        for _ in range(self.episode_steps):
-            finite = forward_rows(
-                values,
-                obs,
-                live,
-                weights,
-                plan.order,
-                plan.act,
-                plan.indptr,
-                plan.indices,
-                coef,
-                plan.output_slots,
-                out,
-                True,
-            ).tolist()
-            keep = list(finite)
-            for j, i in enumerate(live.tolist()):
-                if not finite[j]:
-                    returns[i] = -math.inf
-                    continue
-                o, r, done = step_without_fall_penalty(envs[i], out[j])
-                obs[i] = o
-                returns[i] += r
-                steps += 1
-                if done:
-                    keep[j] = False
-            if not all(keep):
-                live = live[np.asarray(keep)]
-                if len(live) == 0:
-                    break
-        return returns, steps
-
-    def warmup(self) -> None:
-        """Compile the network kernel (or load it from numba's cache) with a 2-step rollout."""
-        steps, self.episode_steps = self.episode_steps, 2
-        try:
-            super().warmup()
-        finally:
-            self.episode_steps = steps
+    def step(self, env: FreshWorldWalker, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        return step_without_fall_penalty(env, action)
 
 
 def build(config: WannConfig) -> Biped:

@@ -10,7 +10,8 @@ The paper instead fed the 16-dimensional latent of a VAE trained on frames (Worl
 Network: 16 inputs, 3 outputs; steer ``clip(a0, -1, 1)``, gas ``(clip(a1, -1, 1) + 1) / 2``,
 brake ``clip(a2, 0, 1)``. Reward as gymnasium pays it (-0.1 a frame, +1000/N per new track
 tile, -100 and the end of the episode when the car leaves the playfield); episodes of 1000
-steps (``config.episode_steps`` to change), ending early when a lap is complete.
+steps (``config.episode_steps`` to change), ending early when a lap is complete. The rollouts
+of a call run in lockstep (:mod:`src.tasks.lockstep`), their frames encoded together.
 
 Cost: CarRacing draws every frame (pygame polygons at 1000x800, scaled to 96x96). This
 module's env (:class:`FastCarRacing`) draws exactly the same frames but skips the per-polygon
@@ -37,9 +38,7 @@ import numba
 import numpy as np
 
 from ..config import ConfigError, WannConfig
-from ..core.network import Plan
-from . import Task
-from .biped import forward_rows
+from .lockstep import LockstepTask
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # Box2D's SWIG bindings
@@ -244,7 +243,7 @@ def actions_of(outputs: np.ndarray) -> np.ndarray:
     )
 
 
-class CarRacingTask(Task):
+class CarRacingTask(LockstepTask):
     """Drive around a random track: 16 frame features in, steer/gas/brake out."""
 
     name = "carracing"
@@ -262,66 +261,15 @@ class CarRacingTask(Task):
             self._envs.append(FastCarRacing(continuous=True))
         return self._envs[:n]
 
-    def rollouts(
-        self,
-        plan: Plan,
-        weights: np.ndarray,
-        seeds: np.ndarray,
-        edge_coef: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, int]:
-        weights = np.asarray(weights, dtype=np.float64)
-        n = len(weights)
-        coef = np.ones(plan.n_edges) if edge_coef is None else np.asarray(edge_coef, np.float64)
-        envs = self.envs(n)
-        frames = np.stack([env.reset(seed=int(seeds[i]))[0] for i, env in enumerate(envs)])
-        inputs = np.zeros((n, N_FEATURES))
-        values = np.zeros((n, plan.n_nodes))
-        out = np.empty((n, self.n_outputs))
-        returns = np.zeros(n)
-        live = np.arange(n)
-        steps = 0
-        for _ in range(self.episode_steps):
-            k = len(live)
-            inputs[live] = self.encoder.encode(frames[live])
-            finite = forward_rows(
-                values,
-                inputs,
-                live,
-                weights,
-                plan.order,
-                plan.act,
-                plan.indptr,
-                plan.indices,
-                coef,
-                plan.output_slots,
-                out,
-                False,
-            ).tolist()
-            actions = actions_of(out[:k])
-            keep = list(finite)
-            for j, i in enumerate(live.tolist()):
-                if not finite[j]:
-                    returns[i] = -math.inf
-                    continue
-                frame, reward, terminated, _, _ = envs[i].step(actions[j])
-                frames[i] = frame
-                returns[i] += reward
-                steps += 1
-                if terminated:
-                    keep[j] = False
-            if not all(keep):
-                live = live[np.asarray(keep)]
-                if len(live) == 0:
-                    break
-        return returns, steps
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        return self.encoder.encode(obs)
 
-    def warmup(self) -> None:
-        """Compile the network kernel (or load it from numba's cache) with a 2-step rollout."""
-        steps, self.episode_steps = self.episode_steps, 2
-        try:
-            super().warmup()
-        finally:
-            self.episode_steps = steps
+    def actions(self, outputs: np.ndarray) -> np.ndarray:
+        return actions_of(outputs)
+
+    def step(self, env: FastCarRacing, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
+        frame, reward, terminated, _, _ = env.step(action)
+        return frame, reward, terminated
 
 
 def build(config: WannConfig) -> CarRacingTask:

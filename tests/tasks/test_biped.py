@@ -1,4 +1,5 @@
-"""BipedalWalker task: determinism, the paper's changes, the batched network, a smoke search."""
+"""BipedalWalker task: determinism, the paper's changes, a smoke search (the lockstep loop
+and its network kernel: test_lockstep.py)."""
 
 import json
 import warnings
@@ -12,7 +13,7 @@ from harness import launch
 from src.config import build
 from src.core.network import compile_genome, forward
 from src.tasks import make_task
-from src.tasks.biped import Biped, FreshWorldWalker, bw, forward_rows
+from src.tasks.biped import Biped, FreshWorldWalker, bw
 
 WEIGHTS = np.array([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0])
 
@@ -108,25 +109,6 @@ def test_nonfinite_network_ends_its_rollout_with_minus_inf():
     assert np.array_equal(ok, returns[[0, 2]]) and steps == ok_steps
 
 
-def test_forward_rows_equals_numpy_forward():
-    plan = compile_genome(grown_genome(24, 4, 40, seed=3))
-    rng = np.random.default_rng(0)
-    inputs = rng.normal(size=(7, 24))
-    weights = rng.uniform(-2, 2, 7)
-    coef = rng.uniform(-2, 2, plan.n_edges)
-    rows = np.array([5, 0, 3])
-    out = np.empty((3, 4))
-    values = np.zeros((7, plan.n_nodes))
-    args = (plan.order, plan.act, plan.indptr, plan.indices, coef, plan.output_slots, out)
-    finite = forward_rows(values, inputs, rows, weights, *args, False)
-    expected = forward(plan, inputs[rows], weights[rows], coef)
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    assert finite.tolist() == [True, True, True]
-    weights[0] = np.nan
-    assert forward_rows(values, inputs, rows, weights, *args, True).tolist() == [True, False, True]
-    np.testing.assert_allclose(out[[0, 2]], np.clip(expected[[0, 2]], -1, 1), rtol=1e-12)
-
-
 def test_episode_lengths_and_hardcore():
     assert make_task(build("biped")).episode_steps == 1600
     hard = make_task(build("biped-hardcore"))
@@ -150,16 +132,3 @@ def test_smoke_search(tmp_path, task):
     assert len(rows) == 3 and rows[0].startswith("generation,")
     best = json.loads((out / "best_genome.json").read_text())
     assert best["task"] == task and best["n_inputs"] == 24 and best["n_outputs"] == 4
-
-
-def test_forward_rows_cache_is_keyed_on_the_activations_source():
-    """forward_rows inlines activations.apply_scalar: its numba cache stamp carries the digest
-    of both files, so an edit to activations.py recompiles it instead of loading stale code."""
-    from pathlib import Path
-
-    from src.core import activations, jitcache
-    from src.tasks import biped
-
-    stamp = biped.forward_rows._cache._cache_file._source_stamp
-    digest = jitcache.source_digest((Path(biped.__file__), Path(activations.__file__)))
-    assert isinstance(stamp, tuple) and stamp[1] == digest
