@@ -65,6 +65,11 @@ BAD = [
     (["--task", "swingup", "--set", 'data_dir="a\\u0000b"'], "must not contain a NUL"),
     (["--task", "swingup", "--pop-size", "100000000"], "pop_size 100000000 needs at least"),
     (["--task", "mnist256", "--pop-size", "3000000"], "pop_size 3000000 needs at least"),
+    # tasks outside the built-in ones: found out when the task is built, before any file
+    (["--task", "gym:"], "unknown task 'gym:'; accepted: swingup"),
+    (["--task", "gym:NoSuchEnv-v0"], "task 'gym:NoSuchEnv-v0': gymnasium cannot make"),
+    (["--task", "gym:Blackjack-v1"], "observation space Tuple(Discrete(32)"),
+    (["--task", "gym:CartPole-v1", "--set", "episode_steps=-1"], "episode_steps must be >= 0"),
 ]
 
 
