@@ -353,7 +353,10 @@ def mean_cross_entropy(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(..., b) mean over b of -log softmax(outputs)[label]; outputs (..., b, 10)."""
     lsm = log_softmax(outputs)
     picked = lsm[..., np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
-    return -picked.mean(axis=-1)
+    # Contiguous rows: numpy sums a contiguous row pairwise but a strided one (what the
+    # indexing gives for two or more rows) one by one, so without the copy a rollout's
+    # return would change in the last bit with the number of weights sharing its seed.
+    return -np.ascontiguousarray(picked).mean(axis=-1)
 
 
 def accuracy(
