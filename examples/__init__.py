@@ -1,0 +1,1 @@
+"""Examples of using this project from outside ``src`` (see ``docs/tasks.md``)."""
