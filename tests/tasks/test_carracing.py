@@ -5,13 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import grown_genome
 from harness import launch
 
-from src.config import ConfigError, build
-from src.core.network import compile_genome
+from src.config import ConfigError
 from src.tasks import carracing as cr_task
-from src.tasks import make_task
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -61,21 +58,6 @@ def test_actions_are_mapped_as_in_the_spec():
     np.testing.assert_allclose(
         cr_task.actions_of(out), [[-1.0, 0.0, 0.0], [0.5, 0.5, 0.25], [1.0, 1.0, 1.0]]
     )
-
-
-def test_same_seed_same_return_whatever_ran_before():
-    task = make_task(build("carracing", sets=["episode_steps=15"]))
-    plan = compile_genome(grown_genome(16, 3, 12, seed=1))
-    weights = np.array([-2.0, 0.5, 2.0])
-    seeds = np.array([4, 4, 5])
-    first, steps = task.rollouts(plan, weights, seeds)
-    task.rollouts(plan, np.array([1.0, -1.0]), np.array([9, 10]))
-    again, steps_again = task.rollouts(plan, weights, seeds)
-    assert np.array_equal(first, again) and steps == steps_again == 45
-    alone, _ = cr_task.CarRacingTask(15).rollouts(plan, weights[1:2], seeds[1:2])
-    assert alone[0] == first[1]
-    nan, _ = task.rollouts(plan, np.array([np.nan, 0.5]), np.array([4, 4]))
-    assert nan[0] == -np.inf and nan[1] == first[1]
 
 
 def test_fit_script_writes_an_encoder(tmp_path):
