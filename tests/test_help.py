@@ -22,3 +22,15 @@ def test_help_shows_each_task_files_values_beside_the_defaults(capsys):
     default = cfg.FIELDS["pop_size"].default
     assert f"\n  pop_size = {default!r} (--task swingup 192," in out
     assert "--workers N" in out
+
+
+def test_help_lists_every_task_the_registry_accepts(capsys):
+    from src.tasks import registry
+
+    with pytest.raises(SystemExit):
+        master.parse_args(["--help"])
+    out = capsys.readouterr().out
+    for entry in registry.BUILTIN.values():
+        assert f"  {entry.name} " in out and entry.description in out
+    for form in ("gym:ENV_ID", "module:factory", "examples.my_task:build", "wann.tasks"):
+        assert form in out
