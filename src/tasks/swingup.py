@@ -120,6 +120,53 @@ def _swingup_rollouts_reference(
     return returns, steps
 
 
+@numba.njit(cache=True)
+def _swingup_trajectory(
+    order, act, indptr, indices, coef, out_slot, n_nodes, w, state, max_steps, x_limit
+):
+    """One rollout of :func:`_swingup_rollouts_reference`, recording every state (pictures).
+
+    Operation for operation the reference's inner loop, so the rewards add up to the return
+    the search's kernels give (tested); a separate kernel, so the search's cost nothing.
+
+    Returns:
+        (states (steps + 1, 4): x, x_dot, theta, theta_dot from the initial state on,
+         rewards (steps,), finite: False if the network's output was NaN/inf, which ended
+         the rollout, with return -inf, after ``steps`` steps).
+    """
+    states = np.zeros((max_steps + 1, 4))
+    rewards = np.zeros(max_steps)
+    values = np.zeros(n_nodes)
+    values[0] = 1.0
+    x, x_dot, th, th_dot = state[0], state[1], state[2], state[3]
+    states[0, 0], states[0, 1], states[0, 2], states[0, 3] = x, x_dot, th, th_dot
+    steps = 0
+    finite = True
+    for _ in range(max_steps):
+        values[1] = x
+        values[2] = x_dot
+        values[3] = math.cos(th)
+        values[4] = math.sin(th)
+        values[5] = th_dot
+        network_step(values, order, act, indptr, indices, coef, w)
+        a = values[out_slot]
+        if not math.isfinite(a):
+            finite = False
+            break
+        x, x_dot, th, th_dot = _dynamics(x, x_dot, th, th_dot, a)
+        rewards[steps] = _reward(x, th)
+        steps += 1
+        states[steps, 0], states[steps, 1], states[steps, 2], states[steps, 3] = (
+            x,
+            x_dot,
+            th,
+            th_dot,
+        )
+        if x < -x_limit or x > x_limit:
+            break
+    return states[: steps + 1], rewards[:steps], finite
+
+
 #: With this many live lanes or fewer the lane kernel finishes them one by one: a lane loop
 #: over one or two lanes costs more than the scalar code (twice as much for one lane).
 SOLO_LANES = 2
@@ -352,7 +399,8 @@ KERNEL_SOURCES: tuple[Path, ...] = (
     Path(env.__file__),
 )
 jitcache.key_on_sources(
-    (network_step, _swingup_rollouts_reference, _swingup_rollouts), KERNEL_SOURCES
+    (network_step, _swingup_rollouts_reference, _swingup_rollouts, _swingup_trajectory),
+    KERNEL_SOURCES,
 )
 
 
@@ -409,6 +457,24 @@ class SwingUp(Task):
     ) -> tuple[np.ndarray, int]:
         returns, steps = _swingup_rollouts(*self.kernel_args(plan, weights, seeds, edge_coef))
         return returns, int(steps)
+
+    def trajectory(
+        self, plan: Plan, weight: float, seed: int, edge_coef: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The states and rewards of the rollout :meth:`rollouts` runs for (weight, seed).
+
+        Returns:
+            (states (steps + 1, 4): x, x_dot, theta, theta_dot, the initial state first;
+             rewards (steps,)); a rollout ended by a NaN/inf output has a last reward of -inf
+            (after its steps' states), as its return is -inf.
+        """
+        args = self.kernel_args(plan, [weight], np.array([seed]), edge_coef)
+        states, rewards, finite = _swingup_trajectory(
+            *args[:7], float(weight), args[8][0], *args[9:]
+        )
+        if not finite:
+            rewards = np.append(rewards, -np.inf)
+        return states, rewards
 
 
 def build(config: WannConfig) -> SwingUp:

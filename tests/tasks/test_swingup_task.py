@@ -64,6 +64,26 @@ def test_nonfinite_network_scores_worst():
     assert ranked[1, 0] == ranked[:, 0].min() < -5.0
 
 
+def test_trajectory_replays_the_kernels_rollout():
+    """The recorded states and rewards (for pictures) are those of the search's rollout: the
+    running return ends on the kernel's return exactly, an early end included, and the last
+    state is where the gymnasium env is after the same episode."""
+    task = make_task(build("swingup"))
+    plan = compile_genome(grown_genome(5, 1, 25, seed=1))
+    weights, seeds = np.array([-1.5, 0.5, 2.0]), np.array([21, 22, 23])
+    returns, _ = task.rollouts(plan, weights, seeds)
+    for w, s, expected in zip(weights, seeds, returns):
+        states, rewards = task.trajectory(plan, w, s)
+        assert len(states) == len(rewards) + 1 and np.cumsum(rewards)[-1] == expected
+    g = grown_genome(5, 1, 0, seed=0)
+    g = g.replace(conn_enabled=g.conn_src == 0)  # full force: off the track early
+    states, rewards = task.trajectory(compile_genome(g), 2.0, 5)
+    assert len(rewards) == gym_episode(compile_genome(g), 2.0, 5)[1] < 1000
+    assert abs(states[-1, 0]) > 2.4 and np.all(np.abs(states[:-1, 0]) <= 2.4)
+    nan_states, nan_rewards = task.trajectory(plan, np.nan, 1)
+    assert len(nan_states) == 1 and nan_rewards.tolist() == [-np.inf]
+
+
 def test_seeds_depend_on_seed_and_generation_only():
     a = rollout_seeds(3, 7, 4)
     assert np.array_equal(a, rollout_seeds(3, 7, 4))
