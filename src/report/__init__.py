@@ -9,12 +9,17 @@
 * ``table.csv``, ``sweep.csv``, ``tuned_weights.json``;
 * ``network.png/.svg/.pdf`` (the champion in layers), ``growth.*`` (the champion over
   generations), ``curves.png`` (the search's learning curves), ``sweep.png`` (return against
-  the shared weight), ``network_tuned.*``; MNIST: ``digits.*``, ``confusion.*``.
+  the shared weight), ``network_tuned.*``; MNIST: ``digits.*``, ``confusion.*``;
+* ``episodes.gif`` and ``episodes.mp4``: the champion's episode at the search's weights and
+  the tuned one, side by side (tasks with episodes to show; ``--no-video`` skips them);
+* ``report.html``: all of it in one self-contained page, with a shared-weight slider over
+  the champion's episodes.
 
 Modules: :mod:`.episodes` (seeds, batched rollouts through the executor), :mod:`.tuning`
 (PEPG with checkpoint/resume), :mod:`.control` and :mod:`.classify` (the columns),
 :mod:`.netdraw` (networks by Graphviz), :mod:`.growth` (the champion over generations),
 :mod:`.digits` (MNIST pixels per digit, confusion matrices), :mod:`.progress` (time left),
-:mod:`.figures`, :mod:`.writing`, :mod:`.build` (loading a run, writing everything),
+:mod:`.figures`, :mod:`.video` (episodes as pictures), :mod:`.html` (the page),
+:mod:`.writing`, :mod:`.build` (loading a run, writing everything),
 ``__main__`` (the command line, serial or under ``mpiexec``).
 """

@@ -16,6 +16,7 @@ from .. import parallel
 from ..evaluation import warm_up
 from .build import ReportError, load_target, write_report
 from .control import Budget
+from .video import VideoOptions
 
 EXIT_BAD_INPUT = 2
 DEFAULTS = {
@@ -38,10 +39,13 @@ QUICK = {
 
 EPILOG = """\
 writes into --out (default RUN_DIR/report): report.md (the table next to the paper's numbers,
-the pictures, the command), table.csv, sweep.csv, tuned_weights.json, curves.png, sweep.png,
-network.png and network_tuned.png (each also as .svg and .pdf; laid out by Graphviz dot),
-and tune_<network>.npz (PEPG state after every generation: running the same command again
-resumes from it, or reuses a finished one).
+the pictures, the command), report.html (the same in one self-contained page, with a
+shared-weight slider over the champion's episodes), table.csv, sweep.csv, tuned_weights.json,
+curves.png, sweep.png, network.png and network_tuned.png (each also as .svg and .pdf; laid
+out by Graphviz dot), episodes.gif and episodes.mp4 (the champion's episode at the search's
+six weights and w*, side by side; swing-up, biped and carracing), and tune_<network>.npz
+(PEPG state after every generation: running the same command again resumes from it, or
+reuses a finished one). --no-video renders no episodes.
 
 --quick sets --episodes 20 --sweep 21 --tune-generations 20 --tune-popsize 16
 --tune-episodes 2 (flags given explicitly win).
@@ -106,6 +110,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="override a key of the run's config, e.g. episode_steps=1000",
+    )
+    p.add_argument(
+        "--no-video",
+        action="store_true",
+        help="render no episodes (no episodes.gif/.mp4, no slider in report.html): faster",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     parallel.add_workers_argument(p)
@@ -173,7 +182,8 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
         f"{executor.describe()}, budget {budget}"
     )
     progress = None if args.quiet else sys.stderr
-    write_report(target, out, budget, executor, args.fixed_hidden, command, log, progress)
+    movies = None if args.no_video else VideoOptions()
+    write_report(target, out, budget, executor, args.fixed_hidden, command, log, progress, movies)
     return 0
 
 

@@ -24,9 +24,9 @@ from ..export import GenomeFileError, read_genome
 from ..parallel import Executor
 from ..search import history
 from ..tasks import io_names, make_task
-from . import figures, growth, netdraw, writing
+from . import figures, growth, html, netdraw, video, writing
 from .control import Budget, NetworkResult, analyse, fixed_topology
-from .episodes import Net, Runner
+from .episodes import Net, Runner, episode_seeds
 from .progress import Progress
 
 
@@ -193,11 +193,15 @@ def write_report(
     command: str = "",
     log: Callable[[str], None] = print,
     progress: TextIO | None = sys.stderr,
+    movies: video.VideoOptions | None = None,
 ) -> Path:
-    """Analyse the champion (and the fixed topology), draw, write; returns ``report.md``.
+    """Analyse the champion (and the fixed topology), draw, write ``report.md`` and
+    ``report.html``; returns ``report.md``.
 
     ``progress``: where long stages (the sweeps, the pictures) print ``stage: i/N, ~T left``
-    (:mod:`src.report.progress`); ``None`` for silence.
+    (:mod:`src.report.progress`); ``None`` for silence. With ``movies``, also render the
+    champion's episodes (``episodes.gif``, ``episodes.mp4`` and the page's player) where the
+    task can.
     """
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -262,6 +266,7 @@ def write_report(
         pictures.append(("digits.png", "The pixels that drive each digit's output"))
         pictures.append(("confusion.png", "Confusion matrices on the test set"))
         writing.mnist_files(result, out)
+        w_tuned, sweep = result.w_tuned, None
         table = writing.mnist_table(result)
         notes = [
             f"Test accuracy on all 10,000 test images. The tuned shared weight is chosen on "
@@ -316,6 +321,7 @@ def write_report(
             weights=results[0].tuned,
         )
         writing.control_files(task, results, out)
+        w_tuned, sweep = results[0].w_tuned, (results[0].sweep_weights, results[0].sweep)
         table = writing.control_table(task, results)
         steps = getattr(make_task(config), "episode_steps", None) or config.episode_steps
         steps_text = f"up to {steps} steps each" if steps else "full episodes"
@@ -346,7 +352,29 @@ def write_report(
                 "The champion with its trained weights (blue negative, red positive)",
             )
         )
+    player, clip_lines = "", []
+    if movies is not None and video.can_render(task):
+        seed = int(episode_seeds(budget.seed, "video", 1)[0])
+        rendered = video.render_report(config, net, config.weights, w_tuned, seed, out, movies, log)
+        data = html.movie_data(rendered, movies.fps, sweep)
+        player = html.player_html(data, [p.name for p in rendered.files])
+        clip_lines = [
+            f"![The champion's episode at the search's weights and w*]({rendered.files[0].name})",
+            "",
+            f"The champion's episode (seed {seed}) at the search's weights and w*: "
+            f"[{rendered.files[0].name}]({rendered.files[0].name}), "
+            f"[{rendered.files[1].name}]({rendered.files[1].name}); every weight of a grid "
+            "over [-2, 2] behind a slider in `report.html`.",
+            "",
+        ]
+    elif movies is not None:
+        log(f"{task}: no episodes to render")
     seconds = time.perf_counter() - start
+    budget_line = (
+        f"Budget: {json.dumps(asdict(budget))}; "
+        f"{runner.episodes} episodes, {runner.env_steps} environment steps in {seconds:.0f} s "
+        f"on {executor.describe()}."
+    )
     lines = [
         f"# WANN report: {task}",
         "",
@@ -356,6 +384,7 @@ def write_report(
         "",
         *notes,
         "",
+        *clip_lines,
         *(f"![{caption}]({name})" + "\n" for name, caption in pictures),
         "## How it was made",
         "",
@@ -363,19 +392,29 @@ def write_report(
         command or "python -m src.report ...",
         "```",
         "",
-        f"Budget: {json.dumps(asdict(budget))}; "
-        f"{runner.episodes} episodes, {runner.env_steps} environment steps in {seconds:.0f} s "
-        f"on {executor.describe()}.",
+        budget_line,
         "",
         "Files: `table.csv` (these numbers and the paper's), `sweep.csv`, `tuned_weights.json` "
         "(the trained weight of each connection), `tune_*.npz` (PEPG checkpoints: rerunning "
-        "the command resumes or reuses them), the pictures.",
+        "the command resumes or reuses them), the pictures, `report.html` (all of it in one "
+        "page that works offline).",
         "",
     ]
     report = out / "report.md"
     writing.write_text(report, "\n".join(lines))
+    html.write_page(
+        out / "report.html",
+        f"WANN report: {task}",
+        _champion_line(target),
+        table,
+        notes,
+        pictures,
+        command or "python -m src.report ...",
+        budget_line,
+        player,
+    )
     log(
-        f"report: {report} ({runner.episodes} episodes, {runner.env_steps / 1e6:.1f} M steps, "
-        f"{seconds:.1f} s)"
+        f"report: {report} and report.html ({runner.episodes} episodes, "
+        f"{runner.env_steps / 1e6:.1f} M steps, {seconds:.1f} s)"
     )
     return report

@@ -33,7 +33,15 @@ from ..tasks import make_task
 #: Second entropy word of every report seed (the search uses two-word seeds only).
 REPORT_TAG = 0x52455054  # "REPT"
 #: Seed streams of the report, so that no two purposes share episodes.
-STREAMS = {"sweep": 1, "table": 2, "tune": 3, "random_weights": 4, "random_shared": 5, "pepg": 6}
+STREAMS = {
+    "sweep": 1,
+    "table": 2,
+    "tune": 3,
+    "random_weights": 4,
+    "random_shared": 5,
+    "pepg": 6,
+    "video": 7,
+}
 
 
 def seed_sequence(report_seed: int, stream: str, *key: int) -> np.random.SeedSequence:

@@ -15,7 +15,8 @@ from src.report.episodes import Net, Runner
 PNG = b"\x89PNG\r\n\x1a\n"
 #: Small budgets: a few seconds per report on the 200-step episodes of the tiny run.
 TINY = ["--episodes", "12", "--sweep", "9", "--tune-generations", "4", "--tune-popsize", "8"]
-TINY += ["--tune-episodes", "2", "--fixed-hidden", "4", "--quiet"]
+TINY += ["--tune-episodes", "2", "--fixed-hidden", "4", "--no-video", "--quiet"]
+#: (The episodes as pictures: tests/report/test_video.py and test_html.py.)
 
 
 def run(*args, n_ranks=0, timeout=300):
@@ -83,6 +84,9 @@ def test_report_writes_table_csv_and_pictures(tiny_report):
     md = (out / "report.md").read_text()
     assert "723 ± 16" in md and "932 ± 6" in md and "918 ± 7" in md  # the paper's numbers
     assert "**this run**" in md and "![" in md and "python -m src.report" in md
+    page = (out / "report.html").read_text()
+    assert "723 ± 16" in page and 'id="weight"' not in page  # --no-video: no player
+    assert not (out / "episodes.gif").exists() and "episodes.gif" not in md
     # progress lines: one per PEPG generation and network
     assert stdout.count("PEPG gen") == 2 * 4
     assert (out / "tune_wann.npz").is_file() and (out / "tune_fixed.npz").is_file()
