@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NPROC  := $(shell nproc 2>/dev/null || echo 2)
 RUN    ?= runs/swingup
 
-.PHONY: install run test bench lint format clean slurm
+.PHONY: install run test bench lint format clean system-deps
 
 install: $(STAMP)
 
@@ -35,15 +35,18 @@ run: install
 	  *) exit $$code;; \
 	esac
 
-test: install slurm
+test: install system-deps
 	$(BIN)/python -m pytest -q
 
-# A real Slurm (and munge, h5dump) for tests/slurm: installed from Debian when missing, as root.
-slurm:
-	@if [ "$$(id -u)" = 0 ] && ! { command -v slurmctld && command -v h5dump; } >/dev/null; then \
-	  echo "installing slurm-wlm, munge and hdf5-tools (Debian packages) for tests/slurm"; \
+# Debian packages some tests need, installed when missing, as root (CI): a real Slurm (slurm-wlm,
+# munge) and h5dump (hdf5-tools) for tests/slurm and tests/checkpoint, chromium and its driver
+# for tests/report/test_html.py (report.html in a headless browser), graphviz's dot.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v slurmctld && command -v h5dump && \
+	    command -v chromium && command -v chromedriver && command -v dot; } >/dev/null; then \
+	  echo "installing slurm-wlm munge hdf5-tools chromium chromium-driver graphviz (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    slurm-wlm munge hdf5-tools >/dev/null; \
+	    slurm-wlm munge hdf5-tools chromium chromium-driver graphviz >/dev/null; \
 	fi
 
 bench: install

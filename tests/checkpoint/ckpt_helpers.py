@@ -57,13 +57,15 @@ def stop_with(proc: subprocess.Popen, *signals: signal.Signals, timeout: float =
 
 def require_program(name: str) -> None:
     """Skip when ``name`` is not on PATH; in CI (``CI=true``) fail instead: ``make test``
-    installs it (Makefile target ``slurm``), so a missing one there is a real failure."""
+    installs it (Makefile target ``system-deps``), so a missing one there is a real failure."""
     import shutil
 
     import pytest
 
     if shutil.which(name) is None:
-        message = f"{name} not on PATH (make test installs it as root: see the Makefile's slurm)"
+        message = (
+            f"{name} not on PATH (make test installs it as root: see the Makefile's system-deps)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
