@@ -207,6 +207,13 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size)
 
 
+def _label(d: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, fill, font) -> None:
+    """Text on a white box, readable over any picture (car racing's dashboard, the sky)."""
+    left, top, right, bottom = d.textbbox(xy, text, font=font)
+    d.rectangle([left - 2, top - 1, right + 2, bottom + 1], fill=(255, 255, 255))
+    d.text(xy, text, fill=fill, font=font)
+
+
 def weight_label(weight: float, tuned: bool = False) -> str:
     return f"w* = {weight:+.2f}" if tuned else f"w = {weight:+g}"
 
@@ -219,7 +226,7 @@ def clip_frames(
     episodes: Sequence[Episode], labels: Sequence[str], cols: int = 4, every: int = 1
 ) -> np.ndarray:
     """(t, H, W, 3) uint8 frames: one panel per episode on a grid of ``cols`` columns, each
-    labelled (top left) with its ``labels`` entry and (bottom left) the return so far.
+    labelled (top left) with its ``labels`` entry and, below it, the return so far.
 
     Frame ``t`` shows each episode's ``t * every``-th recorded frame; an episode that has
     ended holds its last picture, marked "ended". H and W are multiples of 16 (H.264).
@@ -237,11 +244,11 @@ def clip_frames(
             i = min(t * every, len(ep.frames) - 1)
             img = Image.fromarray(ep.frames[i])
             d = ImageDraw.Draw(img)
-            d.text((4, 2), label, fill=(0, 0, 0), font=font)
             text = return_label(float(ep.running[i]))
             if i == len(ep.frames) - 1 and t * every > i:
                 text += f" (ended, step {int(ep.steps[i])})"
-            d.text((4, h - font.size - 4), text, fill=(0, 0, 160), font=font)
+            _label(d, (4, 2), label, (0, 0, 0), font)
+            _label(d, (4, 6 + font.size), text, (0, 0, 160), font)
             d.rectangle([0, 0, w - 1, h - 1], outline=(200, 200, 200))
             out[t, r * h : (r + 1) * h, c * w : (c + 1) * w] = np.asarray(img)
     return out
