@@ -95,7 +95,9 @@ def test_mnist_columns(tmp_path):
     budget = Budget(episodes=3, sweep=5, tune_generations=2, tune_popsize=4, tune_episodes=1)
     lines = []
     out = tmp_path / "report"
-    write_report(target, out, budget, SerialExecutor(), log=lines.append)
+    from src.report.video import VideoOptions
+
+    write_report(target, out, budget, SerialExecutor(), log=lines.append, movies=VideoOptions())
     rows = (out / "table.csv").read_text().splitlines()
     conditions = [r.split(",")[3] for r in rows[1:] if r.startswith("this run")]
     assert conditions == [
@@ -113,6 +115,9 @@ def test_mnist_columns(tmp_path):
     accuracies = [float(r.split(",")[4]) for r in rows[1:] if r.startswith("this run")]
     assert all(0.0 <= a <= 100.0 for a in accuracies)
     assert "94.2 %" in (out / "report.md").read_text()
+    page = (out / "report.html").read_text()  # the page too, without episodes to show
+    assert "94.2 %" in page and 'id="weight"' not in page and not (out / "episodes.gif").exists()
+    assert "mnist256: no episodes to render" in lines
     weights = json.loads((out / "tuned_weights.json").read_text())["wann"]
     assert len(weights["connections"]) == Net.of(genome).n_params
     for name in ("network", "sweep", "network_trained", "digits", "confusion"):
