@@ -206,7 +206,8 @@ def player_html(data: dict[str, object], clip_names: Sequence[str] = ()) -> str:
 (0 left out) and at the tuned shared weight w*; the slider snaps to the nearest one.
 {f"The clip of the search's weights: {links}." if links else ""}</p>
 <div id="player">
-  <canvas id="episode" width="{data["width"]}" height="{data["height"]}"></canvas>
+  <canvas id="episode" width="{data["width"]}" height="{data["height"]}"
+    style="width: {3 * int(data["width"]) // 2}px"></canvas>
   <label>shared weight <input id="weight" type="range" min="-2" max="2" step="0.05">
     <span id="weight-value" class="big"></span></label>
   <label>time <input id="time" type="range" min="0" max="0" step="1" value="0">
