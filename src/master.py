@@ -34,7 +34,7 @@ from . import config as cfg
 from . import parallel
 from .core.genome import initial_genome
 from .evaluation import warm_up
-from .search import checkpoint, files, loop, resume, runfolder, runlock, stopping
+from .search import checkpoint, files, loop, reporters, resume, runfolder, runlock, stopping
 from .tasks import make_task, registry
 
 EXIT_BAD_INPUT = 2
@@ -294,7 +294,6 @@ def _run_locked(
             return fail(str(exc))
         if state.objectives is None:  # no checkpoint yet: the run starts over from generation 0
             (out / "best_genome.json").unlink(missing_ok=True)  # generation 0 writes it again
-        loop.Reporter(out, log).restart(state)  # drop rows written after the checkpoint
     else:
         state = loop.initial_state(config)
     cfg.write_config(config, out / "config.toml", run_id)
@@ -313,12 +312,14 @@ def _run_locked(
     state = loop.run(
         state,
         executor,
-        loop.Reporter(
-            out,
-            log,
-            f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)",
-            guard=lock.verify,
-        ),
+        [
+            # stats.csv afresh from the state at the start (a resume drops the rows written
+            # after its checkpoint), then a row per generation
+            reporters.StatsFiles(out, guard=lock.verify),
+            reporters.ProgressLine(
+                log, f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)"
+            ),
+        ],
         # MPI: the root writes each checkpoint while the workers evaluate the next generation
         on_generation=lambda s: executor.defer(
             checkpoint.save, loop.snapshot(s), out, run_id, lock.verify

@@ -20,13 +20,10 @@ of ranks, and a checkpointed state resumes bit for bit.
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +35,6 @@ from ..core.variation import mutate
 from ..evaluation import CHAMPION_STREAM, EvalRequest, EvalResult, evaluate, objectives
 from ..parallel import Executor, chunk_size
 from ..tasks import activation_pool, make_task
-from . import files, history
 
 STATS_COLUMNS = (
     "generation",
@@ -294,100 +290,63 @@ def _set_best(state: SearchState, i: int, champion_score: float) -> None:
 
 
 class Reporter:
-    """Progress lines on stdout, ``stats.csv``, ``best_genome.json`` and ``history/`` (the
-    champion at generations 0, 1, 2, 4, 8 ...; :mod:`src.search.history`) in the run folder."""
+    """A per-generation hook of :func:`run`; subclass it and override what you need.
 
-    def __init__(
-        self,
-        out_dir: Path,
-        log: Callable[[str], None] = print,
-        first_note: str = "",
-        guard: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.out_dir = out_dir
-        self.log = log
-        #: appended to the first progress line of this process (e.g. the JIT warm-up time)
-        self.first_note = first_note
-        #: called before each generation's files are written; raises if the run folder is no
-        #: longer this run's (``src.search.runlock.RunLock.verify``)
-        self.guard = guard
+    Any object with these three methods will do (duck typing); this class gives each a
+    default that does nothing. :func:`run` calls, in order, ``start`` once before the first
+    generation it evaluates, ``generation`` after each generation is evaluated (and the
+    champion updated), and ``end`` once when it returns or raises. The reporters of a run
+    are called in the order given; none may change ``state``. The built-in ones:
+    ``src.search.reporters`` (``stats.csv`` and ``best_genome.json``; the progress line) and
+    ``src.search.tensorboard`` (TensorBoard scalars).
+    """
 
-    def restart(self, state: SearchState) -> None:
-        """Rewrite stats.csv and best_genome.json from a resumed state, atomically.
+    def start(self, state: SearchState, where: str) -> None:
+        """Before the first generation of this call of :func:`run`.
 
-        Rows a killed run appended after its last checkpoint are dropped, so the rows that the
-        resumed run appends do not duplicate them.
-
-        Raises:
-            src.search.files.WriteFailed: a file could not be written (disk full ...); the
-                old one is intact and no temporary file is left.
+        ``state``: fresh (``history`` empty) or resumed (``history`` holds the finished
+        generations); ``where``: the executor in words (``"3 ranks"``).
         """
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=STATS_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in state.history:
-            writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
-        files.write_atomically(self.out_dir / "stats.csv", text.getvalue().encode())
-        if state.best is not None:
-            self._write_best(state)
 
-    def _write_best(self, state: SearchState) -> None:
-        assert state.best is not None
-        data = state.best.to_json(task=state.config.task, **state.best_info).encode()
-        files.write_atomically(self.out_dir / "best_genome.json", data)
+    def generation(self, state: SearchState, row: dict[str, float]) -> None:
+        """After generation ``state.generation`` was evaluated: ``row`` is its stats.csv row
+        (:data:`STATS_COLUMNS`, plus ``busy``: the workers' busy share), already appended to
+        ``state.history``; ``state.best`` / ``state.best_info`` hold the champion so far."""
 
-    def generation(self, state: SearchState, row: dict[str, float], where: str) -> None:
-        """Append the generation's row to stats.csv, rewrite best_genome.json if it changed,
-        print the progress line.
-
-        Raises:
-            src.search.files.WriteFailed: a file could not be written (disk full ...).
-            src.search.runlock.RunLockError: (from ``guard``) the run folder is no longer ours.
-        """
-        self.guard()
-        stats = self.out_dir / "stats.csv"
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=STATS_COLUMNS, extrasaction="ignore")
-        if not stats.exists():
-            writer.writeheader()
-        writer.writerow({k: _fmt(row[k]) for k in STATS_COLUMNS})
-        files.append(stats, text.getvalue())
-        if state.best is not None and state.best_info.get("generation") == state.generation:
-            self._write_best(state)
-        history.record(self.out_dir, state)  # the champion at generations 0, 1, 2, 4, 8 ...
-        secs = row["seconds"]
-        msteps = row["env_steps"] / secs / 1e6
-        self.log(
-            f"gen {int(row['generation']):5d} | best mean {row['best_mean']:9.2f} "
-            f"max {row['best_max']:9.2f} | med conns {row['median_connections']:5.0f} | "
-            f"{int(row['evaluations'])} evals ({int(row['distinct'])} run) "
-            f"{row['evaluations'] / secs:8.0f}/s | {msteps:6.2f} M steps/s | "
-            f"{where}, busy {row['busy']:4.0%} | {secs:6.2f} s{self.first_note}"
-        )
-        self.first_note = ""
-
-
-def _fmt(v: float) -> str:
-    if isinstance(v, (int, np.integer)) or (
-        isinstance(v, float) and v.is_integer() and abs(v) < 1e15
-    ):
-        return str(int(v))
-    return repr(float(v))
+    def end(self, state: SearchState) -> None:
+        """When :func:`run` returns (done or stopped) or raises: flush and close."""
 
 
 def run(
     state: SearchState,
     executor: Executor,
-    reporter: Reporter,
+    reporters: Sequence[Reporter] = (),
     on_generation: Callable[[SearchState], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SearchState:
     """Run generations until ``config.generations`` are done or ``should_stop()`` says so.
 
     ``state`` is either unevaluated (a fresh start) or evaluated (from a checkpoint: the next
-    population is bred first). ``on_generation`` (checkpointing) is called after each
-    generation is evaluated and reported; ``should_stop`` is polled right after it.
+    population is bred first). ``reporters`` (:class:`Reporter`) see every generation;
+    ``on_generation`` (checkpointing) is called after them; ``should_stop`` is polled right
+    after it.
     """
+    for reporter in reporters:
+        reporter.start(state, executor.describe())
+    try:
+        return _generations(state, executor, reporters, on_generation, should_stop)
+    finally:
+        for reporter in reporters:
+            reporter.end(state)
+
+
+def _generations(
+    state: SearchState,
+    executor: Executor,
+    reporters: Sequence[Reporter],
+    on_generation: Callable[[SearchState], None] | None,
+    should_stop: Callable[[], bool],
+) -> SearchState:
     config = state.config
     while True:
         if state.objectives is not None:
@@ -416,7 +375,8 @@ def run(
             "busy": min(1.0, busy / max(seconds * executor.n_workers, 1e-12)),
         }
         state.history.append(row)
-        reporter.generation(state, row, executor.describe())
+        for reporter in reporters:
+            reporter.generation(state, row)
         if on_generation is not None:
             on_generation(state)
         if should_stop():

@@ -71,7 +71,7 @@ def resume(
     ``*.misnamed``: never deleted, never overwritten later); leftovers of interrupted writes
     are deleted. The caller holds the run folder's lock. Nothing else in the
     folder is touched here: the caller rewrites stats.csv and best_genome.json once all
-    checks have passed (:meth:`src.search.loop.Reporter.restart`).
+    checks have passed (:meth:`src.search.reporters.StatsFiles.start`).
 
     A folder with this run's ``config.toml`` (and its ``run_id``) but no ``gen_*.h5`` at all
     (a job killed during its start-up or first generation, then requeued) starts that run

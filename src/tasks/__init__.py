@@ -66,6 +66,12 @@ class Task(ABC):
              number of environment steps simulated).
         """
 
+    def champion_metrics(self, plan: Plan, weights: np.ndarray) -> dict[str, float]:
+        """Numbers about the search's champion that its progress line shows besides its reward
+        (the root computes them once per new champion, so they must be cheap); names ending
+        in ``accuracy`` are fractions, shown in percent. None by default."""
+        return {}
+
     def warmup(self) -> None:
         """Run one tiny rollout so JIT compilation or cache loading happens now."""
         from ..core.genome import initial_genome

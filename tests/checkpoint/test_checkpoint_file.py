@@ -14,7 +14,7 @@ from ckpt_helpers import require_program
 
 from src import config as cfg
 from src.parallel import SerialExecutor
-from src.search import checkpoint, loop
+from src.search import checkpoint, loop, reporters
 
 pytestmark = pytest.mark.checkpoint
 
@@ -29,7 +29,7 @@ def evolved_state(tmp_path, generations=3, **changes):
     out = tmp_path / "reporter"
     out.mkdir(exist_ok=True)
     state = loop.initial_state(config)
-    return loop.run(state, SerialExecutor(), loop.Reporter(out, lambda s: None))
+    return loop.run(state, SerialExecutor(), [reporters.StatsFiles(out)])
 
 
 @pytest.fixture

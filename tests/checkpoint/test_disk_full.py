@@ -14,7 +14,7 @@ from ckpt_helpers import TINY, checkpoints, master
 from harness import assert_same_run, stats
 
 from src import config as cfg
-from src.search import checkpoint, files, loop
+from src.search import checkpoint, files, reporters
 
 pytestmark = pytest.mark.checkpoint
 
@@ -107,8 +107,8 @@ def test_every_writer_fails_cleanly_on_a_full_disk(tmp_path, small_disk):
     state.generation += 1
     writers = {
         "gen_000003.h5": lambda: checkpoint.save(state, run, "r"),
-        "stats.csv": lambda: loop.Reporter(run).restart(state),  # stats.csv first
-        "best_genome.json": lambda: loop.Reporter(run)._write_best(state),
+        "stats.csv": lambda: reporters.StatsFiles(run).start(state),  # stats.csv first
+        "best_genome.json": lambda: reporters.StatsFiles(run).write_best(state),
         "config.toml": lambda: cfg.write_config(state.config, run / "config.toml", "r"),
     }
     for name, write in writers.items():
@@ -118,7 +118,7 @@ def test_every_writer_fails_cleanly_on_a_full_disk(tmp_path, small_disk):
         assert info.value.filename == str(run / name) or name.endswith(".h5"), info.value
     row = dict(state.history[-1])
     with pytest.raises(files.WriteFailed) as info:
-        loop.Reporter(run, lambda s: None).generation(state, row, 1)
+        reporters.StatsFiles(run).generation(state, row)
     assert info.value.filename == str(run / "stats.csv")
     assert leftovers(run) == []
     assert first.read_bytes() == before and (run / "best_genome.json").read_text() == "{}\n"

@@ -17,7 +17,8 @@ import pytest
 from src import parallel
 from src.config import build
 from src.parallel import Executor, PoolExecutor, SerialExecutor, WorkerError
-from src.search.loop import Reporter, initial_state, run
+from src.search.loop import initial_state, run
+from src.search.reporters import StatsFiles
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
 from ckpt_helpers import TINY, checkpoints, master, start_master
@@ -128,7 +129,7 @@ def test_search_in_a_pool_equals_the_serial_search(tmp_path, pool):
     states = []
     for name, ex in (("serial", SerialExecutor()), ("pool", pool)):
         (tmp_path / name).mkdir()
-        states.append(run(initial_state(config), ex, Reporter(tmp_path / name, lambda _: None)))
+        states.append(run(initial_state(config), ex, [StatsFiles(tmp_path / name)]))
     a, b = states
     assert a.history and [
         {k: v for k, v in row.items() if k not in ("seconds", "busy")} for row in a.history

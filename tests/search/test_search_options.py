@@ -14,7 +14,8 @@ from src.config import ConfigError, build
 from src.core.genome import Genome
 from src.evaluation import CHAMPION_STREAM, EvalRequest, evaluate, objectives, rollout_seeds
 from src.parallel import SerialExecutor
-from src.search.loop import Reporter, initial_state, run
+from src.search.loop import initial_state, run
+from src.search.reporters import StatsFiles
 
 #: The series rules (swing-up's task file defaults to random shared weights): the options'
 #: tests switch one on over them.
@@ -27,7 +28,7 @@ def search(tmp_path, generations=6, sets=SETS):
         "swingup", overrides={"pop_size": 24, "seed": 4, "generations": generations}, sets=sets
     )
     state = initial_state(config)
-    return run(state, SerialExecutor(), Reporter(tmp_path, log=lambda _: None))
+    return run(state, SerialExecutor(), [StatsFiles(tmp_path)])
 
 
 def rescore(config, genome: Genome) -> float:
