@@ -53,12 +53,12 @@ bench: install
 	$(BIN)/python -m src.bench
 
 lint: install
-	$(BIN)/ruff check src envs tests
-	$(BIN)/ruff format --check src envs tests
+	$(BIN)/ruff check src envs tests examples
+	$(BIN)/ruff format --check src envs tests examples
 
 format: install
-	$(BIN)/ruff format src envs tests
-	$(BIN)/ruff check --fix src envs tests
+	$(BIN)/ruff format src envs tests examples
+	$(BIN)/ruff check --fix src envs tests examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -25,7 +25,7 @@ import errno
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +291,50 @@ def write_failed(out: Path, exc: OSError) -> str:
     )
 
 
+def warm_up_everywhere(config: cfg.WannConfig, executor: parallel.Executor) -> float:
+    """JIT compile or load the task's kernels on every process; returns the seconds taken.
+
+    Done before generation 0 so that its timings are the search's. The workers warm up
+    while this process does.
+    """
+    start = time.perf_counter()
+    executor.call_on_workers(warm_up, config)
+    make_task(config).warmup()
+    executor.wait_for_workers()  # every rank started (imports) before generation 0
+    return time.perf_counter() - start
+
+
+def search_in_folder(
+    state: loop.SearchState,
+    executor: parallel.Executor,
+    out: Path,
+    run_id: str,
+    lock: runlock.RunLock,
+    more: Sequence[loop.Reporter] = (),
+    should_stop: Callable[[], bool] = lambda: False,
+) -> loop.SearchState:
+    """:func:`src.search.loop.run` with the run folder's files: stats.csv and
+    best_genome.json (rewritten from ``state`` first, so a resume drops the rows written after
+    its checkpoint), the reporters ``more``, and a checkpoint after every generation (under
+    MPI written while the workers evaluate the next one; the last one is flushed here).
+
+    Raises:
+        src.search.files.WriteFailed: a run file could not be written (disk full ...).
+        src.search.runlock.RunLockError: the folder is no longer this run's.
+    """
+    state = loop.run(
+        state,
+        executor,
+        [reporters.StatsFiles(out, guard=lock.verify), *more],
+        on_generation=lambda s: executor.defer(
+            checkpoint.save, loop.snapshot(s), out, run_id, lock.verify
+        ),
+        should_stop=should_stop,
+    )
+    executor.flush()  # the last checkpoint
+    return state
+
+
 def _run_locked(
     args: argparse.Namespace,
     config: cfg.WannConfig | None,
@@ -316,10 +360,7 @@ def _run_locked(
         state = loop.initial_state(config)
     cfg.write_config(config, out / "config.toml", run_id)
     start = time.perf_counter()
-    executor.call_on_workers(warm_up, config)  # workers warm up meanwhile
-    make_task(config).warmup()  # JIT compile or cache load, outside the generation timings
-    executor.wait_for_workers()  # every rank started (imports) before generation 0
-    warm = time.perf_counter() - start
+    warm = warm_up_everywhere(config, executor)
     log(
         f"WANN {config.task}: pop {config.pop_size}, {config.generations} generations, "
         f"{len(config.weights)} {'stratified ' * (config.weight_sampling == 'stratified')}"
@@ -327,25 +368,20 @@ def _run_locked(
         f"{executor.describe()}, out {out} (pid {os.getpid()}); "
         f"kernels ready in {warm:.1f} s (JIT compile on a machine's first run, then cached)"
     )
-    state = loop.run(
+    state = search_in_folder(
         state,
         executor,
+        out,
+        run_id,
+        lock,
         [
-            # stats.csv afresh from the state at the start (a resume drops the rows written
-            # after its checkpoint), then a row per generation
-            reporters.StatsFiles(out, guard=lock.verify),
             reporters.ProgressLine(
                 log, f" (after {warm:.1f} s start-up: ranks, JIT compile or cache)"
             ),
             *([tensorboard.TensorBoard(args.tensorboard)] if args.tensorboard else []),
         ],
-        # MPI: the root writes each checkpoint while the workers evaluate the next generation
-        on_generation=lambda s: executor.defer(
-            checkpoint.save, loop.snapshot(s), out, run_id, lock.verify
-        ),
         should_stop=stopping.requested,
     )
-    executor.flush()  # the last checkpoint
     if state.generation + 1 < config.generations:
         code = stopping.exit_code()
         print(
