@@ -16,6 +16,8 @@ after its last checkpoint, so the curves do not double back.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,11 @@ class TensorBoard(Reporter):
         # the first generation this run writes: later events of a killed run are dropped
         first = state.generation + (state.objectives is not None)
         self._writer = self._writer_class(
-            str(self.logdir), purge_step=first if state.history else None
+            str(self.logdir),
+            purge_step=first if state.history else None,
+            # tensorboardX names a file by the second and host only: a second writer in the
+            # same second (a quick resume) would overwrite the first one's file
+            filename_suffix=f".{os.getpid()}.{time.time_ns()}",
         )
 
     def generation(self, state: SearchState, row: dict[str, float]) -> None:

@@ -19,23 +19,29 @@ from src.search.tensorboard import TensorBoard
 
 
 def events(logdir: Path) -> list[Event]:
-    """Every event of every event file in ``logdir``, file by file in name (time) order."""
-    out = []
-    files = sorted(logdir.glob("events.out.tfevents.*"))
+    """Every event of every event file in ``logdir``, file by file in the order written (a
+    file's first event, its version record, holds the time the writer opened it; the file
+    names do not sort that way)."""
+    files = [records(path) for path in logdir.glob("events.out.tfevents.*")]
     assert files, f"no event file in {logdir}"
-    for path in files:
-        data = path.read_bytes()
-        at = 0
-        while at < len(data):
-            header = data[at : at + 8]
-            (length,) = struct.unpack("<Q", header)
-            (crc,) = struct.unpack("<I", data[at + 8 : at + 12])
-            assert crc == masked_crc32c(header), f"{path}: bad length CRC at {at}"
-            body = data[at + 12 : at + 12 + length]
-            (crc,) = struct.unpack("<I", data[at + 12 + length : at + 16 + length])
-            assert crc == masked_crc32c(body), f"{path}: bad data CRC at {at}"
-            out.append(Event.FromString(body))
-            at += 16 + length
+    return [ev for evs in sorted(files, key=lambda evs: evs[0].wall_time) for ev in evs]
+
+
+def records(path: Path) -> list[Event]:
+    """The events of one file: TFRecord framing, both CRCs checked."""
+    data = path.read_bytes()
+    out, at = [], 0
+    while at < len(data):
+        header = data[at : at + 8]
+        (length,) = struct.unpack("<Q", header)
+        (crc,) = struct.unpack("<I", data[at + 8 : at + 12])
+        assert crc == masked_crc32c(header), f"{path}: bad length CRC at {at}"
+        body = data[at + 12 : at + 12 + length]
+        (crc,) = struct.unpack("<I", data[at + 12 + length : at + 16 + length])
+        assert crc == masked_crc32c(body), f"{path}: bad data CRC at {at}"
+        out.append(Event.FromString(body))
+        at += 16 + length
+    assert out and out[0].file_version, f"{path}: no version record first"
     return out
 
 
