@@ -269,9 +269,14 @@ def evaluate(
 
 
 def draw(genome: Genome, path: str | Path, title: str = "") -> Path:
-    """Draw the network in layers (inputs left, outputs right, nodes coloured by activation)
-    to a PNG at ``path``; returns the path."""
+    """Draw the network as the report does (Graphviz ``dot``: inputs left, outputs right,
+    nodes coloured by activation, arrowheads) to ``path``; its suffix picks the format
+    (``.png``, ``.svg`` or ``.pdf``; none: ``.png``). Returns the file written."""
+    from .report import netdraw
     from .report.episodes import Net
-    from .report.figures import draw_network
 
-    return draw_network(Net.of(genome), Path(path), title=title)
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    if fmt not in netdraw.FORMATS:
+        raise ValueError(f"cannot draw to {str(path)!r}: use .png, .svg or .pdf")
+    return netdraw.draw(Net.of(genome), path.with_suffix(""), title, formats=(fmt,))[fmt]

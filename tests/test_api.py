@@ -79,6 +79,11 @@ def test_draw_writes_a_png(tmp_path):
     genome = api.search("swingup", progress=False, generations=1, pop_size=8).best
     path = api.draw(genome, tmp_path / "g.png", title="champion")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = api.draw(genome, tmp_path / "g.svg")
+    assert svg == tmp_path / "g.svg" and "<svg" in svg.read_text()
+    assert not (tmp_path / "g.pdf").exists()  # one format, the one asked for
+    with pytest.raises(ValueError, match="png, .svg or .pdf"):
+        api.draw(genome, tmp_path / "g.jpg")
 
 
 def test_the_example_runs(tmp_path):
