@@ -43,7 +43,7 @@ the pictures, the command), report.html (the same in one self-contained page, wi
 shared-weight slider over the champion's episodes), table.csv, sweep.csv, tuned_weights.json,
 curves.png, sweep.png, network.png and network_tuned.png (each also as .svg and .pdf; laid
 out by Graphviz dot), episodes.gif and episodes.mp4 (the champion's episode at the search's
-six weights and w*, side by side; swing-up, biped and carracing), and tune_<network>.npz
+six weights and w*, side by side; swing-up, biped, carracing, gym tasks), and tune_<network>.npz
 (PEPG state after every generation: running the same command again resumes from it, or
 reuses a finished one). --no-video renders no episodes.
 

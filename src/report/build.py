@@ -353,7 +353,7 @@ def write_report(
             )
         )
     player, clip_lines = "", []
-    if movies is not None and video.can_render(task):
+    if movies is not None and video.can_render(config):
         seed = int(episode_seeds(budget.seed, "video", 1)[0])
         rendered = video.render_report(config, net, config.weights, w_tuned, seed, out, movies, log)
         data = html.movie_data(rendered, movies.fps, sweep)

@@ -7,9 +7,12 @@
   (:meth:`src.tasks.swingup.SwingUp.trajectory`), drawn here with Pillow
   (:func:`draw_cartpole`), so the running return ends exactly on the return the report's
   episodes give;
-* biped, biped-hardcore, carracing: the task's env class with gymnasium's ``rgb_array``
-  render, stepped as the task steps it (same network kernel, actions and rewards);
-* other tasks (MNIST) have no episode to show: :func:`can_render` is False.
+* tasks stepped in lockstep (biped, biped-hardcore, carracing, ``gym:ENV_ID`` and a task of
+  your own on :class:`src.tasks.lockstep.LockstepTask`) whose ``render_env()`` gives an env
+  with gymnasium's ``rgb_array`` render: stepped exactly as the task steps it (its reset,
+  observe, actions and step, the same network kernel), so the rewards are the rollout's;
+* other tasks (MNIST, a gym env without ``rgb_array``) have no episode to show:
+  :func:`can_render` is False.
 
 :func:`clip_frames` puts several episodes side by side, a grid of panels with the weight and
 the running return written on each; :func:`write_clip` writes it as GIF (Pillow, through
@@ -33,14 +36,24 @@ from ..config import WannConfig
 from ..tasks import make_task
 from .episodes import Net
 
-#: Tasks :func:`record` can show.
-RENDERABLE = ("swingup", "biped", "biped-hardcore", "carracing")
 #: Panel size (width, height) in pixels: 3:2, as the envs' own 600 x 400 renders.
 PANEL = (240, 160)
 
 
-def can_render(task: str) -> bool:
-    return task in RENDERABLE
+def can_render(config: WannConfig) -> bool:
+    """Whether :func:`record` can show an episode of ``config``'s task."""
+    from ..tasks.lockstep import LockstepTask
+
+    if config.task == "swingup":
+        return True
+    task = make_task(config)
+    if not isinstance(task, LockstepTask):
+        return False
+    env = task.render_env()
+    if env is None:
+        return False
+    env.close()
+    return True
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,7 @@ def _record_swingup(
     return Episode(float(weight), frames, steps, _running(rewards, steps), total)
 
 
-# ----- gymnasium's renderers (biped, car racing) --------------------------------------------
+# ----- gymnasium's renderers (tasks stepped in lockstep) ----------------------------------
 
 
 def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -133,39 +146,31 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _record_gym(
     config: WannConfig, net: Net, weight: float, seed: int, every: int, size: tuple[int, int]
 ) -> Episode:
-    """Step the task's env class with ``render_mode="rgb_array"`` as its rollouts do."""
-    from ..tasks import biped, carracing
+    """One rollout of :func:`src.tasks.lockstep.run` with a rendering env: the task's own
+    reset, observe, actions and step, so the rewards are those of its rollouts."""
+    from ..tasks.lockstep import forward_rows
 
     task = make_task(config)
     plan = net.plan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pygame/Box2D deprecation notices
-        if config.task == "carracing":
-            env = carracing.FastCarRacing(continuous=True, render_mode="rgb_array")
-        else:
-            env = biped.FreshWorldWalker(hardcore=task.hardcore, render_mode="rgb_array")
+        env = task.render_env()
     try:
-        obs = env.reset(seed=int(seed))[0]
+        obs = np.asarray(task.reset(env, int(seed)))[None]
         values = np.zeros((1, plan.n_nodes))
         out = np.empty((1, task.n_outputs))
         rows, ws = np.zeros(1, dtype=np.int64), np.array([float(weight)])
         coef = np.ones(plan.n_edges)
+        args = (plan.order, plan.act, plan.indptr, plan.indices, coef, plan.output_slots)
         frames, kept, rewards = [_resize(env.render(), size)], [0], []
         for t in range(1, task.episode_steps + 1):
-            if config.task == "carracing":
-                inputs = task.encoder.encode(obs[None])
-            else:
-                inputs = np.asarray(obs, dtype=np.float64)[None]
-            clip = config.task != "carracing"
-            args = (plan.order, plan.act, plan.indptr, plan.indices, coef, plan.output_slots)
-            finite = biped.forward_rows(values, inputs, rows, ws, *args, out, clip)
+            inputs = np.asarray(task.observe(obs), dtype=np.float64)
+            finite = forward_rows(values, inputs, rows, ws, *args, out, task.clip_outputs)
             if not finite[0]:
                 rewards.append(-math.inf)
                 break
-            if config.task == "carracing":
-                obs, reward, done, _, _ = env.step(carracing.actions_of(out)[0])
-            else:
-                obs, reward, done = biped.step_without_fall_penalty(env, out[0].copy())
+            o, reward, done = task.step(env, task.actions(out)[0])
+            obs = np.asarray(o)[None]
             rewards.append(float(reward))
             if t % every == 0 or done or t == task.episode_steps:
                 frames.append(_resize(env.render(), size))
@@ -193,7 +198,7 @@ def record(
     size: tuple[int, int] = PANEL,
 ) -> Episode:
     """One episode of ``net`` at shared ``weight`` from ``seed``, every ``every``-th step."""
-    if not can_render(config.task):
+    if not can_render(config):
         raise ValueError(f"task {config.task!r} has no episode to render")
     if config.task == "swingup":
         return _record_swingup(config, net, weight, seed, every, size)

@@ -97,6 +97,9 @@ class Biped(LockstepTask):
     def step(self, env: FreshWorldWalker, action: np.ndarray) -> tuple[np.ndarray, float, bool]:
         return step_without_fall_penalty(env, action)
 
+    def render_env(self) -> FreshWorldWalker:
+        return FreshWorldWalker(hardcore=self.hardcore, render_mode="rgb_array")
+
 
 def build(config: WannConfig) -> Biped:
     return Biped(config.task, config.episode_steps)

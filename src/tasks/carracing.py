@@ -271,6 +271,9 @@ class CarRacingTask(LockstepTask):
         frame, reward, terminated, _, _ = env.step(action)
         return frame, reward, terminated
 
+    def render_env(self) -> FastCarRacing:
+        return FastCarRacing(continuous=True, render_mode="rgb_array")
+
 
 def build(config: WannConfig) -> CarRacingTask:
     """The task; its encoder is read and checked now (ConfigError before anything is written)."""

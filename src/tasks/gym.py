@@ -49,6 +49,7 @@ class GymTask(LockstepTask):
         probe = _make(self.name, env_id)
         try:
             obs_space, act_space, spec = probe.observation_space, probe.action_space, probe.spec
+            self._render_modes = tuple(probe.metadata.get("render_modes", ()))
         finally:
             probe.close()
         if isinstance(obs_space, spaces.Box):
@@ -97,6 +98,18 @@ class GymTask(LockstepTask):
         for env in envs:
             env.close()
 
+    def render_env(self) -> Any | None:
+        """The env with ``render_mode="rgb_array"`` where its metadata lists that mode."""
+        if "rgb_array" not in self._render_modes:
+            return None
+        return _make(
+            self.name,
+            self.env_id,
+            max_episode_steps=self.episode_steps,
+            checker=False,
+            render_mode="rgb_array",
+        )
+
     def observe(self, obs: np.ndarray) -> np.ndarray:
         if self._one_hot:
             hot = np.zeros((len(obs), self._one_hot))
@@ -115,13 +128,22 @@ class GymTask(LockstepTask):
         return obs, float(reward), bool(terminated or truncated)
 
 
-def _make(name: str, env_id: str, max_episode_steps: int | None = None, checker: bool = True):
+def _make(
+    name: str,
+    env_id: str,
+    max_episode_steps: int | None = None,
+    checker: bool = True,
+    render_mode: str | None = None,
+):
     """``gymnasium.make(env_id)``; an unknown id or missing dependency is a ConfigError."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return gymnasium.make(
-                env_id, max_episode_steps=max_episode_steps, disable_env_checker=not checker
+                env_id,
+                max_episode_steps=max_episode_steps,
+                disable_env_checker=not checker,
+                render_mode=render_mode,
             )
     except (gymnasium.error.Error, ImportError) as exc:
         raise ConfigError(f"task {name!r}: gymnasium cannot make {env_id!r}: {exc}") from None

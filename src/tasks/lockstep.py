@@ -119,6 +119,12 @@ class LockstepTask(Task):
     def release(self, envs: Sequence[Any]) -> None:
         """Called with the environments of :meth:`envs` after the call's rollouts."""
 
+    def render_env(self) -> Any | None:
+        """One environment like those of :meth:`envs` whose ``render()`` returns an RGB
+        array (gymnasium's ``render_mode="rgb_array"``), for the report's episode pictures;
+        ``None`` (the default) when the task cannot draw itself. The caller closes it."""
+        return None
+
     def rollouts(
         self,
         plan: Plan,

@@ -59,10 +59,10 @@ def test_swingup_running_return_is_the_tasks_return():
         assert video.record(config, net, w, 3, every=7).total == expected
 
 
-@pytest.mark.parametrize("name", ["biped", "carracing"])
+@pytest.mark.parametrize("name", ["biped", "carracing", "gym:Pendulum-v1", "gym:CartPole-v1"])
 def test_gymnasium_tasks_render_the_rollout_they_score(name):
-    """biped and carracing through gymnasium's rgb_array render: the recorded episode is the
-    one the task's rollouts score (same return), pictures at the panel size."""
+    """biped, carracing and gym:ENV_ID through gymnasium's rgb_array render: the recorded
+    episode is the one the task's rollouts score (same return), pictures at the panel size."""
     config = short(name, 40)
     task = make_task(config)
     genome = initial_genome(task.n_inputs, task.n_outputs, 1.0, np.random.default_rng(1))
@@ -75,5 +75,6 @@ def test_gymnasium_tasks_render_the_rollout_they_score(name):
 
 
 def test_mnist_has_no_episode_to_render():
-    assert not video.can_render("mnist256")
-    assert all(video.can_render(t) for t in ("swingup", "biped", "biped-hardcore", "carracing"))
+    assert not video.can_render(short("mnist256", 10))
+    renderable = ("swingup", "biped", "biped-hardcore", "carracing", "gym:LunarLander-v3")
+    assert all(video.can_render(short(t, 10)) for t in renderable)
