@@ -11,7 +11,8 @@ from src.parallel import SerialExecutor
 from src.report import growth, netdraw
 from src.report.build import load_target
 from src.search import history
-from src.search.loop import Reporter, initial_state, run
+from src.search.loop import initial_state, run
+from src.search.reporters import StatsFiles
 
 
 def test_kept_generations_are_zero_and_the_powers_of_two():
@@ -60,7 +61,7 @@ def short_search(tmp_path_factory):
     def note(state):
         champions[state.generation] = state.best.key()
 
-    run(initial_state(config), SerialExecutor(), Reporter(out, log=lambda _: None), note)
+    run(initial_state(config), SerialExecutor(), [StatsFiles(out)], note)
     return out, config, champions
 
 
