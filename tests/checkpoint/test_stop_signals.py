@@ -137,7 +137,10 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
     middle of a generation. The previous checkpoint is intact and the resume takes the dead
     process's lock over."""
     run = tmp_path / "run"
-    slow = [*TINY[:3], "600", *TINY[4:6], "--set", "episode_steps=1000", "--quiet"]
+    # Generations of several seconds: the second Ctrl-C must land before the one the first
+    # asked to finish ends (with 600 genomes, ~0.5 s early on, a loaded machine could let
+    # that generation end, checkpoint and release its lock between the two signals).
+    slow = [*TINY[:3], "2400", *TINY[4:6], "--set", "episode_steps=1000", "--quiet"]
     proc = start_master(*slow, "--generations", ENDLESS, "--out", str(run), log=tmp_path / "log")
     try:
         wait_for(lambda: len(checkpoints(run)) >= 1, 300, "a checkpoint")
@@ -149,6 +152,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
     finally:
         stop(proc)
     assert code == -signal.SIGINT, (tmp_path / "log").read_text()
+    assert (run / "run.lock").exists(), "killed after its generation ended, not in the middle"
     last = len(checkpoints(run)) and checkpoints(run)[-1]
     done = int(last.name[4:10])
     resumed = master("--resume", str(run), "--generations", str(done + 2), "--quiet")
