@@ -246,18 +246,18 @@ def topological_order(n_nodes: int, src_pos: np.ndarray, dst_pos: np.ndarray) ->
 
     Ties are broken by position, so the order is a pure function of the graph.
     """
-    indeg = np.bincount(dst_pos, minlength=n_nodes)
+    indeg_arr = np.bincount(dst_pos, minlength=n_nodes)
     order_src = np.argsort(src_pos, kind="stable")
-    starts = np.searchsorted(src_pos[order_src], np.arange(n_nodes + 1))
-    succ = dst_pos[order_src]
-    ready = np.flatnonzero(indeg == 0).tolist()
+    starts = np.searchsorted(src_pos[order_src], np.arange(n_nodes + 1)).tolist()
+    succ = dst_pos[order_src].tolist()
+    ready = np.flatnonzero(indeg_arr == 0).tolist()
+    indeg = indeg_arr.tolist()  # Python lists: this loop runs once per node
     heapq.heapify(ready)
     order = []
-    indeg = indeg.copy()
     while ready:
         u = heapq.heappop(ready)
         order.append(u)
-        for v in succ[starts[u] : starts[u + 1]].tolist():
+        for v in succ[starts[u] : starts[u + 1]]:
             indeg[v] -= 1
             if indeg[v] == 0:
                 heapq.heappush(ready, v)
