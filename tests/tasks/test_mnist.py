@@ -12,6 +12,7 @@ from src.config import ConfigError, build
 from src.core import activations
 from src.core.genome import initial_genome
 from src.core.network import compile_genome, forward
+from src.bench import legacy
 from src.export import reference
 from src.tasks import make_task, mnist
 
@@ -149,6 +150,41 @@ def test_forward_shared_equals_numpy_forward():
     coef = np.random.default_rng(1).uniform(-2, 2, plan.n_edges)
     expected = forward(plan, x[None], WEIGHTS[:, None], coef)
     np.testing.assert_allclose(mnist.forward_shared(plan, x, WEIGHTS, coef), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_nodes", [267, 290, 330])
+def test_forward_shared_gives_the_previous_implementations_floats(n_nodes):
+    """Bit for bit the floats of the per-node numpy version (src.bench.legacy), with and
+    without per-edge coefficients, with a transposed batch passed in or made here; and the
+    same plans from the O(edges) compile_genome as from the previous one."""
+    rng = np.random.default_rng(n_nodes)
+    x = rng.random((300, 256))
+    x[x < 0.6] = 0.0  # zeros like the digits' background
+    for seed in range(3):
+        genome = grown_genome(256, 10, n_nodes, seed=seed, pool=activations.CLASSIFICATION_POOL)
+        plan = compile_genome(genome)
+        old_plan = legacy.compile_genome(genome)
+        for name in plan.__dataclass_fields__:
+            assert np.array_equal(getattr(plan, name), getattr(old_plan, name)), name
+        for coef in (None, rng.uniform(-2, 2, plan.n_edges)):
+            old = legacy.forward_shared(plan, x, WEIGHTS, coef)
+            for xt in (None, np.ascontiguousarray(x.T)):
+                new = mnist.forward_shared(plan, x, WEIGHTS, coef, xt=xt)
+                assert new.shape == old.shape and new.strides == old.strides
+                assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
+
+
+def test_in_place_activations_match_the_registry():
+    values = np.random.default_rng(0).normal(0.0, 3.0, (6, 500))
+    values[0, :4] = [0.0, -0.0, np.inf, -np.inf]
+    assert set(mnist.IN_PLACE) < set(activations.BY_ID)
+    for act, in_place in mnist.IN_PLACE.items():
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = activations.apply(act, values)
+        got = values.copy()
+        with np.errstate(invalid="ignore", over="ignore"):
+            in_place(got, np.empty_like(got))
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), act
 
 
 def test_fitness_is_minus_mean_cross_entropy_on_a_seeded_batch(tiny_data):
