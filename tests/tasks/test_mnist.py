@@ -8,11 +8,11 @@ import pytest
 from conftest import grown_genome
 from harness import ROOT, launch
 
+from src.bench import legacy
 from src.config import ConfigError, build
 from src.core import activations
 from src.core.genome import initial_genome
 from src.core.network import compile_genome, forward
-from src.bench import legacy
 from src.export import reference
 from src.tasks import make_task, mnist
 
