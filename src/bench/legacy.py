@@ -14,7 +14,7 @@ import numpy as np
 from ..core import activations
 from ..core.genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
 from ..core.network import Plan
-from ..core.variation import _descendants, _with_connection
+from ..core.variation import _with_connection
 
 
 def topological_order(n_nodes: int, src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray | None:
@@ -110,6 +110,17 @@ def forward_shared(
             s = s + (rows.sum(axis=0) if coef is None else (c[internal, None, None] * rows).sum(0))
         values[i] = activations.apply(int(plan.act[i]), w * s)
     return np.moveaxis(values[row_of[plan.output_slots]], 0, -1)
+
+
+def _descendants(start: int, succ: list[list[int]]) -> set[int]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for v in succ[stack.pop()]:
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return seen
 
 
 def add_connection(

@@ -53,6 +53,18 @@ class Innovations:
         return self.next_innovation - 1
 
 
+#: The arrays of a :class:`Genome` and their dtypes, in field order.
+_DTYPES = {
+    "node_id": np.int64,
+    "node_kind": np.int8,
+    "node_act": np.int8,
+    "conn_src": np.int64,
+    "conn_dst": np.int64,
+    "conn_enabled": np.bool_,
+    "conn_innov": np.int64,
+}
+
+
 @dataclass(frozen=True, eq=False)
 class Genome:
     """A network topology. Arrays are never modified in place: operators build new genomes.
@@ -76,15 +88,7 @@ class Genome:
     conn_innov: np.ndarray
 
     def __post_init__(self) -> None:
-        for name, dtype in (
-            ("node_id", np.int64),
-            ("node_kind", np.int8),
-            ("node_act", np.int8),
-            ("conn_src", np.int64),
-            ("conn_dst", np.int64),
-            ("conn_enabled", np.bool_),
-            ("conn_innov", np.int64),
-        ):
+        for name, dtype in _DTYPES.items():
             arr = np.ascontiguousarray(getattr(self, name), dtype=dtype)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -111,10 +115,19 @@ class Genome:
         return int(np.count_nonzero(self.conn_enabled))
 
     def replace(self, **changes: np.ndarray) -> Genome:
-        """A copy with some arrays replaced."""
-        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        fields.update(changes)
-        return Genome(**fields)
+        """A copy with some arrays replaced (the others shared: they are read-only).
+
+        Only the replaced arrays are converted (breeding makes one genome per child, and
+        the unchanged arrays of a genome are already converted and read-only).
+        """
+        new = object.__new__(Genome)
+        for name in _DTYPES:
+            object.__setattr__(new, name, getattr(self, name))
+        for name, value in changes.items():
+            arr = np.ascontiguousarray(value, dtype=_DTYPES[name])
+            arr.setflags(write=False)
+            object.__setattr__(new, name, arr)
+        return new
 
     def key(self) -> bytes:
         """Digest identifying the network this genome computes.
