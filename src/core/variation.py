@@ -26,6 +26,7 @@ new genome and uses only the ``numpy.random.Generator`` it is given.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -53,23 +54,32 @@ def add_node(
     conn_enabled = genome.conn_enabled.copy()
     conn_enabled[c] = False
     return genome.replace(
-        node_id=np.append(genome.node_id, node),
-        node_kind=np.append(genome.node_kind, HIDDEN),
-        node_act=np.append(genome.node_act, act),
-        conn_src=np.append(genome.conn_src, [genome.conn_src[c], node]),
-        conn_dst=np.append(genome.conn_dst, [node, genome.conn_dst[c]]),
-        conn_enabled=np.append(conn_enabled, [True, True]),
-        conn_innov=np.append(genome.conn_innov, [inn1, inn2]),
+        node_id=_plus(genome.node_id, node),
+        node_kind=_plus(genome.node_kind, HIDDEN),
+        node_act=_plus(genome.node_act, act),
+        conn_src=_plus(genome.conn_src, genome.conn_src[c], node),
+        conn_dst=_plus(genome.conn_dst, node, genome.conn_dst[c]),
+        conn_enabled=_plus(conn_enabled, True, True),
+        conn_innov=_plus(genome.conn_innov, inn1, inn2),
     )
+
+
+def _plus(arr: np.ndarray, *values: object) -> np.ndarray:
+    """``arr`` with ``values`` appended, in ``arr``'s dtype (``np.append`` without its
+    conversions: breeding appends to seven arrays per new node)."""
+    out = np.empty(len(arr) + len(values), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    out[len(arr) :] = values
+    return out
 
 
 def _with_connection(genome: Genome, s: int, d: int, innovations: Innovations) -> Genome:
     """``genome`` plus an enabled connection from node position ``s`` to ``d``."""
     return genome.replace(
-        conn_src=np.append(genome.conn_src, genome.node_id[s]),
-        conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
-        conn_enabled=np.append(genome.conn_enabled, True),
-        conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
+        conn_src=_plus(genome.conn_src, genome.node_id[s]),
+        conn_dst=_plus(genome.conn_dst, genome.node_id[d]),
+        conn_enabled=_plus(genome.conn_enabled, True),
+        conn_innov=_plus(genome.conn_innov, innovations.new_innovation()),
     )
 
 
@@ -228,19 +238,36 @@ OPERATORS: dict[str, Operator] = {
 }
 
 
-def _roulette(rng: np.random.Generator, p: np.ndarray) -> int:
+@functools.lru_cache(maxsize=256)
+def _roulette_cdf(weights: tuple[float, ...]) -> tuple[str, np.ndarray] | None:
+    """How to draw from roulette ``weights``: ``None`` when they sum to 0 or less;
+    ``("cdf", c)`` with ``c`` the cumulative distribution exactly as ``Generator.choice``
+    computes it; ``("choice", p)`` for weights it must judge (negative, not finite)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if not w.sum() > 0:
+        return None
+    p = w / w.sum()
+    if not (np.isfinite(p).all() and (p >= 0).all()):
+        return "choice", p
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    cdf.setflags(write=False)
+    return "cdf", cdf
+
+
+def _roulette(rng: np.random.Generator, how: tuple[str, np.ndarray]) -> int:
     """``int(rng.choice(len(p), p=p))``: the same draw and the same index, without its checks.
 
     ``Generator.choice`` with ``p`` draws one ``rng.random()`` and returns the first index
-    whose normalised cumulative probability exceeds it; that is done here with the same
-    numpy operations (a tenth of the time: breeding calls it once per child). Probabilities
-    that are not finite and non-negative go to ``choice`` itself, for its error message.
+    whose normalised cumulative probability exceeds it; that is done here from the
+    cumulative distribution it would compute (:func:`_roulette_cdf`, cached per set of
+    weights: breeding draws once per child). Weights it must judge go to ``choice`` itself,
+    for its error message.
     """
-    if not (np.isfinite(p).all() and (p >= 0).all()):
-        return int(rng.choice(len(p), p=p))
-    cdf = p.cumsum()
-    cdf /= cdf[-1]
-    return int(cdf.searchsorted(rng.random(), side="right"))
+    kind, arr = how
+    if kind == "choice":
+        return int(rng.choice(len(arr), p=arr))
+    return int(arr.searchsorted(rng.random(), side="right"))
 
 
 def mutate(
@@ -278,13 +305,13 @@ def mutate(
     ops = dict(OPERATORS)
     if add_connection_rule == "layered":
         ops["add_connection"] = add_connection_layered
-    weights = np.asarray(probs, dtype=np.float64).copy()
-    while weights.sum() > 0:
-        i = _roulette(rng, weights / weights.sum())
+    weights = tuple(np.asarray(probs, dtype=np.float64).tolist())
+    while (how := _roulette_cdf(weights)) is not None:
+        i = _roulette(rng, how)
         child = ops[names[i]](genome, rng, innovations, pool, connect_outputs)
         if child is not None:
             return child, names[i]
         if no_op == "clone":
             break
-        weights[i] = 0.0
+        weights = (*weights[:i], 0.0, *weights[i + 1 :])
     return genome, "clone"
