@@ -8,13 +8,14 @@ noisy machine), and the tests check that the current ones give the very same res
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..core import activations
 from ..core.genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
 from ..core.network import Plan
-from ..core.variation import _with_connection
+from ..core.variation import ADD_CONNECTION_RULES, NO_OP_RULES, add_connection_layered
 
 
 def topological_order(n_nodes: int, src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray | None:
@@ -151,3 +152,187 @@ def add_connection(
         s = sources[int(rng.integers(len(sources)))]
         return _with_connection(genome, s, d, innovations)
     return None
+
+
+def _replace(genome: Genome, **changes: np.ndarray) -> Genome:
+    """The previous ``Genome.replace`` (every array converted again)."""
+    fields = {name: getattr(genome, name) for name in genome.__dataclass_fields__}
+    fields.update(changes)
+    return Genome(**fields)
+
+
+def add_node(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Split a random enabled connection; ``None`` if no connection is enabled."""
+    enabled = np.flatnonzero(genome.conn_enabled)
+    if enabled.size == 0:
+        return None
+    c = int(enabled[rng.integers(enabled.size)])
+    act = int(pool[rng.integers(len(pool))])
+    node = innovations.new_node_id()
+    inn1, inn2 = innovations.new_innovation(), innovations.new_innovation()
+    conn_enabled = genome.conn_enabled.copy()
+    conn_enabled[c] = False
+    return _replace(
+        genome,
+        node_id=np.append(genome.node_id, node),
+        node_kind=np.append(genome.node_kind, HIDDEN),
+        node_act=np.append(genome.node_act, act),
+        conn_src=np.append(genome.conn_src, [genome.conn_src[c], node]),
+        conn_dst=np.append(genome.conn_dst, [node, genome.conn_dst[c]]),
+        conn_enabled=np.append(conn_enabled, [True, True]),
+        conn_innov=np.append(genome.conn_innov, [inn1, inn2]),
+    )
+
+
+def _with_connection(genome: Genome, s: int, d: int, innovations: Innovations) -> Genome:
+    """``genome`` plus an enabled connection from node position ``s`` to ``d``."""
+    return _replace(
+        genome,
+        conn_src=np.append(genome.conn_src, genome.node_id[s]),
+        conn_dst=np.append(genome.conn_dst, genome.node_id[d]),
+        conn_enabled=np.append(genome.conn_enabled, True),
+        conn_innov=np.append(genome.conn_innov, innovations.new_innovation()),
+    )
+
+
+def enable_connection(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Re-enable a random disabled connection; ``None`` if all are enabled."""
+    disabled = np.flatnonzero(~genome.conn_enabled)
+    if disabled.size == 0:
+        return None
+    enabled = genome.conn_enabled.copy()
+    enabled[disabled[rng.integers(disabled.size)]] = True
+    return _replace(genome, conn_enabled=enabled)
+
+
+def change_activation(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """Give a random hidden node another activation; ``None`` without hidden nodes."""
+    hidden = np.flatnonzero(genome.node_kind == HIDDEN)
+    if hidden.size == 0 or len(pool) < 2:
+        return None
+    v = int(hidden[rng.integers(hidden.size)])
+    choices = [a for a in pool if a != genome.node_act[v]]
+    acts = genome.node_act.copy()
+    acts[v] = choices[int(rng.integers(len(choices)))]
+    return _replace(genome, node_act=acts)
+
+
+def mutate(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    probs: Sequence[float],
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+    add_connection_rule: str = "acyclic",
+    no_op: str = "redraw",
+) -> tuple[Genome, str]:
+    """Apply exactly one structural mutation chosen by roulette.
+
+    Args:
+        genome: the parent (unchanged).
+        rng: the only source of randomness.
+        innovations: run-wide counters, advanced when nodes or connections are created.
+        probs: roulette weights in :data:`OPERATORS` order (need not sum to one).
+        pool: activation ids for new or changed hidden nodes.
+        connect_outputs: allow output -> output connections.
+        add_connection_rule: ``"acyclic"`` (:func:`add_connection`) or ``"layered"``
+            (:func:`add_connection_layered`, the reference's rule).
+        no_op: what happens when the operator drawn cannot act: ``"redraw"`` among the
+            operators that can, or ``"clone"`` (the reference: the child is the parent).
+
+    Returns:
+        (child, name of the operator applied); ``"clone"`` if no operator acted.
+    """
+    if add_connection_rule not in ADD_CONNECTION_RULES:
+        raise ValueError(f"add_connection_rule must be one of {ADD_CONNECTION_RULES}")
+    if no_op not in NO_OP_RULES:
+        raise ValueError(f"no_op must be one of {NO_OP_RULES}")
+    names = ["add_connection", "add_node", "enable", "change_activation"]
+    ops = {
+        "add_connection": add_connection,
+        "add_node": add_node,
+        "enable": enable_connection,
+        "change_activation": change_activation,
+    }
+    if add_connection_rule == "layered":
+        ops["add_connection"] = add_connection_layered
+    weights = np.asarray(probs, dtype=np.float64).copy()
+    while weights.sum() > 0:
+        i = int(rng.choice(len(names), p=weights / weights.sum()))
+        child = ops[names[i]](genome, rng, innovations, pool, connect_outputs)
+        if child is not None:
+            return child, names[i]
+        if no_op == "clone":
+            break
+        weights[i] = 0.0
+    return genome, "clone"
+
+
+def next_population(state) -> list[Genome]:
+    """The next population as :func:`src.search.loop.next_population` bred it before (the
+    previous operators above); consumes ``state.rng`` and ``state.innovations`` the same."""
+    import math
+
+    from ..core.ranking import rank_population, tournament
+    from ..search.loop import rankable
+    from ..tasks import activation_pool, make_task
+
+    config, pop, rng = state.config, list(state.population), state.rng
+    ranks = rank_population(
+        rankable(state.objectives), config.ranking, rng, config.prob_moo, config.crowding
+    )
+    order = np.argsort(ranks, kind="stable")
+    n = config.pop_size
+    n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))
+    n_elite = min(int(math.floor(config.elite_ratio * n)), n)
+    winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
+    out = [pop[i] for i in order[:n_elite]]
+    pool = activation_pool(config, make_task(config))
+    for i in winners.tolist():
+        child, _ = mutate(
+            pop[i],
+            rng,
+            state.innovations,
+            config.mutation_probs,
+            pool,
+            config.connect_outputs,
+            config.add_connection,
+            config.mutation_no_op,
+        )
+        out.append(child)
+    return out
+
+
+def mnist_rollouts(task, plan: Plan, weights: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The previous ``Mnist256.rollouts`` (the batch transposed per genome)."""
+    from ..tasks.mnist import mean_cross_entropy
+
+    returns = np.empty(len(weights))
+    for seed in np.unique(seeds).tolist():
+        sel = np.flatnonzero(seeds == seed)
+        x, y = task.batch(int(seed))
+        with np.errstate(all="ignore"):
+            out = forward_shared(plan, x, weights[sel])
+            finite = np.isfinite(out).all(axis=(1, 2))
+            ce = mean_cross_entropy(np.where(finite[:, None, None], out, 0.0), y)
+        returns[sel] = np.where(finite, -ce, -np.inf)
+    return returns

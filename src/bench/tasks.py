@@ -219,6 +219,148 @@ def run_mnist(quick: bool) -> None:
     )
 
 
+def _mnist_population(generations: int):
+    """An MNIST search state at the paper's pop 960, bred ``generations`` times on made-up
+    objectives (a seeded generator; reward falls with size, as under the paper's ranking)."""
+    from ..search import loop
+
+    state = loop.initial_state(build("mnist256"))
+    scores = np.random.default_rng(0)
+    for g in range(generations + 1):
+        conns = np.array([x.n_connections for x in state.population], dtype=np.float64)
+        mean = scores.normal(size=len(conns)) - 0.01 * conns
+        state.objectives = np.stack([mean, mean + np.abs(scores.normal(size=len(conns))), conns], 1)
+        if g < generations:
+            state.population = loop.next_population(state)
+            state.generation += 1
+    return state
+
+
+def mnist_root_ms(state, repeats: int) -> dict[str, float]:
+    """CPU ms of the root's work on one generation of ``state`` (best of ``repeats``, the
+    previous and current breeding alternated): ranking, breeding (ranking included), keys
+    and packing of the population into work items."""
+    from ..core.genome import pack
+    from ..core.ranking import rank_population
+    from ..search import loop
+    from . import legacy
+
+    config = state.config
+    out = {"ranking": np.inf, "breed": np.inf, "breed_prev": np.inf, "keys_pack": np.inf}
+    cpu = time.process_time
+    for k in range(repeats):
+        t = cpu()
+        rank_population(loop.rankable(state.objectives), config.ranking, np.random.default_rng(k))
+        out["ranking"] = min(out["ranking"], cpu() - t)
+        for name, fn in (("breed", loop.next_population), ("breed_prev", legacy.next_population)):
+            probe = loop.snapshot(state)
+            t = cpu()
+            fn(probe)
+            out[name] = min(out[name], cpu() - t)
+        t = cpu()
+        keys = [g.key() for g in state.population]
+        pack(state.population[: len(set(keys))])
+        out["keys_pack"] = min(out["keys_pack"], cpu() - t)
+    return {k: v * 1e3 for k, v in out.items()}
+
+
+def mnist_genome_ms(task, genome: Genome, repeats: int) -> dict[str, float]:
+    """CPU ms of one genome's fitness (1000 images x 6 weights: compiling included), now
+    and with the previous code (:mod:`src.bench.legacy`), alternated; and the activation
+    floor: numpy's activations (``activations.apply``) of the computed nodes on 6 x 1000
+    values each, which any numpy float64 evaluation must pay."""
+    from . import legacy
+
+    seeds = np.full(6, 1234)
+    task.rollouts(compile_genome(genome), WEIGHTS, seeds)  # batch drawn and cached
+    z = np.random.default_rng(0).normal(size=(6, 1000))
+    acts = compile_genome(genome).act.tolist()
+
+    def now() -> None:
+        task.rollouts(compile_genome(genome), WEIGHTS, seeds)
+
+    def before() -> None:
+        legacy.mnist_rollouts(task, legacy.compile_genome(genome), WEIGHTS, seeds)
+
+    def floor() -> None:
+        for a in acts:
+            if a != activations.LINEAR:
+                activations.apply(a, z)
+
+    cpu = time.process_time
+    best = {"now": np.inf, "before": np.inf, "floor": np.inf}
+    for _ in range(repeats):
+        for name, fn in (("now", now), ("before", before), ("floor", floor)):
+            best[name] = min(best[name], _best_of(fn, 3, cpu))
+    return {k: v * 1e3 for k, v in best.items()}
+
+
+def run_mnist_search(quick: bool) -> None:
+    """The paper's MNIST search (pop 960, 4096 generations): evaluation, root, projections."""
+    task = make_task(build("mnist256"))
+    repeats = 3 if quick else 8
+    early = initial_genome(256, 10, 0.05, np.random.default_rng(0))
+    late = grown(256, 10, 1 + 256 + 10 + 50, activations.CLASSIFICATION_POOL, 2, 0.05)
+    ev = {
+        "early": mnist_genome_ms(task, early, repeats),
+        "late": mnist_genome_ms(task, late, repeats),
+    }
+    print(
+        "### MNIST-256 at the paper's budget (pop 960, 4096 generations); CPU ms, best of "
+        f"{repeats}, previous code (src/bench/legacy.py) timed alternately in this process"
+    )
+    print("| figure | previous | now | ratio |")
+    print("|---|---|---|---|")
+    for name, g in (("early", early), ("late", late)):
+        e = ev[name]
+        print(
+            f"| genome fitness, {name} ({g.n_hidden} hidden, {g.n_connections} conns) | "
+            f"{e['before']:.2f} | {e['now']:.2f} | {e['before'] / e['now']:.2f}x |"
+        )
+    f = ev["late"]
+    print(
+        f"| late genome / activation floor ({f['floor']:.2f} ms; target <= 1.3) | "
+        f"{f['before'] / f['floor']:.2f} | {f['now'] / f['floor']:.2f} | |"
+    )
+    state = _mnist_population(2 if quick else 8)
+    r = mnist_root_ms(state, repeats)
+    hidden = np.mean([g.n_hidden for g in state.population])
+    print(
+        f"| root: breeding pop 960 (ranking {r['ranking']:.1f} ms included; mean "
+        f"{hidden:.1f} hidden) | {r['breed_prev']:.0f} | {r['breed']:.0f} | "
+        f"{r['breed_prev'] / r['breed']:.2f}x |"
+    )
+    print(f"| root: genome keys + packing, pop 960 | | {r['keys_pack']:.0f} | |")
+    # 64 ranks: 63 workers; chunks of ceil(960 / 126) = 8 genomes (src.parallel.chunk_size).
+    # Only ranking and the first chunk's breeding hold the workers up; the rest of the
+    # root's work overlaps their evaluations, and the generation takes the longer of the two.
+    workers, first_chunk = 63, 8
+    print("| 64-rank projection | previous | now | |")
+    for name in ("early", "late"):
+        cells = []
+        for breed, ms in (("breed_prev", "before"), ("breed", "now")):
+            per_child = (r[breed] - r["ranking"]) / 768
+            crit = r["ranking"] + first_chunk * per_child
+            root_total = r[breed] + r["keys_pack"]
+            evaluation = 960 * ev[name][ms] / workers
+            gen = crit + max(evaluation, root_total - crit)
+            cells.append((crit, evaluation / gen))
+        print(
+            f"| {name}: critical-path root ms, efficiency (target <= 30 ms, >= 0.8) | "
+            f"{cells[0][0]:.0f} ms, {cells[0][1]:.2f} | {cells[1][0]:.0f} ms, "
+            f"{cells[1][1]:.2f} | |"
+        )
+    # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
+    cells = []
+    for breed, ms in (("breed_prev", "before"), ("breed", "now")):
+        per_gen = (960 * (ev["early"][ms] + ev["late"][ms]) / 2 + r[breed] + r["keys_pack"]) / 2
+        cells.append(4096 * per_gen / 1e3 / 60)
+    print(
+        f"| full run on 2 cores, minutes (mean of early and late; target <= 90) | "
+        f"{cells[0]:.0f} | {cells[1]:.0f} | |"
+    )
+
+
 # ----- carracing ------------------------------------------------------------------------------
 
 
@@ -275,4 +417,5 @@ def run_carracing(quick: bool) -> None:
 def run(quick: bool = False) -> None:
     run_biped(quick)
     run_mnist(quick)
+    run_mnist_search(quick)
     run_carracing(quick)
