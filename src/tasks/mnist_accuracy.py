@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         help="shared weight to report (repeatable; default: the six search weights)",
     )
     p.add_argument("--data-dir", default="", help="folder with the four MNIST .gz files")
+    p.add_argument(
+        "--preprocess",
+        default="project",
+        choices=mnist.PREPROCESSING,
+        help="the preprocessing the genome was searched with (config mnist_preprocess)",
+    )
     args = p.parse_args(argv)
     try:
         genome = read_genome(args.genome, "mnist256").genome
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        data = mnist.load(args.data_dir)
+        data = mnist.load(args.data_dir, args.preprocess)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

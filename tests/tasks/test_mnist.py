@@ -85,6 +85,55 @@ def test_preprocess_hand_made_images():
         assert abs(mr - 7.5) < 0.2 and abs(mc - 7.5) < 0.2
 
 
+def test_resize_bilinear_samples_pixel_centres_like_opencv():
+    ramp = np.tile(np.arange(28.0), (28, 1))[None]  # value = column
+    small = mnist.resize_bilinear(ramp, 16)[0]
+    expected = np.clip((np.arange(16) + 0.5) * 28 / 16 - 0.5, 0, 27)
+    np.testing.assert_allclose(small, np.tile(expected, (16, 1)), atol=1e-12)
+    np.testing.assert_allclose(mnist.resize_bilinear(np.full((1, 28, 28), 0.3), 16), 0.3)
+
+
+def test_deskew_reference_shears_about_row_8_without_recentring():
+    upright = np.zeros((1, 16, 16))
+    upright[0, 3:13, 11:13] = 1.0  # off-centre on purpose: it must stay where it is
+    np.testing.assert_array_equal(mnist.deskew_reference(upright), upright)
+    assert not mnist.deskew_reference(np.zeros((1, 16, 16))).any()
+    img = np.zeros((16, 16))
+    for r in range(2, 14):  # column grows by 0.5 per row, centred on row 8 at column 10
+        img[r, int(round(10 + 0.5 * (r - 8)))] = 1.0
+    out = mnist.deskew_reference(img[None])[0]
+    assert abs(slant(img) - 0.5) < 0.05 and abs(slant(out)) < 0.05
+    (mr, mc), (out_r, out_c) = centre_of_mass(img), centre_of_mass(out)
+    assert abs(out_r - mr) < 0.05
+    assert abs(out_c - (mc - slant(img) * (mr - 8))) < 0.2  # sheared about row 8 only
+
+
+def test_preprocess_reference_on_hand_made_images():
+    imgs = (np.stack([slanted_stroke(3, -4), slanted_stroke(-2, 6, -0.3)]) * 255).astype(np.uint8)
+    x = mnist.preprocess(imgs, how="reference")
+    assert x.shape == (2, 256) and x.dtype == np.float32
+    assert x.min() >= 0 and x.max() <= 1
+    for im in x.reshape(2, 16, 16):
+        assert abs(slant(im)) < 0.1
+    # not recentred: the first stroke (moved 4 columns left) stays left of centre
+    assert centre_of_mass(x.reshape(2, 16, 16)[0])[1] < 6.5
+    assert not np.allclose(x, mnist.preprocess(imgs))
+    with pytest.raises(ValueError, match="project, reference|'project', 'reference'"):
+        mnist.preprocess(imgs, how="opencv")
+
+
+def test_reference_preprocessing_is_a_config_option_with_its_own_cache(tiny_data, tmp_path):
+    sets = [f"data_dir='{tiny_data}'", "batch_size=50"]
+    ours = make_task(build("mnist256", sets=sets))
+    ref = make_task(build("mnist256", sets=[*sets, "mnist_preprocess='reference'"]))
+    assert ours.preprocess == "project" and ref.preprocess == "reference"
+    assert not np.allclose(ours.data.train_x, ref.data.train_x)
+    np.testing.assert_array_equal(ours.data.train_y, ref.data.train_y)
+    assert len(list((tmp_path / "cache").glob("mnist256-*"))) == 2
+    images, _ = mnist.read_split(tiny_data, "train")
+    np.testing.assert_array_equal(ref.data.train_x, mnist.preprocess(images, how="reference"))
+
+
 def write_idx(path, arr):
     arr = np.asarray(arr, dtype=np.uint8)
     magic = (2051 if arr.ndim == 3 else 2049).to_bytes(4, "big")
