@@ -135,7 +135,12 @@ class Genome:
         Equal keys mean equal node ids, kinds, activations and enabled connections, hence the
         same function of (inputs, shared weight): evaluations of such genomes under the same
         seeds are interchangeable. Disabled connections and innovation numbers are ignored.
+        Computed once per genome (its arrays never change): the search asks for the keys
+        of every genome of a generation twice, and elites live on for generations.
         """
+        cached = self.__dict__.get("_key")
+        if cached is not None:
+            return cached
         en = self.conn_enabled
         pairs = np.stack([self.conn_src[en], self.conn_dst[en]], axis=1)
         pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
@@ -143,7 +148,9 @@ class Genome:
         for arr in (self.node_id, self.node_kind, self.node_act, pairs):
             h.update(np.ascontiguousarray(arr).tobytes())
             h.update(b"|")
-        return h.digest()
+        digest = h.digest()
+        object.__setattr__(self, "_key", digest)
+        return digest
 
     def validate(self) -> None:
         """Raise ``ValueError`` if any invariant of the genome does not hold."""
