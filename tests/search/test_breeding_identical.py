@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from src import config as cfg
+from src.bench import legacy
 from src.search import loop
 
 #: (task, settings) -> digest of 30 generations of breeding, recorded before the speed-up.
@@ -32,7 +33,9 @@ RECORDED = {
 }
 
 
-def breeding_digest(task: str, settings: tuple[str, ...], generations: int = 30) -> str:
+def breeding_digest(
+    task: str, settings: tuple[str, ...], generations: int = 30, breed=loop.next_population
+) -> str:
     """Digest of every population bred over ``generations`` with made-up objectives (a
     separate seeded generator, so selection pressure varies as in a search), and of the
     search RNG's state and the innovation counters at the end."""
@@ -44,7 +47,7 @@ def breeding_digest(task: str, settings: tuple[str, ...], generations: int = 30)
         conns = np.array([g.n_connections for g in state.population], dtype=np.float64)
         mean = scores.normal(size=len(conns)) - 0.01 * conns
         state.objectives = np.stack([mean, mean + np.abs(scores.normal(size=len(conns))), conns], 1)
-        state.population = loop.next_population(state)
+        state.population = breed(state)
         state.generation += 1
         for g in state.population:
             for name in g.__dataclass_fields__:
@@ -57,3 +60,9 @@ def breeding_digest(task: str, settings: tuple[str, ...], generations: int = 30)
 @pytest.mark.parametrize("task,settings", list(RECORDED))
 def test_breeding_is_unchanged(task, settings):
     assert breeding_digest(task, settings) == RECORDED[(task, settings)]
+
+
+def test_the_previous_breeding_kept_for_the_benchmark_is_the_recorded_one():
+    """make bench times src.bench.legacy's breeding as the previous figure: it must be it."""
+    digest = breeding_digest("mnist256", (), breed=legacy.next_population)
+    assert digest == RECORDED[("mnist256", ())]
