@@ -322,10 +322,17 @@ def next_population(state) -> list[Genome]:
     return out
 
 
+def mean_cross_entropy(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The previous :func:`src.tasks.mnist.mean_cross_entropy` (the full log-softmax)."""
+    from ..tasks.mnist import log_softmax
+
+    lsm = log_softmax(outputs)
+    picked = lsm[..., np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
+    return -np.ascontiguousarray(picked).mean(axis=-1)
+
+
 def mnist_rollouts(task, plan: Plan, weights: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """The previous ``Mnist256.rollouts`` (the batch transposed per genome)."""
-    from ..tasks.mnist import mean_cross_entropy
-
     returns = np.empty(len(weights))
     for seed in np.unique(seeds).tolist():
         sel = np.flatnonzero(seeds == seed)

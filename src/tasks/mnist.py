@@ -523,8 +523,13 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 def mean_cross_entropy(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(..., b) mean over b of -log softmax(outputs)[label]; outputs (..., b, 10)."""
-    lsm = log_softmax(outputs)
-    picked = lsm[..., np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
+    # log_softmax(outputs)[..., label] without the full log-softmax: the same operations on
+    # the same floats (z - max, exp, sum, log; the subtraction only where it is picked),
+    # the exponentials in place (a third fewer passes over the outputs than before).
+    z = outputs - outputs.max(axis=-1, keepdims=True)
+    z_label = z[..., np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
+    np.exp(z, out=z)
+    picked = z_label - np.log(z.sum(axis=-1))
     # Contiguous rows: numpy sums a contiguous row pairwise but a strided one (what the
     # indexing gives for two or more rows) one by one, so without the copy a rollout's
     # return would change in the last bit with the number of weights sharing its seed.

@@ -223,6 +223,20 @@ def test_forward_shared_gives_the_previous_implementations_floats(n_nodes):
                 assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
 
 
+def test_mean_cross_entropy_gives_the_previous_implementations_floats():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 10, 700)
+    for scale in (0.1, 3.0, 40.0):
+        out = rng.normal(0.0, scale, (6, 700, 10))
+        out[0, :5] = 0.0  # ties and zeros
+        out[1, :5, 3] = -0.0
+        strided = np.moveaxis(np.ascontiguousarray(np.moveaxis(out, -1, 0)), 0, -1)
+        for view in (out, strided):
+            new = mnist.mean_cross_entropy(view, labels)
+            old = legacy.mean_cross_entropy(view, labels)
+            assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
+
+
 def test_in_place_activations_match_the_registry():
     values = np.random.default_rng(0).normal(0.0, 3.0, (6, 500))
     values[0, :4] = [0.0, -0.0, np.inf, -np.inf]
