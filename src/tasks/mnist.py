@@ -20,7 +20,7 @@ mean cross-entropy of softmax(outputs). All shared weights of one seed are evalu
 forward pass, :func:`forward_shared`, which computes the input layer's contribution once
 for all weights (it does not depend on the weight) and then each node for all weights: a
 compiled loop per node sums its in-edges and multiplies by the weights, the activation runs
-in place in numpy (the floor of the pass: about 3/4 of it for a 50-hidden-node genome),
+in place in numpy (the floor of the pass, most of its time for a grown genome),
 and each batch is transposed once (:meth:`Mnist256.batch_transposed`), not per genome. The
 floats are those of the plain numpy form, bit for bit (tested against the previous
 implementation, kept in :mod:`src.bench.legacy`).
