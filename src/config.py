@@ -139,6 +139,12 @@ class WannConfig:
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
+    split_rollouts: int = _f(
+        0,
+        "work items each genome's rollouts are cut into; 0 = automatic (only with fewer "
+        "than 4 genomes per worker), 1 = never",
+        min=0,
+    )
 
     def __post_init__(self) -> None:
         validate(self)

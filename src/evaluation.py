@@ -5,6 +5,12 @@ the generation number and a chunk of genomes as flat arrays. Rollout seeds deriv
 (run seed, generation, rep) only, so a genome's returns do not depend on which rank ran it,
 nor on how the population was cut into chunks (common random numbers: every genome of a
 generation sees the same seeds).
+
+A request may also carry only a slice of one genome's rollouts (``rollouts=(start, stop)``
+over the weight-major list of ``len(weights) * n_reps`` rollouts), so that more ranks than
+genomes all have work; :func:`gather_returns` joins the slices again. A rollout's return
+depends only on (network, weight, seed) (the task contract, ``src.tasks.Task``), so a split
+genome's returns are bit-identical to an unsplit one's.
 """
 
 from __future__ import annotations
@@ -35,16 +41,28 @@ class EvalRequest:
         genomes: packed genomes (:func:`src.core.genome.pack`).
         stream: which seeds: :data:`SEARCH_STREAM` (the generation's) or
             :data:`CHAMPION_STREAM` (the fixed seeds champion candidates are compared on).
+        rollouts: ``None`` (every rollout) or ``(start, stop)``: only those of the genome's
+            weight-major rollouts (:func:`rollout_weights`); then ``genomes`` holds one genome.
     """
 
     config: WannConfig
     generation: int
     genomes: dict[str, np.ndarray]
     stream: int = SEARCH_STREAM
+    rollouts: tuple[int, int] | None = None
 
     @classmethod
-    def of(cls, config: WannConfig, generation: int, genomes: list, stream: int = 0) -> EvalRequest:
-        return cls(config, generation, pack(genomes), stream)
+    def of(
+        cls,
+        config: WannConfig,
+        generation: int,
+        genomes: list,
+        stream: int = 0,
+        rollouts: tuple[int, int] | None = None,
+    ) -> EvalRequest:
+        if rollouts is not None and len(genomes) != 1:
+            raise ValueError(f"a slice of rollouts is of one genome, not {len(genomes)}")
+        return cls(config, generation, pack(genomes), stream, rollouts)
 
     @property
     def n_genomes(self) -> int:
@@ -57,13 +75,16 @@ class EvalResult:
 
     Attributes:
         returns: (n_genomes, n_weights, n_reps) episode returns; -inf where a network gave NaN/inf.
+            For a slice of rollouts: (1, stop - start), in rollout order.
         env_steps: environment steps simulated.
         busy_seconds: time the evaluating rank spent on this request.
+        rollouts: the request's slice, ``None`` for every rollout.
     """
 
     returns: np.ndarray
     env_steps: int
     busy_seconds: float
+    rollouts: tuple[int, int] | None = None
 
 
 def rollout_seeds(seed: int, generation: int, n_reps: int, stream: int = 0) -> np.ndarray:
@@ -127,6 +148,10 @@ def evaluate(request: EvalRequest) -> EvalResult:
     w_flat = rollout_weights(config, request.generation, request.stream)
     s_flat = np.tile(seeds, len(weights))
     genomes = unpack(request.genomes)
+    if request.rollouts is not None:
+        lo, hi = request.rollouts
+        r, n = task.rollouts(compile_genome(genomes[0]), w_flat[lo:hi], s_flat[lo:hi])
+        return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi))
     returns = np.empty((len(genomes), len(weights), config.n_reps))
     steps = 0
     for i, genome in enumerate(genomes):
@@ -134,6 +159,42 @@ def evaluate(request: EvalRequest) -> EvalResult:
         returns[i] = r.reshape(len(weights), config.n_reps)
         steps += n
     return EvalResult(returns, steps, time.perf_counter() - start)
+
+
+def rollout_slices(n_rollouts: int, pieces: int) -> list[tuple[int, int]]:
+    """Cut ``range(n_rollouts)`` into ``pieces`` slices (at most one per rollout) whose
+    lengths differ by at most one: ``[(start, stop), ...]`` in order."""
+    pieces = max(1, min(pieces, n_rollouts))
+    cuts = [n_rollouts * i // pieces for i in range(pieces + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def gather_returns(results: list[EvalResult], n_weights: int, n_reps: int) -> np.ndarray:
+    """(n_genomes, n_weights, n_reps) returns of results in request order, slices joined.
+
+    The slices of a genome come one after another and cover its rollouts in order.
+    """
+    n = n_weights * n_reps
+    rows: list[np.ndarray] = []
+    pieces: list[np.ndarray] = []
+    covered = 0
+    for res in results:
+        if res.rollouts is None:
+            if pieces:
+                raise ValueError("a genome's slices of rollouts are incomplete")
+            rows.extend(res.returns)
+            continue
+        lo, hi = res.rollouts
+        if lo != covered:
+            raise ValueError(f"slice {res.rollouts} of a genome follows rollout {covered}")
+        pieces.append(res.returns[0])
+        covered = hi
+        if covered == n:
+            rows.append(np.concatenate(pieces).reshape(n_weights, n_reps))
+            pieces, covered = [], 0
+    if pieces:
+        raise ValueError("a genome's slices of rollouts are incomplete")
+    return np.stack(rows) if rows else np.empty((0, n_weights, n_reps))
 
 
 def warm_up(config: WannConfig) -> None:

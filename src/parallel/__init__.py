@@ -9,7 +9,7 @@ Modules, one concern each:
 * :mod:`.mpi_executor`:class:`MPIExecutor` (the root) and :func:`serve` (the other ranks).
 * :mod:`.roles`     :func:`run_roles`: rank 0 runs the entry point, the others serve.
 * :mod:`.launch`    the MPI handle, the launch check, abort on an uncaught exception.
-* :mod:`.schedule`  chunk sizes and who evaluates (pure functions of counts).
+* :mod:`.schedule`  chunk sizes, rollout slices and who evaluates (pure functions of counts).
 * :mod:`.waiting`   back-off sleeps between non-blocking polls (nobody spins).
 * :mod:`.deferred`  root-only calls run in a background thread during the next map.
 
@@ -23,13 +23,22 @@ from .launch import launch_problem, mpi, run_main, world
 from .mpi_executor import MPIExecutor, serve
 from .pool import PoolExecutor, WorkerError
 from .roles import add_workers_argument, make_executor, run_roles, workers_from
-from .schedule import DEPTH, QUEUE_WHILE_LEFT, chunk_bounds, chunk_size, root_evaluates
+from .schedule import (
+    DEPTH,
+    QUEUE_WHILE_LEFT,
+    SPLIT_BELOW,
+    chunk_bounds,
+    chunk_size,
+    rollout_pieces,
+    root_evaluates,
+)
 from .serial import SerialExecutor
 from .waiting import Backoff, oversubscribed, waiting_backoff
 
 __all__ = [
     "DEPTH",
     "QUEUE_WHILE_LEFT",
+    "SPLIT_BELOW",
     "Backoff",
     "Executor",
     "MPIExecutor",
@@ -43,6 +52,7 @@ __all__ = [
     "make_executor",
     "mpi",
     "oversubscribed",
+    "rollout_pieces",
     "root_evaluates",
     "run_main",
     "run_roles",

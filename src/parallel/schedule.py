@@ -13,6 +13,9 @@ import math
 DEPTH = 2
 #: ... but the second only while at least this many items per evaluating rank are unsent.
 QUEUE_WHILE_LEFT = 3
+#: Cut genomes into slices of rollouts while there are fewer than this many genomes per
+#: evaluating worker (see :func:`rollout_pieces`).
+SPLIT_BELOW = 4
 #: The root also evaluates when the communicator has at most this many ranks (see
 #: :func:`root_evaluates`).
 ROOT_EVALUATES_UP_TO = 4
@@ -42,6 +45,23 @@ def chunk_size(remaining: int, n_workers: int, chunk: int = 0) -> int:
     if n_workers <= 1:
         return max(1, remaining)
     return max(1, math.ceil(remaining / (2 * n_workers)))
+
+
+def rollout_pieces(n_genomes: int, n_rollouts: int, n_workers: int, split: int = 0) -> int:
+    """Into how many work items each genome's ``n_rollouts`` rollouts are cut (1: whole).
+
+    ``split > 0`` (the config's ``split_rollouts``): that many (at most one per rollout).
+    ``split = 0`` (automatic): whole genomes while there are at least :data:`SPLIT_BELOW`
+    genomes per evaluating worker, which guided chunks balance well. With fewer (pop 480 on
+    1024 ranks: under half the ranks would have a genome at all), slices, so that about
+    ``SPLIT_BELOW * n_workers`` items are out: every worker has work, and the last items
+    are short beside a worker's share.
+    """
+    if split > 0:
+        return max(1, min(split, n_rollouts))
+    if n_workers <= 1 or n_genomes <= 0 or n_genomes >= SPLIT_BELOW * n_workers:
+        return 1
+    return max(1, min(n_rollouts, math.ceil(SPLIT_BELOW * n_workers / n_genomes)))
 
 
 def root_evaluates(size: int) -> bool:

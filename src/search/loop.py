@@ -32,8 +32,16 @@ from ..config import WannConfig
 from ..core.genome import Genome, Innovations, initial_genome
 from ..core.ranking import rank_population, tournament
 from ..core.variation import mutate
-from ..evaluation import CHAMPION_STREAM, EvalRequest, EvalResult, evaluate, objectives
-from ..parallel import Executor, chunk_size
+from ..evaluation import (
+    CHAMPION_STREAM,
+    EvalRequest,
+    EvalResult,
+    evaluate,
+    gather_returns,
+    objectives,
+    rollout_slices,
+)
+from ..parallel import Executor, chunk_size, rollout_pieces
 from ..tasks import activation_pool, make_task
 
 STATS_COLUMNS = (
@@ -176,7 +184,8 @@ def evaluate_population(
     ``state.population``. Chunks (:func:`src.parallel.chunk_size`) are cut as the genomes
     come, so the first ones are evaluated while the rest are still being bred. Default:
     ``state.population``. The chunking never changes a result: each genome's returns depend
-    on the genome and the generation's seeds only.
+    on the genome and the generation's seeds only. With fewer genomes than the workers can
+    balance (:func:`src.parallel.rollout_pieces`), each is cut into slices of rollouts.
     """
     config = state.config
     source = state.population if population is None else population
@@ -184,6 +193,8 @@ def evaluate_population(
     members: list[Genome] = []
     keys: list[bytes] = []
     first: dict[bytes, int] = {}
+    n_rollouts = len(config.weights) * config.n_reps
+    pieces = rollout_pieces(expected, n_rollouts, executor.n_workers, config.split_rollouts)
 
     def requests() -> Iterator[EvalRequest]:
         chunk: list[Genome] = []
@@ -194,6 +205,10 @@ def evaluate_population(
             if keys[-1] in first:
                 continue
             first[keys[-1]] = len(members) - 1
+            if pieces > 1:
+                for part in rollout_slices(n_rollouts, pieces):
+                    yield EvalRequest.of(config, state.generation, [genome], rollouts=part)
+                continue
             chunk.append(genome)
             if len(chunk) >= want:
                 yield EvalRequest.of(config, state.generation, chunk)
@@ -207,7 +222,7 @@ def evaluate_population(
     results: list[EvalResult] = executor.map(evaluate, requests())
     state.population = members
     distinct = list(first.values())
-    returns = np.concatenate([r.returns for r in results])
+    returns = gather_returns(results, len(config.weights), config.n_reps)
     by_key = {keys[i]: returns[j] for j, i in enumerate(distinct)}
     all_returns = np.stack([by_key[k] for k in keys])
     conns = np.array([g.n_connections for g in members])
@@ -255,12 +270,21 @@ def _update_best(state: SearchState, executor: Executor) -> int:
     todo = [j for j, k in enumerate(keys) if k not in state.champion_memo]
     if todo:
         cfg = config.replace(n_reps=config.champion_reps)
+        n = len(cfg.weights) * cfg.n_reps
+        parts = rollout_slices(
+            n, rollout_pieces(len(todo), n, executor.n_workers, cfg.split_rollouts)
+        )
         reqs = [
-            EvalRequest.of(cfg, 0, [state.population[picked[j]]], CHAMPION_STREAM) for j in todo
+            EvalRequest.of(cfg, 0, [state.population[picked[j]]], CHAMPION_STREAM, part)
+            for j in todo
+            for part in (parts if len(parts) > 1 else [None])
         ]
-        for j, res in zip(todo, executor.map(evaluate, reqs)):
-            score = float(objectives(res.returns, np.zeros(1))[0, 0])
-            state.champion_memo[keys[j]] = (score if np.isfinite(score) else -np.inf, res.env_steps)
+        results = executor.map(evaluate, reqs)
+        returns = gather_returns(results, len(cfg.weights), cfg.n_reps)
+        for k, j in enumerate(todo):
+            score = float(objectives(returns[k : k + 1], np.zeros(1))[0, 0])
+            steps = sum(r.env_steps for r in results[k * len(parts) : (k + 1) * len(parts)])
+            state.champion_memo[keys[j]] = (score if np.isfinite(score) else -np.inf, steps)
     live = {g.key() for g in state.population}
     for k in [k for k in state.champion_memo if k not in live]:
         del state.champion_memo[k]

@@ -5,8 +5,8 @@ The config comes from the checkpoint. Flags given with ``--resume`` (``--generat
 unless ``force`` (``--force-config``). Keys that never alter results:
 
 * ``generations``: how long to go on (extending a run is the point of resuming);
-* ``keep_checkpoints``, ``chunk_genomes`` (evaluation is chunked, results are not), ``data_dir``
-  (where the same MNIST files are read from).
+* ``keep_checkpoints``, ``chunk_genomes`` and ``split_rollouts`` (evaluation is chunked,
+  results are not), ``data_dir`` (where the same MNIST files are read from).
 
 What the run resolved beyond its config, its activation pool and the software version
 (:mod:`src.search.provenance`), must also be what this code resolves: a difference is refused
@@ -27,7 +27,9 @@ from . import checkpoint, loop, provenance, runfolder
 from .loop import SearchState
 
 #: Config keys that may differ on resume without changing any result.
-NEUTRAL_KEYS = frozenset({"generations", "keep_checkpoints", "chunk_genomes", "data_dir"})
+NEUTRAL_KEYS = frozenset(
+    {"generations", "keep_checkpoints", "chunk_genomes", "split_rollouts", "data_dir"}
+)
 #: Keys never changed on resume, even with ``force``.
 FIXED_KEYS = frozenset({"task"})
 

@@ -69,6 +69,18 @@ def test_sixteen_ranks_oversubscribed_complete_with_the_same_answer(tmp_path):
     assert time.monotonic() - start < 120
 
 
+def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_path):
+    """Each genome's 12 rollouts (and the champion's re-evaluations) as 5 work items on
+    several ranks: the same run, bit for bit, as whole genomes in one process."""
+    args = [*SMALL, "--generations", "3", "--set", "champion_reps=2"]
+    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    split = [*args, "--set", "split_rollouts=5", "--out", str(tmp_path / "split")]
+    three = launch("-m", "src.master", *split, mpi=3)
+    assert three.returncode == 0, three.stderr
+    assert_same_run(tmp_path / "serial", tmp_path / "split")
+
+
 def test_progress_line_shows_ranks_and_busy(tmp_path):
     args = [*SMALL[:-1], "--generations", "2", "--out", str(tmp_path / "r")]
     proc = launch("-m", "src.master", *args, mpi=2)

@@ -1,0 +1,81 @@
+"""Rollout-level work items: a genome's rollouts cut into slices give the same search.
+
+The MPI side (slices evaluated on different ranks) is in tests/mpi/test_mpi.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from src import parallel
+from src.config import WannConfig
+from src.evaluation import EvalRequest, evaluate, gather_returns, rollout_slices
+from src.search import loop
+
+
+@pytest.mark.parametrize(("n", "pieces"), [(24, 1), (24, 5), (24, 24), (24, 99), (7, 3)])
+def test_slices_cover_the_rollouts_in_order_evenly(n, pieces):
+    parts = rollout_slices(n, pieces)
+    assert len(parts) == min(n, pieces)
+    assert [i for a, b in parts for i in range(a, b)] == list(range(n))
+    sizes = [b - a for a, b in parts]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_pieces_split_only_when_genomes_are_few_per_worker():
+    assert parallel.rollout_pieces(480, 24, 127) == 2  # 3.8 genomes per worker: 480 < 508
+    assert parallel.rollout_pieces(960, 24, 127) == 1  # 7.6 per worker: whole genomes
+    assert parallel.rollout_pieces(480, 24, 1023) == 9  # ceil(4092 / 480)
+    assert parallel.rollout_pieces(480, 24, 4095) == 24  # at most one item per rollout
+    assert parallel.rollout_pieces(10, 24, 1) == 1  # one worker: nothing to balance
+    assert parallel.rollout_pieces(10, 24, 1, split=6) == 6  # forced
+    assert parallel.rollout_pieces(10, 4, 1, split=6) == 4
+
+
+def _config(**kw):
+    return WannConfig(
+        task="swingup", pop_size=12, seed=3, episode_steps=60, n_reps=2, generations=3, **kw
+    )
+
+
+def test_a_sliced_genome_has_the_returns_and_steps_of_the_whole():
+    config = _config()
+    state = loop.initial_state(config)
+    whole = evaluate(EvalRequest.of(config, 1, state.population[:2]))
+    parts = [
+        evaluate(EvalRequest.of(config, 1, [g], rollouts=s))
+        for g in state.population[:2]
+        for s in rollout_slices(12, 5)
+    ]
+    joined = gather_returns(parts, 6, 2)
+    assert np.array_equal(joined, whole.returns)
+    assert sum(p.env_steps for p in parts) == whole.env_steps
+
+
+def test_gather_refuses_incomplete_slices():
+    config = _config()
+    g = loop.initial_state(config).population[0]
+    part = evaluate(EvalRequest.of(config, 0, [g], rollouts=(0, 5)))
+    with pytest.raises(ValueError, match="incomplete"):
+        gather_returns([part], 6, 2)
+    with pytest.raises(ValueError, match="one genome"):
+        EvalRequest.of(config, 0, [g, g], rollouts=(0, 5))
+
+
+def _search(config):
+    state = loop.initial_state(config)
+    return loop.run(state, parallel.SerialExecutor())
+
+
+def test_a_search_with_sliced_genomes_equals_the_unsliced_one():
+    # champion re-evaluations (champion_reps) are sliced too
+    whole = _search(_config(split_rollouts=1, champion_reps=3))
+    sliced = _search(_config(split_rollouts=5, champion_reps=3))
+    assert np.array_equal(whole.objectives, sliced.objectives)
+    assert [g.key() for g in whole.population] == [g.key() for g in sliced.population]
+    for a, b in zip(whole.history, sliced.history):
+        assert {k: v for k, v in a.items() if k not in ("seconds", "busy")} == {
+            k: v for k, v in b.items() if k not in ("seconds", "busy")
+        }
+    assert whole.best_info == sliced.best_info
