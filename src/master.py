@@ -17,6 +17,15 @@ if __name__ == "__main__":
     from .search import stopping as _stopping
 
     _stopping.install()
+    # A worker rank needs none of the root's modules (argument parsing, checkpoints, h5py,
+    # reporters): it serves at once, and what its work items need is imported when they
+    # arrive (the evaluation code and the run's task only). Half the start-up CPU of a rank.
+    from .parallel import roles as _roles
+
+    if _roles.world()[0] != 0:
+        _code = _roles.run_main(_roles.serve_main)
+        _stopping.ignore_from_now()  # the exit code is decided (see main)
+        raise SystemExit(_code)
 
 import argparse
 import contextlib

@@ -21,7 +21,6 @@ bit-identical.
 from .executor import Executor
 from .launch import launch_problem, mpi, run_main, world
 from .mpi_executor import MPIExecutor, serve
-from .pool import PoolExecutor, WorkerError
 from .roles import add_workers_argument, make_executor, run_roles, workers_from
 from .schedule import (
     DEPTH,
@@ -34,6 +33,16 @@ from .schedule import (
 )
 from .serial import SerialExecutor
 from .waiting import Backoff, oversubscribed, waiting_backoff
+
+
+def __getattr__(name: str) -> object:
+    """The pool (``multiprocessing``) is imported on first use: a worker rank never needs it."""
+    if name in ("PoolExecutor", "WorkerError"):
+        from . import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEPTH",

@@ -3,14 +3,17 @@ other MPI ranks serve it. One function for the search, the report and anything e
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .executor import Executor
-from .launch import launch_problem, world
+from .launch import launch_problem, run_main, world  # noqa: F401 (run_main: for callers)
 from .mpi_executor import MPIExecutor, serve
-from .pool import PoolExecutor
 from .serial import SerialExecutor
+
+if TYPE_CHECKING:  # argparse only where a command line is parsed: not on a worker rank
+    import argparse
 
 
 def make_executor(workers: int = 0) -> Executor:
@@ -28,7 +31,11 @@ def make_executor(workers: int = 0) -> Executor:
                 "(the MPI ranks are the workers)"
             )
         return MPIExecutor()
-    return PoolExecutor(workers) if workers > 0 else SerialExecutor()
+    if workers > 0:
+        from .pool import PoolExecutor  # multiprocessing: only when asked for
+
+        return PoolExecutor(workers)
+    return SerialExecutor()
 
 
 def run_roles(
@@ -58,6 +65,21 @@ def run_roles(
         executor.close()
 
 
+def serve_main() -> int:
+    """A worker rank's whole life (rank > 0): check the launch, serve, return the exit code.
+
+    What :func:`run_roles` does on such a rank, for entry points that start their workers
+    before importing the root's modules: the work items' functions are pickled by name, so
+    a worker imports only the modules they live in, when the first one arrives.
+    """
+
+    def fail(message: str) -> int:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return 2
+
+    return run_roles(lambda executor: 0, fail)
+
+
 def add_workers_argument(parser: argparse.ArgumentParser) -> None:
     """``--workers N``: the local process pool, shared by every command line."""
     parser.add_argument(
@@ -73,7 +95,7 @@ def add_workers_argument(parser: argparse.ArgumentParser) -> None:
 def workers_from(argv: Sequence[str] | None) -> int:
     """``--workers`` of a command line, read before the executor exists (0 if absent or bad:
     the full parse on the root then reports a bad value)."""
-    import sys
+    import argparse
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--workers", default="0")
@@ -85,6 +107,8 @@ def workers_from(argv: Sequence[str] | None) -> int:
 
 
 def _workers(text: str) -> int:
+    import argparse
+
     try:
         value = int(text)
     except ValueError:

@@ -22,7 +22,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 #: The prefix of a gymnasium task name.
 GYM_PREFIX = "gym:"
@@ -115,6 +118,8 @@ BUILTIN: dict[str, TaskEntry] = {
 @lru_cache(maxsize=1)
 def entry_points() -> dict[str, metadata.EntryPoint]:
     """The ``wann.tasks`` entry points of the installed packages, by name (read once)."""
+    from importlib import metadata  # only here: a worker rank never needs it (start-up)
+
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 

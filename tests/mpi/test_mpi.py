@@ -81,6 +81,32 @@ def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_pat
     assert_same_run(tmp_path / "serial", tmp_path / "split")
 
 
+#: Runs src.master like ``python -m``; at exit each rank writes which of the root's modules
+#: (argument parsing, checkpoints, reporters) it imported.
+_MODULES_AT_EXIT = """
+import atexit, os, runpy, sys
+ROOT_ONLY = ("argparse", "h5py", "src.search.checkpoint", "src.search.reporters")
+atexit.register(lambda: sys.stderr.write(
+    f"modules {os.environ['PMI_RANK']} {[m for m in ROOT_ONLY if m in sys.modules]}\\n"))
+sys.argv = ["src.master", *sys.argv[1:]]
+runpy.run_module("src.master", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_worker_ranks_import_only_what_their_work_needs(tmp_path):
+    """Start-up: a worker serves without the root's modules, and still builds its task."""
+    args = [*SMALL, "--generations", "2", "--out", str(tmp_path / "run")]
+    proc = launch("-c", _MODULES_AT_EXIT, *args, mpi=3)
+    assert proc.returncode == 0, proc.stderr
+    found = dict(re.findall(r"modules (\d) (\[.*\])", proc.stderr))
+    assert sorted(found) == ["0", "1", "2"], proc.stderr
+    assert found["1"] == found["2"] == "[]"
+    assert "h5py" in found["0"] and "src.search.checkpoint" in found["0"]
+    serial = launch("-m", "src.master", *SMALL, "--generations", "2", "--out", str(tmp_path / "s"))
+    assert serial.returncode == 0, serial.stderr
+    assert_same_run(tmp_path / "run", tmp_path / "s")
+
+
 def test_progress_line_shows_ranks_and_busy(tmp_path):
     args = [*SMALL[:-1], "--generations", "2", "--out", str(tmp_path / "r")]
     proc = launch("-m", "src.master", *args, mpi=2)
