@@ -141,8 +141,8 @@ class WannConfig:
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
     split_rollouts: int = _f(
         0,
-        "work items each genome's rollouts are cut into; 0 = automatic (only with fewer "
-        "than 4 genomes per worker), 1 = never",
+        "work items each genome's rollouts are cut into; 0 = automatic (the last 2 "
+        "genomes per worker, or all with fewer), 1 = never",
         min=0,
     )
 

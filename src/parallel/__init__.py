@@ -25,9 +25,9 @@ from .roles import add_workers_argument, make_executor, run_roles, workers_from
 from .schedule import (
     DEPTH,
     QUEUE_WHILE_LEFT,
-    SPLIT_BELOW,
     chunk_bounds,
     chunk_size,
+    item_rollouts,
     rollout_pieces,
     root_evaluates,
 )
@@ -47,7 +47,6 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEPTH",
     "QUEUE_WHILE_LEFT",
-    "SPLIT_BELOW",
     "Backoff",
     "Executor",
     "MPIExecutor",
@@ -57,6 +56,7 @@ __all__ = [
     "add_workers_argument",
     "chunk_bounds",
     "chunk_size",
+    "item_rollouts",
     "launch_problem",
     "make_executor",
     "mpi",

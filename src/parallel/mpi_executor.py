@@ -52,6 +52,18 @@ from .waiting import Backoff, waiting_backoff
 TAG_WORK, TAG_RESULT, TAG_CALL, TAG_STOP, TAG_HELLO, TAG_PING, TAG_PONG = 1, 2, 3, 4, 5, 6, 7
 
 
+#: Environment variable: the cores a node offers to workers (default ``os.cpu_count()``).
+#: Set above the real count only to emulate a larger machine with tasks that sleep instead
+#: of computing (``src.bench.scale``): then that many ranks per node hold work at once.
+CORES_ENV = "WANN_CORES_PER_NODE"
+
+
+def node_cores() -> int:
+    """Cores this node offers to workers: ``$WANN_CORES_PER_NODE`` or ``os.cpu_count()``."""
+    value = os.environ.get(CORES_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else (os.cpu_count() or 1)
+
+
 def _probe(comm: Any, source: int, tag: int, status: Any) -> Any:
     """A matched non-blocking probe that sees what has already arrived.
 
@@ -137,7 +149,7 @@ class MPIExecutor(Executor):
         """n_workers before the hellos: nodes like this one, ranks packed node by node."""
         local = os.environ.get("MPI_LOCALNRANKS") or os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE")
         per_node = int(local) if local and local.isdigit() else self.n_ranks
-        cores = os.cpu_count() or 1
+        cores = node_cores()
         root = 1 if self.evaluate_on_root else 0
         here = min(per_node - 1, max(1, cores - root)) if self.workers else 0
         others = self.n_ranks - per_node
@@ -276,7 +288,7 @@ def serve(comm: Any = None) -> None:
     comm = comm if comm is not None else MPI.COMM_WORLD
     status = MPI.Status()
     backoff = waiting_backoff(comm.Get_size(), root=False)
-    hello = pickle.dumps((socket.gethostname(), os.cpu_count() or 1))
+    hello = pickle.dumps((socket.gethostname(), node_cores()))
     sends = [comm.Isend([hello, MPI.BYTE], dest=0, tag=TAG_HELLO)]
     while True:
         msg = _probe(comm, 0, MPI.ANY_TAG, status)

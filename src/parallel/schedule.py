@@ -13,9 +13,11 @@ import math
 DEPTH = 2
 #: ... but the second only while at least this many items per evaluating rank are unsent.
 QUEUE_WHILE_LEFT = 3
-#: Cut genomes into slices of rollouts while there are fewer than this many genomes per
-#: evaluating worker (see :func:`rollout_pieces`).
-SPLIT_BELOW = 4
+#: Automatic work items: about this many per evaluating worker while plenty is left
+#: (:func:`item_rollouts`) ...
+ITEMS_PER_WORKER = 32
+#: ... but none shorter than this many seconds, once a rollout's cost is known.
+MIN_ITEM_SECONDS = 0.05
 #: The root also evaluates when the communicator has at most this many ranks (see
 #: :func:`root_evaluates`).
 ROOT_EVALUATES_UP_TO = 4
@@ -47,21 +49,43 @@ def chunk_size(remaining: int, n_workers: int, chunk: int = 0) -> int:
     return max(1, math.ceil(remaining / (2 * n_workers)))
 
 
-def rollout_pieces(n_genomes: int, n_rollouts: int, n_workers: int, split: int = 0) -> int:
-    """Into how many work items each genome's ``n_rollouts`` rollouts are cut (1: whole).
+def item_rollouts(remaining: int, n_workers: int, rollout_seconds: float = 0.0) -> int:
+    """Rollouts the next automatic work item should hold when ``remaining`` are left.
 
-    ``split > 0`` (the config's ``split_rollouts``): that many (at most one per rollout).
-    ``split = 0`` (automatic): whole genomes while there are at least :data:`SPLIT_BELOW`
-    genomes per evaluating worker, which guided chunks balance well. With fewer (pop 480 on
-    1024 ranks: under half the ranks would have a genome at all), slices, so that about
-    ``SPLIT_BELOW * n_workers`` items are out: every worker has work, and the last items
-    are short beside a worker's share.
+    Guided self-scheduling with a finer divisor: ``ceil(remaining / (ITEMS_PER_WORKER *
+    n_workers))``, because rollout costs are skewed (a biped genome that stands for 1600
+    steps costs 10x one that falls at once, and its rollouts alike): an item must be short
+    beside a worker's share of the generation, not half of it. Once a rollout's mean cost
+    ``rollout_seconds`` is known (the previous generation's), no item is made shorter than
+    :data:`MIN_ITEM_SECONDS`, so cheap tasks (swing-up, MNIST) keep few messages.
+    """
+    size = math.ceil(remaining / (ITEMS_PER_WORKER * max(1, n_workers)))
+    if rollout_seconds > 0:
+        size = max(size, math.ceil(MIN_ITEM_SECONDS / rollout_seconds))
+    return max(1, size)
+
+
+def rollout_pieces(
+    n_genomes: int,
+    n_rollouts: int,
+    n_workers: int,
+    split: int = 0,
+    rollout_seconds: float = 0.0,
+) -> int:
+    """Into how many work items the next genome's ``n_rollouts`` rollouts are cut (1: whole).
+
+    ``n_genomes``: genomes still to evaluate, this one included. ``split > 0`` (the config's
+    ``split_rollouts``): that many, always (at most one per rollout). ``split = 0``
+    (automatic): whole while :func:`item_rollouts` is a genome or more, else slices that
+    small. So at many ranks (pop 480 on 1024) every genome is cut, at fewer only the last
+    ones, down to single rollouts; with one worker nothing is.
     """
     if split > 0:
         return max(1, min(split, n_rollouts))
-    if n_workers <= 1 or n_genomes <= 0 or n_genomes >= SPLIT_BELOW * n_workers:
+    if n_workers <= 1 or n_genomes <= 0 or n_rollouts <= 1:
         return 1
-    return max(1, min(n_rollouts, math.ceil(SPLIT_BELOW * n_workers / n_genomes)))
+    size = item_rollouts(n_genomes * n_rollouts, n_workers, rollout_seconds)
+    return 1 if size >= n_rollouts else math.ceil(n_rollouts / size)
 
 
 def root_evaluates(size: int) -> bool:

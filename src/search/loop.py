@@ -41,7 +41,7 @@ from ..evaluation import (
     objectives,
     rollout_slices,
 )
-from ..parallel import Executor, chunk_size, rollout_pieces
+from ..parallel import Executor, chunk_size, item_rollouts, rollout_pieces
 from ..tasks import activation_pool, make_task
 
 STATS_COLUMNS = (
@@ -84,6 +84,9 @@ class SearchState:
     #: memo of champion re-evaluations, genome key -> (score, env steps); never checkpointed:
     #: the same genome always gets the same score (fixed seeds), so it only saves time
     champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
+    #: mean seconds a rollout took in the last evaluation (0 before one); sizes work items
+    #: only (:func:`src.parallel.item_rollouts`), never checkpointed
+    rollout_seconds: float = field(default=0.0, repr=False)
 
 
 def snapshot(state: SearchState) -> SearchState:
@@ -184,8 +187,9 @@ def evaluate_population(
     ``state.population``. Chunks (:func:`src.parallel.chunk_size`) are cut as the genomes
     come, so the first ones are evaluated while the rest are still being bred. Default:
     ``state.population``. The chunking never changes a result: each genome's returns depend
-    on the genome and the generation's seeds only. With fewer genomes than the workers can
-    balance (:func:`src.parallel.rollout_pieces`), each is cut into slices of rollouts.
+    on the genome and the generation's seeds only. Items hold about as many rollouts as
+    :func:`src.parallel.item_rollouts` says (sized with the last generation's cost per
+    rollout); below one genome, genomes are cut into slices of rollouts.
     """
     config = state.config
     source = state.population if population is None else population
@@ -194,18 +198,31 @@ def evaluate_population(
     keys: list[bytes] = []
     first: dict[bytes, int] = {}
     n_rollouts = len(config.weights) * config.n_reps
-    pieces = rollout_pieces(expected, n_rollouts, executor.n_workers, config.split_rollouts)
+    n_workers, seconds = executor.n_workers, state.rollout_seconds
+
+    def chunk_genomes(left: int) -> int:
+        """Genomes in the next whole-genome chunk: guided, and no longer than an item."""
+        want = chunk_size(left, n_workers, config.chunk_genomes)
+        if config.chunk_genomes or n_workers <= 1:
+            return want
+        return min(want, max(1, item_rollouts(left * n_rollouts, n_workers, seconds) // n_rollouts))
 
     def requests() -> Iterator[EvalRequest]:
         chunk: list[Genome] = []
-        want = chunk_size(expected, executor.n_workers, config.chunk_genomes)
+        want = chunk_genomes(expected)
         for genome in source:
             members.append(genome)
             keys.append(genome.key())
             if keys[-1] in first:
                 continue
             first[keys[-1]] = len(members) - 1
-            if pieces > 1:
+            # distinct genomes still to come, this one included (guessed as below)
+            here = max(1, round((expected - len(members) + 1) * len(first) / len(members)))
+            pieces = rollout_pieces(here, n_rollouts, n_workers, config.split_rollouts, seconds)
+            if pieces > 1:  # slices of this genome's rollouts, after the chunk before it
+                if chunk:
+                    yield EvalRequest.of(config, state.generation, chunk)
+                    chunk = []
                 for part in rollout_slices(n_rollouts, pieces):
                     yield EvalRequest.of(config, state.generation, [genome], rollouts=part)
                 continue
@@ -215,12 +232,14 @@ def evaluate_population(
                 chunk = []
                 # distinct genomes still to come, guessed from the share of duplicates so far
                 left = max(1, round((expected - len(members)) * len(first) / len(members)))
-                want = chunk_size(left, executor.n_workers, config.chunk_genomes)
+                want = chunk_genomes(left)
         if chunk:
             yield EvalRequest.of(config, state.generation, chunk)
 
     results: list[EvalResult] = executor.map(evaluate, requests())
     state.population = members
+    rollouts = sum(r.returns.size for r in results)
+    state.rollout_seconds = sum(r.busy_seconds for r in results) / max(1, rollouts)
     distinct = list(first.values())
     returns = gather_returns(results, len(config.weights), config.n_reps)
     by_key = {keys[i]: returns[j] for j, i in enumerate(distinct)}
@@ -271,9 +290,10 @@ def _update_best(state: SearchState, executor: Executor) -> int:
     if todo:
         cfg = config.replace(n_reps=config.champion_reps)
         n = len(cfg.weights) * cfg.n_reps
-        parts = rollout_slices(
-            n, rollout_pieces(len(todo), n, executor.n_workers, cfg.split_rollouts)
+        pieces = rollout_pieces(
+            len(todo), n, executor.n_workers, cfg.split_rollouts, state.rollout_seconds
         )
+        parts = rollout_slices(n, pieces)
         reqs = [
             EvalRequest.of(cfg, 0, [state.population[picked[j]]], CHAMPION_STREAM, part)
             for j in todo

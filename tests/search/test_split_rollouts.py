@@ -23,14 +23,23 @@ def test_slices_cover_the_rollouts_in_order_evenly(n, pieces):
     assert max(sizes) - min(sizes) <= 1
 
 
-def test_pieces_split_only_when_genomes_are_few_per_worker():
-    assert parallel.rollout_pieces(480, 24, 127) == 2  # 3.8 genomes per worker: 480 < 508
-    assert parallel.rollout_pieces(960, 24, 127) == 1  # 7.6 per worker: whole genomes
-    assert parallel.rollout_pieces(480, 24, 1023) == 9  # ceil(4092 / 480)
-    assert parallel.rollout_pieces(480, 24, 4095) == 24  # at most one item per rollout
+def test_pieces_follow_guided_self_scheduling_below_one_genome():
+    k = parallel.schedule.ITEMS_PER_WORKER
+    assert k == 32  # the figures below
+    # items of ceil(remaining rollouts / (k P)): whole genomes while that is >= 24
+    assert parallel.rollout_pieces(k * 10, 24, 10) == 1  # 24 rollouts an item
+    assert parallel.rollout_pieces(300, 24, 10) == 2  # ceil(7200 / 320) = 23 rollouts an item
+    assert parallel.rollout_pieces(480, 24, 1023) == 24  # pop 480 on 1024 ranks: 1 rollout
+    assert parallel.rollout_pieces(1, 24, 3) == 24  # the last genome: single rollouts
+    # no item shorter than MIN_ITEM_SECONDS once a rollout's cost is known
+    cheap = parallel.schedule.MIN_ITEM_SECONDS / 6  # 6 rollouts fill an item
+    assert parallel.rollout_pieces(480, 24, 1023, rollout_seconds=cheap) == 4
+    assert parallel.rollout_pieces(480, 24, 1023, rollout_seconds=1e-6) == 1
+    assert parallel.item_rollouts(10, 1000) == 1
     assert parallel.rollout_pieces(10, 24, 1) == 1  # one worker: nothing to balance
     assert parallel.rollout_pieces(10, 24, 1, split=6) == 6  # forced
     assert parallel.rollout_pieces(10, 4, 1, split=6) == 4
+    assert parallel.rollout_pieces(480, 24, 1023, split=1) == 1  # never
 
 
 def _config(**kw):
@@ -79,3 +88,30 @@ def test_a_search_with_sliced_genomes_equals_the_unsliced_one():
             k: v for k, v in b.items() if k not in ("seconds", "busy")
         }
     assert whole.best_info == sliced.best_info
+
+
+class _ManyWorkers(parallel.SerialExecutor):
+    """Serial, but the search cuts its items for ``n_workers``; records the items' slices."""
+
+    def __init__(self, n_workers: int) -> None:
+        super().__init__()
+        self.n_workers = n_workers
+        self.slices: list[tuple[int, int] | None] = []
+
+    def map(self, fn, items):
+        items = list(items)
+        self.slices += [item.rollouts for item in items]
+        return super().map(fn, items)
+
+
+def test_automatic_slices_for_many_workers_equal_whole_genomes():
+    config = _config(champion_reps=2)
+    whole = loop.run(loop.initial_state(config), parallel.SerialExecutor())
+    many = _ManyWorkers(40)
+    sliced = loop.run(loop.initial_state(config), many)
+    assert any(s is not None for s in many.slices)
+    assert (0, 1) in many.slices  # down to single rollouts
+    assert np.array_equal(whole.objectives, sliced.objectives)
+    assert [g.key() for g in whole.population] == [g.key() for g in sliced.population]
+    assert whole.best_info == sliced.best_info
+    assert [h["env_steps"] for h in whole.history] == [h["env_steps"] for h in sliced.history]

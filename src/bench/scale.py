@@ -1,0 +1,147 @@
+"""Scale: a worker rank's start-up cost, and the root and scheduler at 64-128 emulated ranks.
+
+Two measurements (method, figures and the projection to 1024 ranks: docs/mpi.md):
+
+* **start-up**: ``mpiexec -n 3 python -m src.master`` on a one-generation search of a tiny
+  population; every rank reports at exit its CPU seconds and peak resident memory
+  (``getrusage``). The work in it is a few short rollouts, so a worker's figure is its
+  start-up: interpreter, imports, MPI, building and warming up the task.
+* **emulated scale**: ``mpiexec -n K`` with K up to 128 on this 2-core machine, running the
+  real root (breeding, ranking, dispatch) against workers whose rollouts *sleep* for measured
+  biped or MNIST episode durations (:mod:`src.bench.costmodel`); a sleeping rank costs no
+  CPU. ``WANN_CORES_PER_NODE=K`` lets every worker hold work at once, as on K cores. A
+  cost-model rollout reports the microseconds it slept as its environment steps, so a
+  generation's work is known exactly and ``efficiency = (work / (K - 1)) / measured time``
+  (K - 1 workers: at K > 4 the root only dispatches). Measured time: from the first
+  generation's progress line to the last's (generation 0 holds the start-up). Champion
+  re-evaluations are off (``champion_reps = 0``): their memo makes a generation's reported
+  steps differ from the work done; with them on, the wall time is reported beside.
+
+``python -m src.bench scale`` runs both (``--quick``: fewer generations, 64 ranks only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+
+#: Run src.master as ``python -m`` would, and report this rank's CPU seconds and peak RSS.
+_REPORTING = (
+    "import atexit, os, resource, runpy, sys\n"
+    "def report():\n"
+    "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    sys.stderr.write(f\"rusage {os.environ.get('PMI_RANK', '0')} "
+    '{u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss}\\n")\n'
+    "    sys.stderr.flush()\n"
+    "atexit.register(report)\n"
+    "sys.argv = ['src.master', *sys.argv[1:]]\n"
+    "runpy.run_module('src.master', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def rank_usage(
+    n_ranks: int, args: list[str], root: Path = ROOT, env: dict[str, str] | None = None
+) -> dict[int, tuple[float, float]]:
+    """``mpiexec -n n_ranks`` src.master with ``args``: {rank: (CPU s, peak RSS MB)}."""
+    with tempfile.TemporaryDirectory(prefix="wann-bench-scale-") as tmp:
+        cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, "-c", _REPORTING, *args]
+        cmd += ["--out", f"{tmp}/run", "--quiet"]
+        proc = subprocess.run(
+            cmd,
+            cwd=root,
+            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{proc.stderr}")
+    found = re.findall(r"rusage (\d+) ([0-9.]+) (\d+)", proc.stderr)
+    return {int(r): (float(cpu), int(kb) / 1024) for r, cpu, kb in found}
+
+
+#: A one-generation search of 4 genomes, one rep, short episodes: almost all start-up.
+TINY = ["--pop-size", "4", "--generations", "1", "--set", "n_reps=1"]
+TINY_SETS = {
+    "swingup": ["--set", "episode_steps=20", "--set", "champion_reps=0"],
+    "biped": ["--set", "episode_steps=20", "--set", "champion_reps=0"],
+    "mnist256": ["--set", "champion_reps=0"],
+    "src.bench.costmodel:biped": ["--set", "champion_reps=0"],
+}
+
+
+def startup(tasks: tuple[str, ...] = tuple(TINY_SETS), root: Path = ROOT) -> None:
+    print("\n### start-up of a rank: CPU s and peak RSS, mpiexec -n 3, a 4-genome generation")
+    print("| task | root CPU s | worker CPU s (mean of 2) | root MB | worker MB |")
+    print("|---|---|---|---|---|")
+    for task in tasks:
+        usage = rank_usage(3, ["--task", task, "--seed", "1", *TINY, *TINY_SETS[task]], root)
+        workers = [usage[r] for r in (1, 2)]
+        cpu = sum(w[0] for w in workers) / 2
+        mb = sum(w[1] for w in workers) / 2
+        print(f"| {task} | {usage[0][0]:.2f} | {cpu:.2f} | {usage[0][1]:.0f} | {mb:.0f} |")
+
+
+def emulate(
+    profile: str, n_ranks: int, pop: int, generations: int, extra: tuple[str, ...] = ()
+) -> dict[str, float]:
+    """One emulated search; returns work s, measured s, ideal s and efficiency (gens 1..G-1)."""
+    with tempfile.TemporaryDirectory(prefix="wann-bench-scale-") as tmp:
+        cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, "-m", "src.master"]
+        cmd += ["--task", f"src.bench.costmodel:{profile}", "--seed", "1"]
+        cmd += ["--pop-size", str(pop), "--generations", str(generations)]
+        cmd += ["--set", "champion_reps=0", *extra, "--out", f"{tmp}/run"]
+        if profile == "biped":
+            cmd += ["--config", str(ROOT / "src" / "configs" / "biped.toml")]
+        else:
+            cmd += ["--config", str(ROOT / "src" / "configs" / "mnist256.toml")]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "WANN_CORES_PER_NODE": str(n_ranks)}
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        times = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("gen "):
+                times.append(time.perf_counter())
+        err = proc.stderr.read() if proc.stderr else ""
+        if proc.wait() != 0 or len(times) != generations:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+        lines = (Path(tmp) / "run" / "stats.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    rows = [dict(zip(head, map(float, line.split(",")))) for line in lines[1:]]
+    work = sum(r["env_steps"] for r in rows[1:]) / 1e6
+    measured = times[-1] - times[0]
+    ideal = work / (n_ranks - 1)
+    return {"work": work, "measured": measured, "ideal": ideal, "efficiency": ideal / measured}
+
+
+def emulated(quick: bool) -> None:
+    gens = 3 if quick else 4
+    cases = [("biped", 480, 64), ("biped", 480, 128), ("mnist", 960, 64), ("mnist", 960, 128)]
+    if quick:
+        cases = [c for c in cases if c[2] == 64]
+    print(f"\n### emulated ranks (sleeping cost-model workers), generations 1..{gens - 1}")
+    print("| costs | pop | ranks | work s/gen | ideal s/gen | measured s/gen | efficiency |")
+    print("|---|---|---|---|---|---|---|")
+    for profile, pop, ranks in cases:
+        r = emulate(profile, ranks, pop, gens)
+        n = gens - 1
+        print(
+            f"| {profile} | {pop} | {ranks} | {r['work'] / n:.1f} | {r['ideal'] / n:.3f} | "
+            f"{r['measured'] / n:.3f} | {r['efficiency']:.2f} |"
+        )
+        sys.stdout.flush()
+
+
+def run(quick: bool = False) -> None:
+    startup()
+    emulated(quick)
