@@ -7,4 +7,4 @@ kind of machine; each section names them). Speed targets
 live here, never in timed tests.
 """
 
-SECTIONS = ("swingup", "tasks", "mpi", "checkpoint")
+SECTIONS = ("swingup", "tasks", "mpi", "checkpoint", "scale")
