@@ -95,7 +95,7 @@ def emulate(
 ) -> dict[str, float]:
     """One emulated search; returns work s, measured s, ideal s and efficiency (gens 1..G-1)."""
     with tempfile.TemporaryDirectory(prefix="wann-bench-scale-") as tmp:
-        cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, "-m", "src.master"]
+        cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, "-c", _REPORTING]
         cmd += ["--task", f"src.bench.costmodel:{profile}", "--seed", "1"]
         cmd += ["--pop-size", str(pop), "--generations", str(generations)]
         cmd += ["--set", "champion_reps=0", *extra, "--out", f"{tmp}/run"]
@@ -103,7 +103,13 @@ def emulate(
             cmd += ["--config", str(ROOT / "src" / "configs" / "biped.toml")]
         else:
             cmd += ["--config", str(ROOT / "src" / "configs" / "mnist256.toml")]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "WANN_CORES_PER_NODE": str(n_ranks)}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "WANN_CORES_PER_NODE": str(n_ranks),
+            "PYTHONPATH": str(ROOT),
+        }
+        started = time.perf_counter()
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -121,7 +127,16 @@ def emulate(
     work = sum(r["env_steps"] for r in rows[1:]) / 1e6
     measured = times[-1] - times[0]
     ideal = work / (n_ranks - 1)
-    return {"work": work, "measured": measured, "ideal": ideal, "efficiency": ideal / measured}
+    usage = {int(r): float(c) for r, c, _ in re.findall(r"rusage (\d+) ([0-9.]+) (\d+)", err)}
+    return {
+        "work": work,
+        "measured": measured,
+        "ideal": ideal,
+        "efficiency": ideal / measured,
+        "root_cpu": usage.get(0, float("nan")),
+        "workers_cpu": sum(c for r, c in usage.items() if r),
+        "wall": time.perf_counter() - started,
+    }
 
 
 def emulated(quick: bool) -> None:
@@ -130,14 +145,18 @@ def emulated(quick: bool) -> None:
     if quick:
         cases = [c for c in cases if c[2] == 64]
     print(f"\n### emulated ranks (sleeping cost-model workers), generations 1..{gens - 1}")
-    print("| costs | pop | ranks | work s/gen | ideal s/gen | measured s/gen | efficiency |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| costs | pop | ranks | work s/gen | ideal s/gen | measured s/gen | efficiency | "
+        "root CPU s (whole run) | workers' CPU s (whole run) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for profile, pop, ranks in cases:
         r = emulate(profile, ranks, pop, gens)
         n = gens - 1
         print(
             f"| {profile} | {pop} | {ranks} | {r['work'] / n:.1f} | {r['ideal'] / n:.3f} | "
-            f"{r['measured'] / n:.3f} | {r['efficiency']:.2f} |"
+            f"{r['measured'] / n:.3f} | {r['efficiency']:.2f} | {r['root_cpu']:.1f} | "
+            f"{r['workers_cpu']:.1f} |"
         )
         sys.stdout.flush()
 

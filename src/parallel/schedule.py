@@ -15,9 +15,9 @@ DEPTH = 2
 QUEUE_WHILE_LEFT = 3
 #: Automatic work items: about this many per evaluating worker while plenty is left
 #: (:func:`item_rollouts`) ...
-ITEMS_PER_WORKER = 32
+ITEMS_PER_WORKER = 8
 #: ... but none shorter than this many seconds, once a rollout's cost is known.
-MIN_ITEM_SECONDS = 0.05
+MIN_ITEM_SECONDS = 0.1
 #: The root also evaluates when the communicator has at most this many ranks (see
 #: :func:`root_evaluates`).
 ROOT_EVALUATES_UP_TO = 4

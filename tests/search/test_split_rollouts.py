@@ -25,11 +25,11 @@ def test_slices_cover_the_rollouts_in_order_evenly(n, pieces):
 
 def test_pieces_follow_guided_self_scheduling_below_one_genome():
     k = parallel.schedule.ITEMS_PER_WORKER
-    assert k == 32  # the figures below
     # items of ceil(remaining rollouts / (k P)): whole genomes while that is >= 24
     assert parallel.rollout_pieces(k * 10, 24, 10) == 1  # 24 rollouts an item
-    assert parallel.rollout_pieces(300, 24, 10) == 2  # ceil(7200 / 320) = 23 rollouts an item
-    assert parallel.rollout_pieces(480, 24, 1023) == 24  # pop 480 on 1024 ranks: 1 rollout
+    assert parallel.rollout_pieces(k * 10 * 23 // 24, 24, 10) == 2  # 23 rollouts an item
+    # pop 480 on 1024 ranks: every genome cut, into items of ceil(11520 / (k 1023)) rollouts
+    assert parallel.rollout_pieces(480, 24, 1023) == 24 // -(-11520 // (k * 1023)) > 1
     assert parallel.rollout_pieces(1, 24, 3) == 24  # the last genome: single rollouts
     # no item shorter than MIN_ITEM_SECONDS once a rollout's cost is known
     cheap = parallel.schedule.MIN_ITEM_SECONDS / 6  # 6 rollouts fill an item
