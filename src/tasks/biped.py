@@ -137,8 +137,8 @@ _RAY_DY = np.array([-math.cos(1.5 * i / 10.0) * bw.LIDAR_RANGE for i in range(10
 _COST = 0.00035 * bw.MOTORS_TORQUE
 _SPEEDS = (bw.SPEED_HIP, bw.SPEED_KNEE, bw.SPEED_HIP, bw.SPEED_KNEE)
 _END_X = (bw.TERRAIN_LENGTH - bw.TERRAIN_GRASS) * bw.TERRAIN_STEP
-#: A ray whose bounding box comes this close to a terrain polygon is cast by Box2D itself.
-_POLYGON_MARGIN = 0.05
+#: A polygon hit is left to Box2D when two of its clipping fractions are this close (relative).
+_TIE = 1e-5
 
 
 @numba.njit(cache=True)
@@ -159,25 +159,80 @@ def _edge_normals(v1x, v1y, v2x, v2y, nx, ny):
 
 
 @numba.njit(cache=True)
-def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, out, box2d):
-    """The walker's 10 lidar fractions against the terrain edges, as Box2D computes them.
+def _polygon_hit(ax, ay, dx, dy, verts, normals, count):
+    """b2PolygonShape::RayCast (float32, same operations) with ``maxFraction`` 1.
+
+    Returns (fraction or -1 if not hit, whether the answer might depend on the
+    ``maxFraction`` Box2D passes: two clipping fractions within :data:`_TIE`).
+    """
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    lower, upper, index = zero, one, -1
+    hit = True
+    for v in range(count):
+        numerator = normals[v, 0] * (verts[v, 0] - ax) + normals[v, 1] * (verts[v, 1] - ay)
+        denominator = normals[v, 0] * dx + normals[v, 1] * dy
+        if denominator == zero:
+            if numerator < zero:
+                hit = False
+                break
+        elif denominator < zero and numerator < lower * denominator:
+            lower = numerator / denominator
+            index = v
+        elif denominator > zero and numerator < upper * denominator:
+            upper = numerator / denominator
+        if upper < lower:
+            hit = False
+            break
+    # Box2D starts ``upper`` at its current maxFraction m (in [the final fraction, 1]), not 1:
+    # the outcome is the same unless an exit fraction (or m) nearly ties an entry fraction.
+    fragile = False
+    for v in range(count):
+        den_v = normals[v, 0] * dx + normals[v, 1] * dy
+        if den_v <= zero:
+            continue
+        num_v = normals[v, 0] * (verts[v, 0] - ax) + normals[v, 1] * (verts[v, 1] - ay)
+        exit_ = num_v / den_v
+        for u in range(count + 1):
+            if u == count:
+                entry = zero
+            else:
+                den_u = normals[u, 0] * dx + normals[u, 1] * dy
+                if den_u >= zero:
+                    continue
+                num_u = normals[u, 0] * (verts[u, 0] - ax) + normals[u, 1] * (verts[u, 1] - ay)
+                entry = num_u / den_u
+            for e in (exit_, one):
+                if abs(e - entry) <= _TIE * (abs(e) + abs(entry)) + 1e-30:
+                    fragile = True
+    if hit and index >= 0:
+        return lower, fragile
+    return np.float32(-1.0), fragile
+
+
+@numba.njit(cache=True)
+def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, verts, normals, counts, out, box2d):
+    """The walker's 10 lidar fractions against the terrain, as Box2D computes them.
 
     Box2D's ray cast (b2World::RayCast with gymnasium's callback, which ignores the walker's
-    own fixtures and clips the ray at each hit) ends with the smallest fraction ``t`` at which
-    a terrain fixture is hit, or 1. For an edge, whether and where it is hit does not depend
+    own fixtures and clips the ray at each terrain hit) ends with the smallest fraction ``t``
+    at which a terrain fixture is hit, or 1. Whether and where an edge is hit does not depend
     on the order Box2D visits the fixtures in, so this replays b2EdgeShape::RayCast in float32
-    (the same operations in the same order) over every edge within the ray's x range. For
-    terrain polygons (hardcore's stumps, stairs and pits) it does not say: a ray whose bounding
-    box comes near a polygon sets ``box2d[i]`` and is left to Box2D.
+    (the same operations in the same order) on every edge within the ray's x range. For a
+    polygon (hardcore's stumps, stairs and pits) Box2D's answer can depend on the order only
+    through near-ties (see :func:`_polygon_hit`); a ray that meets one sets ``box2d[i]`` and
+    is left to Box2D.
 
     Args:
         px, py: hull position (float32 values); dxs, dys: (10,) ray offsets (float64).
         v1x, v1y, v2x, v2y: (m,) float32 edge vertices; nx, ny: their normals.
-        boxes: (k, 4) polygon bounding boxes (xmin, xmax, ymin, ymax).
+        boxes: (k, 4) polygon bounding boxes (xmin, xmax, ymin, ymax); verts, normals:
+            (k, 8, 2) float32, as Box2D stores them; counts: (k,) vertices of each.
         out: (10,) float32, written with the fractions. box2d: (10,) bool, written.
     """
     zero = np.float32(0.0)
     one = np.float32(1.0)
+    margin = np.float32(0.01)
     # The ray in a static body's frame: b2MulT(q, p - xf.p) with p = (0, 0), angle 0.
     x, y = np.float32(px) - zero, np.float32(py) - zero
     ax = one * x + zero * y
@@ -191,19 +246,9 @@ def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, out, box2d):
         dy = by - ay
         lo_x, hi_x = min(ax, bx), max(ax, bx)
         lo_y, hi_y = min(ay, by), max(ay, by)
-        box2d[i] = False
-        for k in range(boxes.shape[0]):
-            if (
-                boxes[k, 0] - _POLYGON_MARGIN <= hi_x
-                and boxes[k, 1] + _POLYGON_MARGIN >= lo_x
-                and boxes[k, 2] - _POLYGON_MARGIN <= hi_y
-                and boxes[k, 3] + _POLYGON_MARGIN >= lo_y
-            ):
-                box2d[i] = True
-                break
         best = one
         for j in range(v1x.shape[0]):
-            if v2x[j] < lo_x - np.float32(0.01) or v1x[j] > hi_x + np.float32(0.01):
+            if v2x[j] < lo_x - margin or v1x[j] > hi_x + margin:
                 continue
             numerator = nx[j] * (v1x[j] - ax) + ny[j] * (v1y[j] - ay)
             denominator = nx[j] * dx + ny[j] * dy
@@ -223,6 +268,20 @@ def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, out, box2d):
             if s < zero or one < s:
                 continue
             best = t
+        box2d[i] = False
+        for k in range(boxes.shape[0]):
+            if (
+                boxes[k, 0] - margin > hi_x
+                or boxes[k, 1] + margin < lo_x
+                or boxes[k, 2] - margin > hi_y
+                or boxes[k, 3] + margin < lo_y
+            ):
+                continue
+            t, fragile = _polygon_hit(ax, ay, dx, dy, verts[k], normals[k], counts[k])
+            if fragile:
+                box2d[i] = True
+            if t >= zero and t < best:
+                best = t
         out[i] = best
 
 
@@ -278,6 +337,9 @@ class FastWalker(FreshWorldWalker):
       instead of destroying its bodies one by one.
     """
 
+    #: Cast every lidar ray with Box2D, as gymnasium does (slower; the tests compare both).
+    box2d_lidar = False
+
     def __init__(self, render_mode: str | None = None, hardcore: bool = False) -> None:
         super().__init__(render_mode=render_mode, hardcore=hardcore)
         self._static = Box2D.b2BodyDef(type=Box2D.b2_staticBody)
@@ -314,7 +376,6 @@ class FastWalker(FreshWorldWalker):
         self._nx = np.empty(len(x) - 1, np.float32)
         self._ny = np.empty(len(x) - 1, np.float32)
         _edge_normals(self._v1x, self._v1y, self._v2x, self._v2y, self._nx, self._ny)
-        self._boxes = np.array(self._polygon_boxes, np.float64).reshape(-1, 4)
         return self.step(self._zeros)[0], {}
 
     def _create_walker(self) -> None:
@@ -385,17 +446,19 @@ class FastWalker(FreshWorldWalker):
         counter = bw.TERRAIN_STARTPAD
         oneshot = False
         terrain = []
-        boxes = []
+        boxes, shapes = [], []
         xs, ys = [], []
         self.terrain_x, self.terrain_y = xs, ys
 
         def add_polygon(poly):
-            polygon.shape.vertices = poly
+            shape = polygon.shape
+            shape.vertices = poly
             t = _create_body(world, static)
-            _create_fixture(t, polygon)
+            _create_fixture(t, polygon)  # a copy of ``shape``
             terrain.append(t)
             px, py = [p[0] for p in poly], [p[1] for p in poly]
-            boxes.extend((min(px), max(px), min(py), max(py)))
+            boxes.append((min(px), max(px), min(py), max(py)))
+            shapes.append((shape.vertices, shape.normals))
 
         stair_steps, stair_width, stair_height = 0, 0, 0
         original_y = 0
@@ -482,9 +545,53 @@ class FastWalker(FreshWorldWalker):
             terrain.append(t)
         terrain.reverse()
         self.terrain = terrain
-        self._polygon_boxes = boxes
+        k = len(shapes)
+        self._boxes = np.array(boxes, np.float64).reshape(k, 4)
+        self._verts = np.zeros((k, 8, 2), np.float32)
+        self._normals = np.zeros((k, 8, 2), np.float32)
+        self._counts = np.zeros(k, np.int64)
+        for i, (verts, normals) in enumerate(shapes):
+            self._counts[i] = len(verts)
+            self._verts[i, : len(verts)] = verts
+            self._normals[i, : len(verts)] = normals
 
     # --- step ---
+
+    def lidar_fractions(self, px: float, py: float) -> list[float]:
+        """The 10 lidar fractions gymnasium's step computes with the hull at (px, py)
+        (float32 values): :func:`_lidar`, and Box2D's ray casts where it says so (or for all
+        rays if :attr:`box2d_lidar`)."""
+        out, box2d = self._lidar_out, self._box2d
+        _lidar(
+            px,
+            py,
+            _RAY_DX,
+            _RAY_DY,
+            self._v1x,
+            self._v1y,
+            self._v2x,
+            self._v2y,
+            self._nx,
+            self._ny,
+            self._boxes,
+            self._verts,
+            self._normals,
+            self._counts,
+            out,
+            box2d,
+        )
+        fractions = out.tolist()
+        if self.box2d_lidar:
+            box2d[:] = True
+        if box2d.any():
+            for i in np.flatnonzero(box2d).tolist():
+                ray = self._rays[i]
+                ray.fraction = 1.0
+                ray.p1 = (px, py)
+                ray.p2 = (px + _RAY_DX[i], py + _RAY_DY[i])
+                _ray_cast(self.world, ray, ray.p1, ray.p2)
+                fractions[i] = ray.fraction
+        return fractions
 
     def step(self, action: np.ndarray):
         if (
@@ -530,31 +637,7 @@ class FastWalker(FreshWorldWalker):
             _joint_speed(j3) / bw.SPEED_KNEE,
             1.0 if legs[3].ground_contact else 0.0,
         ]
-        out, box2d = self._lidar_out, self._box2d
-        _lidar(
-            px,
-            py,
-            _RAY_DX,
-            _RAY_DY,
-            self._v1x,
-            self._v1y,
-            self._v2x,
-            self._v2y,
-            self._nx,
-            self._ny,
-            self._boxes,
-            out,
-            box2d,
-        )
-        fractions = out.tolist()
-        if len(self._boxes):
-            for i in np.flatnonzero(box2d).tolist():
-                ray = self._rays[i]
-                ray.fraction = 1.0
-                ray.p1 = pos
-                ray.p2 = (px + _RAY_DX[i], py + _RAY_DY[i])
-                _ray_cast(world, ray, ray.p1, ray.p2)
-                fractions[i] = ray.fraction
+        fractions = self.lidar_fractions(px, py)
         obs = np.array(state + fractions, dtype=np.float32)
 
         self.scroll = px - bw.VIEWPORT_W / bw.SCALE / 5

@@ -5,6 +5,7 @@ and episode end with ``==``, over seeded episodes (biped and hardcore) whose act
 random draws (inside and outside [-1, 1], exact zeros, exact +-1) and from networks.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ from conftest import grown_genome
 
 from src.core.network import compile_genome, forward
 from src.tasks import biped
-from src.tasks.biped import Biped, FastWalker, FreshWorldWalker
+from src.tasks.biped import Biped, Box2D, FastWalker, FreshWorldWalker, bw
 
 
 def random_action(rng, obs, kind):
@@ -24,12 +25,13 @@ def random_action(rng, obs, kind):
     return np.tanh(3 * obs[:4].astype(np.float64) + obs[4:8] + rng.normal(0, 0.3, 4))
 
 
-def compare_episodes(hardcore, seeds, max_steps, policy):
-    """Run both envs through the same episodes; returns (steps, falls, rays cast by Box2D)."""
+def compare_episodes(hardcore, seeds, max_steps, policy, box2d_lidar=False):
+    """Run both envs through the same episodes; returns (steps, falls)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref, fast = FreshWorldWalker(hardcore=hardcore), FastWalker(hardcore=hardcore)
-    steps = falls = box2d_rays = 0
+    fast.box2d_lidar = box2d_lidar
+    steps = falls = 0
     for seed in seeds:
         o1, _ = ref.reset(seed=seed)
         o2, _ = fast.reset(seed=seed)
@@ -43,25 +45,78 @@ def compare_episodes(hardcore, seeds, max_steps, policy):
             assert r1 == r2 and d1 == d2 and tr1 == tr2, (seed, t, r1, r2, d1, d2)
             assert ref.prev_shaping == fast.prev_shaping and ref.game_over == fast.game_over
             steps += 1
-            box2d_rays += int(fast._box2d.sum()) if len(fast._boxes) else 0
             if d1:
                 falls += ref.game_over
                 break
-    return steps, falls, box2d_rays
+    return steps, falls
 
 
 @pytest.mark.parametrize("hardcore", [False, True])
 def test_identical_to_gymnasium_on_random_actions(hardcore):
     rng = np.random.default_rng(7 + hardcore)
-    steps, falls, box2d_rays = compare_episodes(
+    steps, falls = compare_episodes(
         hardcore,
         range(50),
         250,
         lambda seed, t, obs: random_action(rng, obs, seed % 3),
     )
     assert steps > 3000 and falls > 10
-    if hardcore:  # rays near stumps, stairs and pits went to Box2D, the others did not
-        assert 0 < box2d_rays < 10 * steps
+
+
+def test_identical_with_box2d_lidar():
+    """The path that leaves rays to Box2D (near-ties at polygons) gives the same too."""
+    rng = np.random.default_rng(5)
+    policy = lambda seed, t, obs: random_action(rng, obs, 2)  # noqa: E731
+    assert compare_episodes(True, range(200, 206), 150, policy, box2d_lidar=True)[0] > 200
+
+
+def gymnasium_lidar(world, px, py):
+    """gymnasium's 10 lidar casts (its callback and formula) from (px, py)."""
+
+    class LidarCallback(Box2D.b2.rayCastCallback):
+        def ReportFixture(self, fixture, point, normal, fraction):
+            if (fixture.filterData.categoryBits & 1) == 0:
+                return -1
+            self.p2 = point
+            self.fraction = fraction
+            return fraction
+
+    out = []
+    for i in range(10):
+        cb = LidarCallback()
+        cb.fraction = 1.0
+        p2 = (
+            px + math.sin(1.5 * i / 10.0) * bw.LIDAR_RANGE,
+            py - math.cos(1.5 * i / 10.0) * bw.LIDAR_RANGE,
+        )
+        world.RayCast(cb, (px, py), p2)
+        out.append(cb.fraction)
+    return out
+
+
+@pytest.mark.parametrize("hardcore", [False, True])
+def test_lidar_equals_box2d_ray_casts(hardcore):
+    """From thousands of hull positions over the terrain (some inside stumps and walls),
+    the kernel's fractions are Box2D's; in hardcore many rays end on a polygon."""
+    env = FastWalker(hardcore=hardcore)
+    rng = np.random.default_rng(hardcore)
+    on_polygons = 0
+    for seed in range(4):
+        env.reset(seed=seed)
+        xs, ys = np.array(env.terrain_x), np.array(env.terrain_y)
+        for x in rng.uniform(0.0, xs[-1], 1500):
+            y = np.interp(x, xs, ys) + rng.uniform(-0.5, 4.0)
+            px, py = np.float32(x).item(), np.float32(y).item()
+            ours = env.lidar_fractions(px, py)
+            assert ours == gymnasium_lidar(env.world, px, py), (seed, px, py)
+            edges_only = np.empty(10, np.float32)
+            biped._lidar(
+                px, py, biped._RAY_DX, biped._RAY_DY, env._v1x, env._v1y, env._v2x,
+                env._v2y, env._nx, env._ny, env._boxes[:0], env._verts, env._normals,
+                env._counts, edges_only, np.zeros(10, np.bool_),
+            )  # fmt: skip
+            on_polygons += int((edges_only != np.array(ours, np.float32)).sum())
+    assert (on_polygons > 1000) == hardcore
 
 
 @pytest.mark.parametrize("hardcore", [False, True])
@@ -73,7 +128,7 @@ def test_identical_to_gymnasium_on_network_actions(hardcore):
         plan, w = plans[seed % 5], weights[seed % 6]
         return np.clip(forward(plan, obs.astype(np.float64), w), -1.0, 1.0)
 
-    steps, _, _ = compare_episodes(hardcore, range(100, 130), 400, policy)
+    steps, _ = compare_episodes(hardcore, range(100, 130), 400, policy)
     assert steps > 1000
 
 
@@ -100,14 +155,25 @@ def test_other_action_types_take_gymnasiums_step():
                 env.step(bad)
 
 
-def test_terrain_edges_are_box2ds():
-    """The lidar's float32 edges are exactly the vertices Box2D stored."""
+def test_terrain_shapes_are_box2ds():
+    """The lidar's float32 edges and polygons are exactly what Box2D stored."""
     env = FastWalker(hardcore=True)
     env.reset(seed=4)
-    edges = [t for t in env.terrain if len(t.fixtures[0].shape.vertices) == 2]
-    stored = sorted(tuple(v for p in t.fixtures[0].shape.vertices for v in p) for t in edges)
+    shapes = [t.fixtures[0].shape for t in env.terrain]
+    edges = [s for s in shapes if isinstance(s, Box2D.b2EdgeShape)]
+    stored = sorted(tuple(v for p in s.vertices for v in p) for s in edges)
     ours = sorted(zip(env._v1x.tolist(), env._v1y.tolist(), env._v2x.tolist(), env._v2y.tolist()))
     assert stored == ours and len(ours) == 199
+    polygons = [s for s in shapes if isinstance(s, Box2D.b2PolygonShape)]
+    stored = sorted((s.vertices, s.normals) for s in polygons)
+    ours = [
+        (
+            [tuple(v) for v in env._verts[k, :n].tolist()],
+            [tuple(v) for v in env._normals[k, :n].tolist()],
+        )
+        for k, n in enumerate(env._counts.tolist())
+    ]
+    assert len(polygons) > 5 and stored == sorted(ours)
 
 
 def test_rollouts_identical_with_either_env():
