@@ -114,6 +114,7 @@ def build(config: WannConfig) -> Biped:
 _B = Box2D._Box2D
 _create_body = _B.b2World___CreateBody
 _create_fixture = _B.b2Body___CreateFixture
+_create_joint = _B.b2World___CreateJoint
 _world_step = _B.b2World_Step
 _ray_cast = _B.b2World_RayCast
 _position = _B.b2Body___GetPosition
@@ -229,9 +230,13 @@ def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, verts, normals, 
         boxes: (k, 4) polygon bounding boxes (xmin, xmax, ymin, ymax); verts, normals:
             (k, 8, 2) float32, as Box2D stores them; counts: (k,) vertices of each.
         out: (10,) float32, written with the fractions. box2d: (10,) bool, written.
+
+    Returns:
+        The number of rays left to Box2D.
     """
     zero = np.float32(0.0)
     one = np.float32(1.0)
+    n_box2d = 0
     margin = np.float32(0.01)
     # The ray in a static body's frame: b2MulT(q, p - xf.p) with p = (0, 0), angle 0.
     x, y = np.float32(px) - zero, np.float32(py) - zero
@@ -283,6 +288,8 @@ def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, verts, normals, 
             if t >= zero and t < best:
                 best = t
         out[i] = best
+        n_box2d += box2d[i]
+    return n_box2d
 
 
 class _Ray(Box2D.b2.rayCastCallback):
@@ -343,6 +350,7 @@ class FastWalker(FreshWorldWalker):
     def __init__(self, render_mode: str | None = None, hardcore: bool = False) -> None:
         super().__init__(render_mode=render_mode, hardcore=hardcore)
         self._static = Box2D.b2BodyDef(type=Box2D.b2_staticBody)
+        self._defs = self._walker_defs()
         self._edge = self.fd_edge.shape
         self._rays = [_Ray() for _ in range(10)]
         self._lidar_out = np.empty(10, np.float32)
@@ -378,25 +386,22 @@ class FastWalker(FreshWorldWalker):
         _edge_normals(self._v1x, self._v1y, self._v2x, self._v2y, self._nx, self._ny)
         return self.step(self._zeros)[0], {}
 
-    def _create_walker(self) -> None:
-        """gymnasium's hull, legs and joints, created in the same order (no colours)."""
+    @staticmethod
+    def _walker_defs() -> tuple:
+        """gymnasium's body and joint definitions for the hull and legs (they do not depend
+        on the seed; the joints' bodies are set at each reset)."""
         init_x = bw.TERRAIN_STEP * bw.TERRAIN_STARTPAD / 2
         init_y = bw.TERRAIN_HEIGHT + 2 * bw.LEG_H
-        world = self.world
-        self.hull = world.CreateDynamicBody(position=(init_x, init_y), fixtures=bw.HULL_FD)
-        self.hull.ApplyForceToCenter(
-            (self.np_random.uniform(-bw.INITIAL_RANDOM, bw.INITIAL_RANDOM), 0), True
-        )
-        legs, joints = [], []
+        dynamic = Box2D.b2_dynamicBody
+        hull = Box2D.b2BodyDef(type=dynamic, position=(init_x, init_y))
+        legs = []
         for i in [-1, +1]:
-            leg = world.CreateDynamicBody(
+            upper = Box2D.b2BodyDef(
+                type=dynamic,
                 position=(init_x, init_y - bw.LEG_H / 2 - bw.LEG_DOWN),
                 angle=(i * 0.05),
-                fixtures=bw.LEG_FD,
             )
-            rjd = bw.revoluteJointDef(
-                bodyA=self.hull,
-                bodyB=leg,
+            hip = bw.revoluteJointDef(
                 localAnchorA=(0, bw.LEG_DOWN),
                 localAnchorB=(0, bw.LEG_H / 2),
                 enableMotor=True,
@@ -406,16 +411,12 @@ class FastWalker(FreshWorldWalker):
                 lowerAngle=-0.8,
                 upperAngle=1.1,
             )
-            legs.append(leg)
-            joints.append(world.CreateJoint(rjd))
-            lower = world.CreateDynamicBody(
+            lower = Box2D.b2BodyDef(
+                type=dynamic,
                 position=(init_x, init_y - bw.LEG_H * 3 / 2 - bw.LEG_DOWN),
                 angle=(i * 0.05),
-                fixtures=bw.LOWER_FD,
             )
-            rjd = bw.revoluteJointDef(
-                bodyA=leg,
-                bodyB=lower,
+            knee = bw.revoluteJointDef(
                 localAnchorA=(0, -bw.LEG_H / 2),
                 localAnchorB=(0, bw.LEG_H / 2),
                 enableMotor=True,
@@ -425,11 +426,35 @@ class FastWalker(FreshWorldWalker):
                 lowerAngle=-1.6,
                 upperAngle=-0.1,
             )
+            legs.append((upper, hip, lower, knee))
+        return hull, legs
+
+    def _create_walker(self) -> None:
+        """gymnasium's hull, legs and joints, created in the same order (no colours)."""
+        world = self.world
+        hull_def, leg_defs = self._defs
+        self.hull = hull = _create_body(world, hull_def)
+        _create_fixture(hull, bw.HULL_FD)
+        hull.ApplyForceToCenter(
+            (self.np_random.uniform(-bw.INITIAL_RANDOM, bw.INITIAL_RANDOM), 0), True
+        )
+        legs, joints = [], []
+        for upper_def, hip, lower_def, knee in leg_defs:
+            leg = _create_body(world, upper_def)
+            _create_fixture(leg, bw.LEG_FD)
+            hip.bodyA, hip.bodyB = hull, leg
+            hip.referenceAngle = leg.angle - hull.angle  # as revoluteJointDef(bodyA=, bodyB=)
+            legs.append(leg)
+            joints.append(_create_joint(world, hip))
+            lower = _create_body(world, lower_def)
+            _create_fixture(lower, bw.LOWER_FD)
+            knee.bodyA, knee.bodyB = leg, lower
+            knee.referenceAngle = lower.angle - leg.angle
             lower.ground_contact = False
             legs.append(lower)
-            joints.append(world.CreateJoint(rjd))
+            joints.append(_create_joint(world, knee))
         self.legs, self.joints = legs, joints
-        self.drawlist = self.terrain + legs + [self.hull]
+        self.drawlist = self.terrain + legs + [hull]
 
     def _generate_terrain(self, hardcore):
         """gymnasium's terrain: the same draws, bodies and fixtures, in the same order."""
@@ -437,6 +462,7 @@ class FastWalker(FreshWorldWalker):
             return super()._generate_terrain(hardcore)
         GRASS, STUMP, STAIRS, PIT, _STATES_ = range(5)
         rng = self.np_random
+        draw = rng.random  # uniform(-1, 1) is -1 + 2 * random(): the same double
         world, static, polygon = self.world, self._static, self.fd_polygon
         step_ = bw.TERRAIN_STEP
         height = bw.TERRAIN_HEIGHT
@@ -469,7 +495,7 @@ class FastWalker(FreshWorldWalker):
                 d = height - y
                 velocity = 0.8 * velocity + 0.01 * (1 if d > 0 else -1 if d < 0 else 0)
                 if i > bw.TERRAIN_STARTPAD:
-                    velocity += rng.uniform(-1, 1) / bw.SCALE
+                    velocity += (-1.0 + 2.0 * draw()) / bw.SCALE
                 y += velocity
             elif state == PIT and oneshot:
                 counter = rng.integers(3, 5)
@@ -562,7 +588,7 @@ class FastWalker(FreshWorldWalker):
         (float32 values): :func:`_lidar`, and Box2D's ray casts where it says so (or for all
         rays if :attr:`box2d_lidar`)."""
         out, box2d = self._lidar_out, self._box2d
-        _lidar(
+        n_box2d = _lidar(
             px,
             py,
             _RAY_DX,
@@ -583,7 +609,8 @@ class FastWalker(FreshWorldWalker):
         fractions = out.tolist()
         if self.box2d_lidar:
             box2d[:] = True
-        if box2d.any():
+            n_box2d = 10
+        if n_box2d:
             for i in np.flatnonzero(box2d).tolist():
                 ray = self._rays[i]
                 ray.fraction = 1.0
