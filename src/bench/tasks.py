@@ -6,10 +6,12 @@ an env step and 3 ms a reset (about 3.8 k steps/s in all); CarRacing-v3 15-20 ms
 reference evaluated an MNIST genome of ~50 hidden nodes on 1000 images x 6 weights in about
 23 ms.
 
-* biped: the same rollouts (24 = 6 weights x 4 reps, one env each, in lockstep) timed twice:
-  ours (network + env) and bare gymnasium stepping that replays the very actions our
-  networks chose, with the same resets: the difference is what the network and the rollout
-  loop cost on top of the env.
+* biped: the same rollouts (24 = 6 weights x 4 reps, one env each, in lockstep) timed three
+  times, alternating in one process: ours (network + loop + the task's env, FastWalker), and
+  bare replays of the very actions our networks chose, with the same resets, on FastWalker
+  and on gymnasium's env (FreshWorldWalker, which gives the same episodes). Resets are timed
+  on their own too, for gymnasium's env with its world reused, FreshWorldWalker and
+  FastWalker.
 * mnist256: one genome's fitness (1000 training images x 6 weights, one forward pass).
 * carracing: gymnasium's env against ours (same frames) on the same actions, then full
   rollouts (12 = 6 weights x 2 reps, encoder + network) and the cost of a generation at the
@@ -63,15 +65,26 @@ def _best_of(fn, repeats: int, clock=time.perf_counter) -> float:
 # ----- biped ----------------------------------------------------------------------------------
 
 
-def biped_overhead(genome: Genome, episode_steps: int, repeats: int) -> dict[str, float]:
-    """Time our rollouts and a bare replay of the same episodes (best of ``repeats``)."""
-    task = biped.Biped("biped", episode_steps)
+def biped_overhead(
+    genome: Genome, episode_steps: int, repeats: int, name: str = "biped"
+) -> dict[str, float]:
+    """Time our rollouts and bare replays of the same episodes (best of ``repeats``).
+
+    The replays reset each env with its rollout's seed and step it with the very actions our
+    networks chose: once on gymnasium's env (:class:`~src.tasks.biped.FreshWorldWalker`) and
+    once on the task's (:class:`~src.tasks.biped.FastWalker`), in the same process,
+    alternating. Resets are included in every figure.
+    """
+    task = biped.Biped(name, episode_steps)
     plan = compile_genome(genome)
     w = np.repeat(WEIGHTS, 4)
     seeds = np.tile(rollout_seeds(0, 0, 4), len(WEIGHTS))
     task.warmup()
     # Record the actions each env received, in the order they were stepped.
     envs = task.envs(len(w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_envs = [biped.FreshWorldWalker(hardcore=task.hardcore) for _ in envs]
     index = {id(e): i for i, e in enumerate(envs)}
     schedule: list[tuple[int, np.ndarray]] = []
     original = biped.step_without_fall_penalty
@@ -89,19 +102,26 @@ def biped_overhead(genome: Genome, episode_steps: int, repeats: int) -> dict[str
     def ours() -> None:
         task.rollouts(plan, w, seeds)
 
-    def bare() -> None:
-        for e, s in zip(envs, seeds.tolist()):
+    def replay(on) -> None:
+        for e, s in zip(on, seeds.tolist()):
             e.reset(seed=s)
         for i, a in schedule:
-            envs[i].step(a)
+            on[i].step(a)
 
-    # CPU time of this process, alternating the two, best of each: on a shared machine wall
-    # time also counts waiting for a core.
-    t_ours, t_bare = float("inf"), float("inf")
+    # CPU time of this process, alternating, best of each: on a shared machine wall time
+    # also counts waiting for a core.
+    t_ours = t_fast = t_gym = float("inf")
     for _ in range(repeats):
         t_ours = min(t_ours, _best_of(ours, 1, time.process_time))
-        t_bare = min(t_bare, _best_of(bare, 1, time.process_time))
-    return {"steps": steps, "ours": t_ours, "bare": t_bare, "episode": steps / len(w)}
+        t_fast = min(t_fast, _best_of(lambda: replay(envs), 1, time.process_time))
+        t_gym = min(t_gym, _best_of(lambda: replay(gym_envs), 1, time.process_time))
+    return {
+        "steps": steps,
+        "ours": t_ours,
+        "bare": t_fast,
+        "gymnasium": t_gym,
+        "episode": steps / len(w),
+    }
 
 
 class _NoOpWalker:
@@ -134,49 +154,58 @@ def biped_own_cost_us(genome: Genome, n_rollouts: int, steps: int = 400) -> floa
     return best
 
 
-def biped_reset_ms(n: int = 40) -> tuple[float, float]:
-    """Mean reset CPU time of gymnasium's env (world reused) and ours (fresh world), ms."""
+def biped_reset_ms(hardcore: bool = False, n: int = 40) -> tuple[float, float, float]:
+    """Mean reset CPU time (ms) of gymnasium's env (world reused), FreshWorldWalker (fresh
+    world) and FastWalker (the task's), the same seeds, alternating, best of 3 rounds."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain, fresh = biped.bw.BipedalWalker(), biped.FreshWorldWalker()
-    out = []
-    for env in (plain, fresh):
+        envs = (
+            biped.bw.BipedalWalker(hardcore=hardcore),
+            biped.FreshWorldWalker(hardcore=hardcore),
+            biped.FastWalker(hardcore=hardcore),
+        )
+    best = [float("inf")] * 3
+    for env in envs:
         env.reset(seed=0)
-        start = time.process_time()
-        for s in range(n):
-            env.reset(seed=s)
-        out.append((time.process_time() - start) / n * 1e3)
-    return out[0], out[1]
+    for _ in range(3):
+        for k, env in enumerate(envs):
+            start = time.process_time()
+            for s in range(n):
+                env.reset(seed=s)
+            best[k] = min(best[k], (time.process_time() - start) / n * 1e3)
+    return best[0], best[1], best[2]
 
 
 def run_biped(quick: bool) -> None:
     reps = 2 if quick else 6
-    plain_reset, fresh_reset = biped_reset_ms()
+    for name in ("biped", "biped-hardcore"):
+        plain, fresh, fast = biped_reset_ms(name == "biped-hardcore", 10 if quick else 40)
+        print(
+            f"{name} reset: gymnasium (world reused) {plain:.2f} ms, FreshWorldWalker (fresh "
+            f"world) {fresh:.2f} ms, FastWalker (ours, same episodes) {fast:.2f} ms = "
+            f"{fast / fresh:.2f} x (reference {REF_BIPED_RESET_MS:.0f} ms)"
+        )
     print(
-        f"biped reset: gymnasium (world reused) {plain_reset:.2f} ms, ours (fresh world) "
-        f"{fresh_reset:.2f} ms (reference {REF_BIPED_RESET_MS:.0f} ms)"
+        "task | network (nodes/conns) | rollouts x mean steps | CPU us per env step, resets "
+        "included: gymnasium env | FastWalker (ratio) | ours: network + loop + FastWalker "
+        "(overhead on FastWalker; ratio to gymnasium's env)"
     )
-    print(
-        "network (nodes/conns) | rollouts x mean steps | bare env k steps/CPU-s (us/step) | "
-        "ours k steps/CPU-s (us/step) | network + loop overhead"
-    )
-    for n_nodes in (40, 103):
+    for name, n_nodes in (("biped", 40), ("biped", 103), ("biped-hardcore", 103)):
         g = grown(24, 4, n_nodes, activations.CONTROL_POOL, seed=1)
-        r = biped_overhead(g, 400 if quick else 1600, reps)
-        bare_rate, ours_rate = r["steps"] / r["bare"], r["steps"] / r["ours"]
+        r = biped_overhead(g, 400 if quick else 1600, reps, name)
+        gym_us, fast_us, ours_us = (1e6 * r[k] / r["steps"] for k in ("gymnasium", "bare", "ours"))
         print(
-            f"{g.n_nodes:4d} / {g.n_connections:4d}           | 24 x {r['episode']:6.0f}        |"
-            f" {bare_rate / 1e3:5.2f} ({1e6 / bare_rate:5.0f})              |"
-            f" {ours_rate / 1e3:5.2f} ({1e6 / ours_rate:5.0f})          |"
-            f" {100 * (r['ours'] / r['bare'] - 1):+5.1f} %"
+            f"{name:14s} | {g.n_nodes:4d} / {g.n_connections:4d} | 24 x {r['episode']:6.0f} |"
+            f" {gym_us:5.0f} | {fast_us:5.0f} ({fast_us / gym_us:.2f} x) |"
+            f" {ours_us:5.0f} ({100 * (ours_us / fast_us - 1):+5.1f} %; {ours_us / gym_us:.2f} x)"
         )
-        own24, own1 = biped_own_cost_us(g, 24), biped_own_cost_us(g, 1)
-        env_us = 1e6 / bare_rate
-        print(
-            f"    our code alone (no-op envs): {own24:.1f} us per env step with 24 rollouts "
-            f"live, {own1:.1f} us with 1 live = {100 * own24 / env_us:.1f} - "
-            f"{100 * own1 / env_us:.1f} % of a bare env step"
-        )
+        if name == "biped":
+            own24, own1 = biped_own_cost_us(g, 24), biped_own_cost_us(g, 1)
+            print(
+                f"    our code alone (no-op envs): {own24:.1f} us per env step with 24 "
+                f"rollouts live, {own1:.1f} us with 1 live = {100 * own24 / fast_us:.1f} - "
+                f"{100 * own1 / fast_us:.1f} % of a FastWalker step"
+            )
     print(
         f"(reference: {REF_BIPED_STEP_US:.0f} us an env step + 242 us a 103-node forward pass; "
         "about 3.8 k steps/s)"
