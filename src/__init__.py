@@ -3,4 +3,4 @@
 Gaier & Ha, "Weight Agnostic Neural Networks", NeurIPS 2019.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
