@@ -151,6 +151,20 @@ def read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 # ----- preprocessing ---------------------------------------------------------------------
 
 
+def _centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Of (n, h, w) float64 images, pixel intensity as mass: the row and column indices
+    (broadcastable), the mass, the mass with 1 for blank images (a safe divisor) and the
+    centre of mass ``(mr, mc)``, each (n,)."""
+    h, w = images.shape[1:]
+    rows = np.arange(h, dtype=np.float64)[None, :, None]
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    mass = images.sum(axis=(1, 2))
+    safe = np.where(mass > 0, mass, 1.0)
+    mr = (images * rows).sum(axis=(1, 2)) / safe
+    mc = (images * cols).sum(axis=(1, 2)) / safe
+    return rows, cols, mass, safe, mr, mc
+
+
 def deskew(images: np.ndarray) -> np.ndarray:
     """Remove each image's slant and centre its mass (bilinear sampling, zeros outside).
 
@@ -168,12 +182,7 @@ def deskew(images: np.ndarray) -> np.ndarray:
     """
     images = np.asarray(images, dtype=np.float64)
     n, h, w = images.shape
-    rows = np.arange(h, dtype=np.float64)[None, :, None]
-    cols = np.arange(w, dtype=np.float64)[None, None, :]
-    mass = images.sum(axis=(1, 2))
-    safe = np.where(mass > 0, mass, 1.0)
-    mr = (images * rows).sum(axis=(1, 2)) / safe
-    mc = (images * cols).sum(axis=(1, 2)) / safe
+    rows, cols, mass, safe, mr, mc = _centre_of_mass(images)
     dr = rows - mr[:, None, None]
     dc = cols - mc[:, None, None]
     var_r = (images * dr * dr).sum(axis=(1, 2)) / safe
@@ -261,12 +270,7 @@ def deskew_reference(images: np.ndarray) -> np.ndarray:
     """
     images = np.asarray(images, dtype=np.float64)
     n, h, w = images.shape
-    rows = np.arange(h, dtype=np.float64)[None, :, None]
-    cols = np.arange(w, dtype=np.float64)[None, None, :]
-    mass = images.sum(axis=(1, 2))
-    safe = np.where(mass > 0, mass, 1.0)
-    mr = (images * rows).sum(axis=(1, 2)) / safe
-    mc = (images * cols).sum(axis=(1, 2)) / safe
+    rows, cols, _, _, mr, mc = _centre_of_mass(images)
     mu02 = (images * (rows - mr[:, None, None]) ** 2).sum(axis=(1, 2))
     mu11 = (images * (rows - mr[:, None, None]) * (cols - mc[:, None, None])).sum(axis=(1, 2))
     keep = np.abs(mu02) < 1e-2
