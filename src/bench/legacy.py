@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from ..core import activations
@@ -343,3 +344,137 @@ def mnist_rollouts(task, plan: Plan, weights: np.ndarray, seeds: np.ndarray) -> 
             ce = mean_cross_entropy(np.where(finite[:, None, None], out, 0.0), y)
         returns[sel] = np.where(finite, -ce, -np.inf)
     return returns
+
+
+# ----- MNIST: one compiled call and numpy activations per node (before the levels) ---------
+
+
+@numba.njit(cache=True)
+def _preactivation(i, indptr, indices, coef, n_in, row_of, xt, values, w, tmp):
+    """The previous ``src.tasks.mnist._preactivation``: ``values[i] = w * s`` for one node."""
+    lo, hi = indptr[i], indptr[i + 1]
+    use_coef = coef.size > 0
+    b = xt.shape[1]
+    m = w.size
+    bias = 0.0
+    n_inputs = 0
+    n_internal = 0
+    out = values[i]
+    for e in range(lo, hi):
+        src = indices[e]
+        c = coef[e] if use_coef else 1.0
+        if src == 0:
+            bias += c
+        elif src <= n_in:
+            row = xt[src - 1]
+            if n_inputs == 0:
+                for k in range(b):
+                    tmp[k] = c * row[k] if use_coef else row[k]
+            else:
+                for k in range(b):
+                    tmp[k] += c * row[k] if use_coef else row[k]
+            n_inputs += 1
+        else:
+            rows = values[row_of[src]]
+            for j in range(m):
+                if n_internal == 0:
+                    for k in range(b):
+                        out[j, k] = c * rows[j, k] if use_coef else rows[j, k]
+                else:
+                    for k in range(b):
+                        out[j, k] += c * rows[j, k] if use_coef else rows[j, k]
+            n_internal += 1
+    if n_inputs > 0:
+        for k in range(b):
+            tmp[k] = bias + tmp[k]
+    for j in range(m):
+        for k in range(b):
+            base = tmp[k] if n_inputs > 0 else bias
+            s = base + out[j, k] if n_internal > 0 else base
+            out[j, k] = w[j] * s
+
+
+def _gaussian(v: np.ndarray, scratch: np.ndarray) -> None:
+    np.multiply(-0.5, v, out=scratch)
+    np.multiply(scratch, v, out=v)
+    np.exp(v, out=v)
+
+
+def _sigmoid(v: np.ndarray, scratch: np.ndarray) -> None:
+    np.multiply(0.5, v, out=v)
+    np.tanh(v, out=v)
+    np.add(v, 1.0, out=v)
+    np.multiply(v, 0.5, out=v)
+
+
+#: The previous ``src.tasks.mnist.IN_PLACE``: in-place forms of the registry's activations.
+IN_PLACE = {
+    activations.SIN: lambda v, _: np.sin(np.multiply(np.pi, v, out=v), out=v),
+    activations.COS: lambda v, _: np.cos(np.multiply(np.pi, v, out=v), out=v),
+    activations.GAUSSIAN: _gaussian,
+    activations.TANH: lambda v, _: np.tanh(v, out=v),
+    activations.SIGMOID: _sigmoid,
+    activations.INVERSE: lambda v, _: np.negative(v, out=v),
+    activations.ABS: lambda v, _: np.abs(v, out=v),
+    activations.RELU: lambda v, _: np.maximum(0.0, v, out=v),
+}
+
+_NO_COEF = np.zeros(0)
+
+
+def forward_shared_per_node(
+    plan: Plan,
+    x: np.ndarray,
+    weights: np.ndarray,
+    edge_coef: np.ndarray | None = None,
+    xt: np.ndarray | None = None,
+) -> np.ndarray:
+    """The previous :func:`src.tasks.mnist.forward_shared`: per node, one compiled call for
+    its sums and one to four numpy calls for its activation."""
+    if xt is None:
+        xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)  # (n_inputs, b)
+    w = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    n_comp = len(plan.order)
+    coef = _NO_COEF if edge_coef is None else np.ascontiguousarray(edge_coef, np.float64)
+    row_of = np.full(plan.n_nodes, -1, dtype=np.int64)
+    row_of[plan.order] = np.arange(n_comp)
+    values = np.empty((n_comp, len(w), xt.shape[1]))
+    tmp = np.empty(xt.shape[1])
+    scratch = np.empty((len(w), xt.shape[1]))
+    indptr, indices = plan.indptr, plan.indices
+    for i, act in enumerate(plan.act.tolist()):
+        _preactivation(i, indptr, indices, coef, plan.n_inputs, row_of, xt, values, w, tmp)
+        if act == activations.LINEAR:
+            continue
+        in_place = IN_PLACE.get(act)
+        if in_place is None:
+            values[i] = activations.apply(act, values[i])
+        else:
+            in_place(values[i], scratch)
+    return np.moveaxis(values[row_of[plan.output_slots]], 0, -1)
+
+
+def mnist_rollouts_per_node(
+    task,
+    plan: Plan,
+    weights: np.ndarray,
+    seeds: np.ndarray,
+    edge_coef: np.ndarray | None = None,
+):
+    """The previous ``Mnist256.rollouts`` (:func:`forward_shared_per_node`, then
+    :func:`src.tasks.mnist.mean_cross_entropy` on the finite outputs)."""
+    from ..tasks.mnist import mean_cross_entropy as mean_ce
+
+    weights = np.asarray(weights, dtype=np.float64)
+    seeds = np.asarray(seeds)
+    returns = np.empty(len(weights))
+    for seed in np.unique(seeds).tolist():
+        sel = np.flatnonzero(seeds == seed)
+        x, y = task.batch(int(seed))
+        with np.errstate(all="ignore"):
+            xt = task.batch_transposed(int(seed))
+            out = forward_shared_per_node(plan, x, weights[sel], edge_coef, xt=xt)
+            finite = np.isfinite(out).all(axis=(1, 2))
+            ce = mean_ce(np.where(finite[:, None, None], out, 0.0), y)
+        returns[sel] = np.where(finite, -ce, -np.inf)
+    return returns, len(weights) * task.batch_size
