@@ -12,7 +12,7 @@ from src.bench import legacy
 from src.config import ConfigError, build
 from src.core import activations
 from src.core.genome import initial_genome
-from src.core.network import compile_genome, forward
+from src.core.network import Plan, compile_genome, forward
 from src.export import reference
 from src.tasks import make_task, mnist
 
@@ -237,17 +237,93 @@ def test_mean_cross_entropy_gives_the_previous_implementations_floats():
             assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
 
 
-def test_in_place_activations_match_the_registry():
-    values = np.random.default_rng(0).normal(0.0, 3.0, (6, 500))
-    values[0, :4] = [0.0, -0.0, np.inf, -np.inf]
-    assert set(mnist.IN_PLACE) < set(activations.BY_ID)
-    for act, in_place in mnist.IN_PLACE.items():
-        with np.errstate(invalid="ignore", over="ignore"):
-            expected = activations.apply(act, values)
-        got = values.copy()
-        with np.errstate(invalid="ignore", over="ignore"):
-            in_place(got, np.empty_like(got))
-        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), act
+def previous_returns(out, labels):
+    """The previous rollouts' returns from forward_shared's outputs (m, b, n_outputs)."""
+    finite = np.isfinite(out).all(axis=(1, 2))
+    ce = mnist.mean_cross_entropy(np.where(finite[:, None, None], out, 0.0), labels)
+    return np.where(finite, -ce, -np.inf)
+
+
+def test_returns_give_the_previous_floats_with_ties_and_non_finite_outputs():
+    """The fused cross-entropy (compiled shift and sums, numpy exp and log) against the
+    previous numpy one, on outputs laid out as forward_shared gives them: ties (0.0 and
+    -0.0 among the largest), huge spreads, and weights with an inf or NaN output."""
+    rng = np.random.default_rng(5)
+    b, m, n_rows = 333, 6, 14
+    labels = rng.integers(0, 10, b)
+    out_rows = rng.permutation(n_rows)[:10]
+    for scale in (0.01, 1.0, 30.0, 1e3):
+        values = rng.normal(0.0, scale, (n_rows, m, b))
+        values[out_rows[:4], 0, :7] = 0.0
+        values[out_rows[2], 0, :7] = -0.0
+        values[out_rows[5], 1, 3] = 700.0  # exp underflows for the others
+        values[out_rows[1], 2, 9] = np.inf
+        values[out_rows[7], 4, 0] = np.nan
+        expected = previous_returns(np.moveaxis(values[out_rows], 0, -1), labels)
+        got = mnist._returns(values, out_rows, labels)
+        assert np.isneginf(got[[2, 4]]).all() and np.isfinite(got[[0, 1, 3, 5]]).all()
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64))
+
+
+@pytest.mark.parametrize(("hidden", "p_init"), [(10, 0.05), (50, 0.05), (100, 0.65)])
+def test_rollouts_give_the_previous_implementations_returns(tiny_data, hidden, p_init):
+    """Bit for bit the returns of the previous rollouts (one compiled call and numpy
+    activations per node; and the per-node numpy version before it) on grown genomes up
+    to the paper's champion's size, with seeds shared by some weights only."""
+    from src.bench.tasks import grown
+
+    task = make_task(build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=60"]))
+    g = grown(256, 10, 1 + 256 + 10 + hidden, activations.CLASSIFICATION_POOL, 3, p_init)
+    plan = compile_genome(g)
+    for seeds in (np.full(6, 11), np.array([3, 3, 5, 3, 5, 3]), np.arange(6)):
+        new, n = task.rollouts(plan, WEIGHTS, seeds)
+        old, n_old = legacy.mnist_rollouts_per_node(task, plan, WEIGHTS, seeds)
+        oldest = legacy.mnist_rollouts(task, plan, WEIGHTS, seeds)
+        assert n == n_old == 6 * 60
+        assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
+        assert np.array_equal(new.view(np.uint64), oldest.view(np.uint64))
+    coef = np.random.default_rng(hidden).uniform(-2, 2, plan.n_edges)
+    new, _ = task.rollouts(plan, WEIGHTS, np.full(6, 11), coef)
+    old, _ = legacy.mnist_rollouts_per_node(task, plan, WEIGHTS, np.full(6, 11), coef)
+    assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
+
+
+def one_node_per_activation(acts):
+    """A plan: input 1 feeds one hidden node per activation, all feeding output 0."""
+    k = len(acts)
+    hidden = np.arange(2, 2 + k)
+    return Plan(
+        n_nodes=3 + k,
+        n_inputs=1,
+        n_outputs=1,
+        order=np.append(hidden, 2 + k),
+        act=np.array([*acts, activations.LINEAR], dtype=np.int64),
+        indptr=np.append(np.arange(k + 1), 2 * k),
+        indices=np.append(np.ones(k, dtype=np.int64), hidden),
+        edge_conn=np.arange(2 * k),
+        output_slots=np.array([2 + k]),
+    )
+
+
+EDGE_INPUTS = np.array([0.0, -0.0, 1e-300, 0.3, -0.7, 2.5, 1e5, -1e300, np.inf, -np.inf, np.nan])
+
+
+@pytest.mark.parametrize("w", [WEIGHTS, np.array([0.5, -2.0, np.nan, 0.0, -0.0])])
+def test_every_activation_split_gives_the_registrys_floats(w):
+    """Each activation as forward_shared computes it (compiled arithmetic, one numpy
+    function on the level's rows, sigmoid's last step in the next call) gives the floats of
+    its registry row on w * s, edge values included; ids outside SPLIT (step) too."""
+    assert set(mnist.SPLIT) <= set(activations.BY_ID)
+    acts = list(activations.BY_ID)
+    plan = one_node_per_activation(acts)
+    x = EDGE_INPUTS[:, None]
+    with np.errstate(all="ignore"):
+        values, row_of = mnist._forward_rows(plan, x.T.copy(), w, mnist._NO_COEF)
+        for i, act in enumerate(acts):
+            got = values[row_of[plan.order[i]]]
+            # the node's sum starts from the bias term, 0.0 here: -0.0 becomes 0.0
+            expected = activations.apply(act, w[:, None] * (0.0 + x[:, 0]))
+            assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), act
 
 
 def test_fitness_is_minus_mean_cross_entropy_on_a_seeded_batch(tiny_data):
