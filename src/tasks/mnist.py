@@ -461,29 +461,48 @@ def _schedule(n_nodes, order, indptr, indices, group):
 
 @numba.njit(cache=True)
 def _level(
-    lo, hi, sig_lo, sig_hi, perm, ops, indptr, indices, coef, n_in, row_of, xt, values, w, tmp
-):
+    lo, hi, half_hi, mir_lo, mir_hi, sig_lo, sig_hi, n_primary, mirror_of, group, perm, ops,
+    indptr, indices, coef, n_in, row_of, xt, values, w, tmp,
+):  # fmt: skip
     """Rows ``lo:hi`` (one level) of ``values`` (n_compute, m * b): ``op(w * s)``, the sum
-    ``s`` of the node's in-edges; first ``(t + 1) * 0.5`` on rows ``sig_lo:sig_hi`` (the
-    previous level's sigmoids, after their np.tanh).
+    ``s`` of the node's in-edges, for the first ``n_primary`` weights only on rows
+    ``lo:half_hi``. First, on the previous level's rows: ``mir_lo:mir_hi`` get their other
+    weights' values from the primary ones (:func:`_pair_weights`: weight ``n_primary + i`` is
+    minus weight ``mirror_of[i]``; odd functions negate, even ones copy, NaN is copied), then
+    rows ``sig_lo:sig_hi`` (sigmoids, after their np.tanh) get ``(t + 1) * 0.5``.
 
     The floats of the numpy form ``bias + sum(inputs) + sum(internal)``, each sum taken in
     edge order starting from its first term (as ``ndarray.sum(axis=0)`` does over rows), the
     bias term (0 or its coefficient) added to the input sum, that to the internal sum, then
     the product with each weight. The input sum does not depend on the weight: computed once
     (b values). ``coef`` empty: all ones (no multiplications). Every loop runs over
-    contiguous values with its case decided outside it, so that it vectorises.
+    contiguous values with its case decided outside it, so that it vectorises. A row with
+    internal edges is computed for every weight (``half_hi <= lo`` past the first level).
     """
     b = xt.shape[1]
-    m = w.size
-    mb = m * b
+    for r in range(mir_lo, mir_hi):
+        v = values[r]
+        g = group[perm[r]]
+        odd = g in (_G_SIN, _G_TANH, _G_SIGMOID)
+        for mirror in range(mirror_of.size):
+            at = (n_primary + mirror) * b
+            src = mirror_of[mirror] * b
+            if odd:
+                for k in range(b):
+                    x = v[src + k]
+                    v[at + k] = x if x != x else -x
+            else:
+                for k in range(b):
+                    v[at + k] = v[src + k]
     for r in range(sig_lo, sig_hi):
         v = values[r]
-        for q in range(mb):
+        for q in range(v.size):
             v[q] = (v[q] + 1.0) * 0.5
     use_coef = coef.size > 0
     for r in range(lo, hi):
         i = perm[r]
+        m = n_primary if r < half_hi else w.size
+        mb = m * b
         bias = 0.0
         n_inputs = 0
         n_internal = 0
@@ -566,23 +585,31 @@ def _level(
 
 def _forward_rows(
     plan: Plan, xt: np.ndarray, w: np.ndarray, coef: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """All computed nodes' values (n_compute, m, b), rows in :func:`_schedule`'s order, and
-    ``row_of`` (node slot -> row). One compiled call per level, then per level at most one
-    call of each of np.sin, np.cos, np.tanh and np.exp on that level's rows of its group."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """All computed nodes' values (n_compute, m, b), rows in :func:`_schedule`'s order,
+    ``row_of`` (node slot -> row) and the order of the weights along axis 1 (``None``: as
+    given; else ``w[order]``, from :func:`_pair_weights`). One compiled call per level, then
+    per level at most one call of each of np.sin, np.cos, np.tanh and np.exp on that level's
+    rows of its group: on the first level, for the primary weights only (each other weight
+    is minus a primary one, and a first-level node reads only the bias and inputs: its
+    values follow by the function's parity)."""
     group = _GROUP[plan.act]
     perm, row_of, starts = _schedule(plan.n_nodes, plan.order, plan.indptr, plan.indices, group)
+    order, n_primary, mirror_of = _pair_weights(w)
+    if order is not None:
+        w = w[order]
     values = np.empty((len(plan.order), len(w), xt.shape[1]))
     flat = values.reshape(len(values), -1)
     tmp = np.empty(xt.shape[1])
     ops = _OPS[plan.act]
     s = starts.tolist()
-    sig = (0, 0)
+    mir = sig = (0, 0)
     for at in range(0, len(s) - 1, _N_GROUPS):
         g = s[at : at + _N_GROUPS + 1]
+        half = g[_G_GENERIC] if at == 0 and n_primary < len(w) else g[0]
         _level(
-            g[0], g[-1], sig[0], sig[1], perm, ops, plan.indptr, plan.indices, coef,
-            plan.n_inputs, row_of, xt, flat, w, tmp,
+            g[0], g[-1], half, mir[0], mir[1], sig[0], sig[1], n_primary, mirror_of, group,
+            perm, ops, plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat, w, tmp,
         )  # fmt: skip
         for lo, hi, fn in (
             (g[_G_SIN], g[_G_COS], np.sin),
@@ -591,15 +618,75 @@ def _forward_rows(
             (g[_G_EXP], g[_G_GENERIC], np.exp),
         ):
             if hi > lo:
-                v = values[lo:hi]
+                v = values[lo:hi, :n_primary] if half > lo else values[lo:hi]
                 fn(v, out=v)
         for r in range(g[_G_GENERIC], g[_G_DONE]):
             values[r] = activations.apply(int(plan.act[perm[r]]), values[r])
+        mir = (g[0], half)
         sig = (g[_G_SIGMOID], g[_G_EXP])
-    if sig[1] > sig[0]:  # sigmoid outputs (none in a genome: outputs are linear)
-        v = values[sig[0] : sig[1]]
-        np.multiply(np.add(v, 1.0, out=v), 0.5, out=v)
-    return values, row_of
+    if mir[1] > mir[0] or sig[1] > sig[0]:  # only where first-level or sigmoid outputs
+        _level(
+            0, 0, 0, mir[0], mir[1], sig[0], sig[1], n_primary, mirror_of, group,
+            perm, ops, plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat, w, tmp,
+        )  # fmt: skip
+    return values, row_of, order
+
+
+def _parity_holds() -> bool:
+    """Whether numpy's sin and tanh are odd and its cos even, bit for bit, on a sample of
+    arguments from 1e-8 to 1e9 (checked once per process). They are in glibc's libm, which
+    numpy calls for float64 where the CPU lacks AVX-512 (it reduces to ``|x|`` and sets the
+    sign after); if a build's functions are not, :func:`_pair_weights` pairs nothing."""
+    global _PARITY
+    if _PARITY is None:
+        rng = np.random.default_rng(0)
+        x = np.concatenate([rng.normal(0.0, 10.0**e, 4096) for e in range(-8, 10)])
+        x = np.concatenate([x, [0.0, 1e-310, np.pi, 1e300]])
+
+        def bits(a: np.ndarray) -> np.ndarray:
+            return a.view(np.uint64)
+
+        _PARITY = (
+            np.array_equal(bits(np.sin(-x)), bits(-np.sin(x)))
+            and np.array_equal(bits(np.tanh(-x)), bits(-np.tanh(x)))
+            and np.array_equal(bits(np.cos(-x)), bits(np.cos(x)))
+        )
+    return _PARITY
+
+
+_PARITY: bool | None = None
+
+
+def _pair_weights(w: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray]:
+    """``(order, n_primary, mirror_of)``: the weights reordered (``None``: as given) so that
+    the first ``n_primary`` are computed in full and weight ``n_primary + i`` is exactly
+    minus weight ``mirror_of[i]`` (finite, nonzero). The search's six weights (-2, -1, -0.5,
+    0.5, 1, 2) keep their order: three primary, three mirrors. A first-level node's
+    argument for a mirror is then exactly minus its primary's (``(-w) s = -(w s)`` in IEEE
+    arithmetic, times pi or 0.5 too; the Gaussian's ``(-0.5 x) x`` is even), so its values
+    are its primary's, negated for sin, tanh and sigmoid's tanh, as they are: no rounding
+    is involved, given :func:`_parity_holds`."""
+    m = len(w)
+    if m < 2 or not _parity_holds():
+        return None, m, _NO_MIRROR
+    primary: list[int] = []
+    mirror: list[int] = []
+    mirror_of: list[int] = []
+    waiting: dict[float, list[int]] = {}
+    for j, v in enumerate(w.tolist()):
+        partners = waiting.get(-v) if math.isfinite(v) and v != 0.0 else None
+        if partners:
+            mirror_of.append(partners.pop(0))
+            mirror.append(j)
+        else:
+            waiting.setdefault(v, []).append(len(primary))
+            primary.append(j)
+    order = primary + mirror
+    pairs = np.array(mirror_of, dtype=np.int64)
+    return (None if order == list(range(m)) else np.array(order)), len(primary), pairs
+
+
+_NO_MIRROR = np.zeros(0, dtype=np.int64)
 
 
 def _coef(edge_coef: np.ndarray | None) -> np.ndarray:
@@ -643,8 +730,11 @@ def forward_shared(
     if xt is None:
         xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)  # (n_inputs, b)
     w = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
-    values, row_of = _forward_rows(plan, xt, w, _coef(edge_coef))
-    return np.moveaxis(values[row_of[plan.output_slots]], 0, -1)
+    values, row_of, order = _forward_rows(plan, xt, w, _coef(edge_coef))
+    out = values[row_of[plan.output_slots]]
+    if order is not None:
+        out = out[:, np.argsort(order)]
+    return np.moveaxis(out, 0, -1)
 
 
 @numba.njit(cache=True)
@@ -842,8 +932,9 @@ class Mnist256(Task):
             _, y = self.batch(int(seed))
             with np.errstate(all="ignore"):
                 xt = self.batch_transposed(int(seed))
-                values, row_of = _forward_rows(plan, xt, weights[sel], coef)
-                returns[sel] = _returns(values, row_of[plan.output_slots], y)
+                values, row_of, order = _forward_rows(plan, xt, weights[sel], coef)
+                r = _returns(values, row_of[plan.output_slots], y)
+            returns[sel] = r if order is None else r[np.argsort(order)]
         return returns, len(weights) * self.batch_size
 
     def champion_metrics(self, plan: Plan, weights: np.ndarray) -> dict[str, float]:

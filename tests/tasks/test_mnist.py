@@ -308,7 +308,14 @@ def one_node_per_activation(acts):
 EDGE_INPUTS = np.array([0.0, -0.0, 1e-300, 0.3, -0.7, 2.5, 1e5, -1e300, np.inf, -np.inf, np.nan])
 
 
-@pytest.mark.parametrize("w", [WEIGHTS, np.array([0.5, -2.0, np.nan, 0.0, -0.0])])
+@pytest.mark.parametrize(
+    "w",
+    [
+        WEIGHTS,  # three primary weights, three mirrors: their order kept
+        np.array([2.0, 0.5, -2.0, np.nan, -0.5, 1.0, 0.0, -0.0, 1.0]),  # reordered
+        np.array([0.5, -2.0, np.nan, 0.0, -0.0]),  # no pairs
+    ],
+)
 def test_every_activation_split_gives_the_registrys_floats(w):
     """Each activation as forward_shared computes it (compiled arithmetic, one numpy
     function on the level's rows, sigmoid's last step in the next call) gives the floats of
@@ -318,9 +325,10 @@ def test_every_activation_split_gives_the_registrys_floats(w):
     plan = one_node_per_activation(acts)
     x = EDGE_INPUTS[:, None]
     with np.errstate(all="ignore"):
-        values, row_of = mnist._forward_rows(plan, x.T.copy(), w, mnist._NO_COEF)
+        values, row_of, order = mnist._forward_rows(plan, x.T.copy(), w, mnist._NO_COEF)
         for i, act in enumerate(acts):
             got = values[row_of[plan.order[i]]]
+            got = got if order is None else got[np.argsort(order)]
             # the node's sum starts from the bias term, 0.0 here: -0.0 becomes 0.0
             expected = activations.apply(act, w[:, None] * (0.0 + x[:, 0]))
             assert np.array_equal(got.view(np.uint64), expected.view(np.uint64)), act
