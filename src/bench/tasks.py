@@ -299,7 +299,9 @@ def mnist_genome_ms(task, genome: Genome, repeats: int) -> dict[str, float]:
     and with the previous code (:func:`src.bench.legacy.mnist_rollouts_per_node`: one
     compiled call and numpy activations per node), alternated; and the activation floor:
     numpy's activations (``activations.apply``) of the computed nodes on 6 x 1000 values
-    each, which any numpy float64 evaluation must pay."""
+    each, which any numpy float64 evaluation must pay; and now without the pairing of
+    opposite weights (``unpaired``: every activation computed for all six weights)."""
+    from ..tasks import mnist
     from . import legacy
 
     seeds = np.full(6, 1234)
@@ -314,15 +316,24 @@ def mnist_genome_ms(task, genome: Genome, repeats: int) -> dict[str, float]:
     def before() -> None:
         legacy.mnist_rollouts_per_node(task, compile_genome(genome), WEIGHTS, seeds)
 
+    def unpaired() -> None:
+        with mnist.weight_pairing(False):
+            now()
+
     def floor() -> None:
         for a in acts:
             if a != activations.LINEAR:
                 activations.apply(a, z)
 
     cpu = time.process_time
-    best = {"now": np.inf, "before": np.inf, "floor": np.inf}
+    best = {"now": np.inf, "before": np.inf, "floor": np.inf, "unpaired": np.inf}
     for _ in range(repeats):
-        for name, fn in (("now", now), ("before", before), ("floor", floor)):
+        for name, fn in (
+            ("now", now),
+            ("before", before),
+            ("floor", floor),
+            ("unpaired", unpaired),
+        ):
             best[name] = min(best[name], _best_of(fn, 3, cpu))
     return {k: v * 1e3 for k, v in best.items()}
 
@@ -352,7 +363,8 @@ def run_mnist_search(quick: bool) -> None:
     for name in ("late", "late, champion-sized"):
         f = ev[name]
         print(
-            f"| {name} genome / activation floor ({f['floor']:.2f} ms; target <= 1.3) | "
+            f"| {name} genome / activation floor ({f['floor']:.2f} ms; target <= 1.3; "
+            f"now without pairing opposite weights: {f['unpaired'] / f['floor']:.2f}) | "
             f"{f['before'] / f['floor']:.2f} | {f['now'] / f['floor']:.2f} | |"
         )
     state = _mnist_population(2 if quick else 8)

@@ -35,6 +35,7 @@ shared weight and for the ensemble that averages the six weights' softmax output
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import importlib.util
@@ -42,6 +43,7 @@ import math
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -667,7 +669,7 @@ def _pair_weights(w: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray]:
     are its primary's, negated for sin, tanh and sigmoid's tanh, as they are: no rounding
     is involved, given :func:`_parity_holds`."""
     m = len(w)
-    if m < 2 or not _parity_holds():
+    if m < 2 or not _PAIRING or not _parity_holds():
         return None, m, _NO_MIRROR
     primary: list[int] = []
     mirror: list[int] = []
@@ -687,6 +689,20 @@ def _pair_weights(w: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray]:
 
 
 _NO_MIRROR = np.zeros(0, dtype=np.int64)
+_PAIRING = True
+
+
+@contextlib.contextmanager
+def weight_pairing(enabled: bool) -> Iterator[None]:
+    """:func:`_pair_weights`' pairing on or off for the block (on by default, where
+    :func:`_parity_holds`): the bench times both, the tests check that both give the same
+    floats."""
+    global _PAIRING
+    before, _PAIRING = _PAIRING, enabled
+    try:
+        yield
+    finally:
+        _PAIRING = before
 
 
 def _coef(edge_coef: np.ndarray | None) -> np.ndarray:
