@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core import activations
 from ..core.genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
+from ..core.genome import topological_order as genome_topological_order
 from ..core.network import Plan
 from ..core.variation import ADD_CONNECTION_RULES, NO_OP_RULES, add_connection_layered
 
@@ -81,6 +82,60 @@ def compile_genome(genome: Genome) -> Plan:
         edge_conn=np.concatenate(edge_conn).astype(np.int64)
         if edge_conn
         else np.zeros(0, np.int64),
+        output_slots=np.flatnonzero(kinds == OUTPUT).astype(np.int64),
+    )
+
+
+def compile_genome_numpy(genome: Genome) -> Plan:
+    """The previous :func:`src.core.network.compile_genome` (numpy calls and a Python heap).
+
+    O(enabled connections), not O(nodes): the bias and inputs (positions ``0 ..
+    n_inputs``, never a destination) come first in :func:`topological_order`'s order, so
+    only the outputs and hidden nodes are ordered (with the same tie-break, hence the same
+    order); the nodes that reach an output are found by walking edges backwards from the
+    outputs, one numpy step per level.
+    """
+    en = np.flatnonzero(genome.conn_enabled)
+    src = genome.positions(genome.conn_src[en])
+    dst = genome.positions(genome.conn_dst[en])
+    n = genome.n_nodes
+    kinds = genome.node_kind
+    first = 1 + genome.n_inputs  # positions below are the bias and the inputs
+    if np.any(kinds[:first] > INPUT) or np.any(dst < first):
+        first = 0  # not a valid genome's layout: order every node
+    # Kahn's algorithm with a min-heap over the outputs and hidden nodes only (positions
+    # shifted by ``first``); edges from the bias and inputs never hold a node back.
+    inner = src >= first
+    topo = genome_topological_order(n - first, src[inner] - first, dst[inner] - first)
+    if topo is None:
+        raise ValueError("genome has a cycle among its enabled connections")
+    topo += first
+    topo = topo[kinds[topo] > INPUT]
+    # Nodes that reach an output: grow the set backwards along edges until it stops growing.
+    useful = kinds == OUTPUT
+    while True:
+        grow = src[useful[dst] & ~useful[src]]
+        if grow.size == 0:
+            break
+        useful[grow] = True
+    compute = topo[useful[topo]]
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[compute] = np.arange(len(compute))
+    keep = np.flatnonzero(row_of[dst] >= 0)
+    # In-edges grouped by destination in computing order, by connection index within one.
+    sel = keep[np.lexsort((en[keep], row_of[dst[keep]]))]
+    counts = np.bincount(row_of[dst[sel]], minlength=len(compute))
+    indptr = np.zeros(len(compute) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return Plan(
+        n_nodes=n,
+        n_inputs=genome.n_inputs,
+        n_outputs=genome.n_outputs,
+        order=compute.astype(np.int64),
+        act=genome.node_act[compute].astype(np.int64),
+        indptr=indptr,
+        indices=src[sel].astype(np.int64),
+        edge_conn=en[sel].astype(np.int64),
         output_slots=np.flatnonzero(kinds == OUTPUT).astype(np.int64),
     )
 

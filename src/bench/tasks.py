@@ -296,11 +296,12 @@ def mnist_root_ms(state, repeats: int) -> dict[str, float]:
 
 def mnist_genome_ms(task, genome: Genome, repeats: int) -> dict[str, float]:
     """CPU ms of one genome's fitness (1000 images x 6 weights: compiling included), now
-    and with the previous code (:func:`src.bench.legacy.mnist_rollouts_per_node`: one
-    compiled call and numpy activations per node), alternated; and the activation floor:
-    numpy's activations (``activations.apply``) of the computed nodes on 6 x 1000 values
-    each, which any numpy float64 evaluation must pay; and now without the pairing of
-    opposite weights (``unpaired``: every activation computed for all six weights)."""
+    and with the previous code (:func:`src.bench.legacy.compile_genome_numpy`, then
+    :func:`src.bench.legacy.mnist_rollouts_per_node`: one compiled call and numpy
+    activations per node), alternated; the activation floor: numpy's activations
+    (``activations.apply``) of the computed nodes on 6 x 1000 values each, which any numpy
+    float64 evaluation must pay; and now without the pairing of opposite weights
+    (``unpaired``: every activation computed for all six weights)."""
     from ..tasks import mnist
     from . import legacy
 
@@ -314,7 +315,7 @@ def mnist_genome_ms(task, genome: Genome, repeats: int) -> dict[str, float]:
         task.rollouts(compile_genome(genome), WEIGHTS, seeds)
 
     def before() -> None:
-        legacy.mnist_rollouts_per_node(task, compile_genome(genome), WEIGHTS, seeds)
+        legacy.mnist_rollouts_per_node(task, legacy.compile_genome_numpy(genome), WEIGHTS, seeds)
 
     def unpaired() -> None:
         with mnist.weight_pairing(False):

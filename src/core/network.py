@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
-from .genome import INPUT, OUTPUT, Genome, topological_order
+from .genome import INPUT, OUTPUT, Genome
 
 
 @dataclass(frozen=True)
@@ -60,53 +60,38 @@ def compile_genome(genome: Genome) -> Plan:
     """Compile a genome: keep nodes with a path to an output, order them topologically.
 
     O(enabled connections), not O(nodes): the bias and inputs (positions ``0 ..
-    n_inputs``, never a destination) come first in :func:`topological_order`'s order, so
-    only the outputs and hidden nodes are ordered (with the same tie-break, hence the same
-    order); the nodes that reach an output are found by walking edges backwards from the
-    outputs, one numpy step per level.
+    n_inputs``, never a destination) come first in the order of
+    :func:`src.core.genome.topological_order`, so only the outputs and hidden nodes are
+    ordered (Kahn's algorithm with the same tie-break, the smallest position first, hence
+    the same order); the nodes that reach an output are found by walking edges backwards
+    from the outputs. Compiled (:func:`src.core.plan_jit.plan_arrays`, imported here so
+    that importing this module does not import numba).
     """
+    from .plan_jit import plan_arrays
+
     en = np.flatnonzero(genome.conn_enabled)
-    src = genome.positions(genome.conn_src[en])
-    dst = genome.positions(genome.conn_dst[en])
+    ends = genome.positions(np.concatenate((genome.conn_src[en], genome.conn_dst[en])))
+    src, dst = ends[: len(en)], ends[len(en) :]
     n = genome.n_nodes
     kinds = genome.node_kind
-    first = 1 + genome.n_inputs  # positions below are the bias and the inputs
+    n_inputs = genome.n_inputs
+    first = 1 + n_inputs  # positions below are the bias and the inputs
     if np.any(kinds[:first] > INPUT) or np.any(dst < first):
         first = 0  # not a valid genome's layout: order every node
-    # Kahn's algorithm with a min-heap over the outputs and hidden nodes only (positions
-    # shifted by ``first``); edges from the bias and inputs never hold a node back.
-    inner = src >= first
-    topo = topological_order(n - first, src[inner] - first, dst[inner] - first)
-    if topo is None:
+    ok, compute, indptr, indices, edge_conn = plan_arrays(n, first, kinds, src, dst, en)
+    if not ok:
         raise ValueError("genome has a cycle among its enabled connections")
-    topo += first
-    topo = topo[kinds[topo] > INPUT]
-    # Nodes that reach an output: grow the set backwards along edges until it stops growing.
-    useful = kinds == OUTPUT
-    while True:
-        grow = src[useful[dst] & ~useful[src]]
-        if grow.size == 0:
-            break
-        useful[grow] = True
-    compute = topo[useful[topo]]
-    row_of = np.full(n, -1, dtype=np.int64)
-    row_of[compute] = np.arange(len(compute))
-    keep = np.flatnonzero(row_of[dst] >= 0)
-    # In-edges grouped by destination in computing order, by connection index within one.
-    sel = keep[np.lexsort((en[keep], row_of[dst[keep]]))]
-    counts = np.bincount(row_of[dst[sel]], minlength=len(compute))
-    indptr = np.zeros(len(compute) + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+    output_slots = np.flatnonzero(kinds == OUTPUT)
     return Plan(
         n_nodes=n,
-        n_inputs=genome.n_inputs,
-        n_outputs=genome.n_outputs,
-        order=compute.astype(np.int64),
+        n_inputs=n_inputs,
+        n_outputs=len(output_slots),
+        order=compute,
         act=genome.node_act[compute].astype(np.int64),
         indptr=indptr,
-        indices=src[sel].astype(np.int64),
-        edge_conn=en[sel].astype(np.int64),
-        output_slots=np.flatnonzero(kinds == OUTPUT).astype(np.int64),
+        indices=indices,
+        edge_conn=edge_conn,
+        output_slots=output_slots.astype(np.int64),
     )
 
 

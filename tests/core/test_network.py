@@ -5,7 +5,7 @@ import pytest
 from conftest import grown_genome
 
 from src.core import activations
-from src.core.genome import Genome
+from src.core.genome import HIDDEN, Genome, initial_genome
 from src.core.network import compile_genome, forward
 
 #: The paper's ten (Gaier & Ha 2019), written down independently of the registry.
@@ -93,3 +93,41 @@ def test_unconnected_output_is_zero():
     g = hand_genome()
     g = g.replace(conn_enabled=np.zeros(len(g.conn_src), dtype=bool))
     assert forward(compile_genome(g), np.array([1.0, 2.0]), 2.0)[0] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compile_genome_gives_the_previous_plans(seed):
+    """The compiled compile_genome gives the very plans (values and dtypes) of the previous
+    two (numpy with a Python heap; a numpy walk per node), for grown genomes of several
+    sizes with disabled connections, with the nodes stored in reverse (hidden nodes
+    before the inputs: every node is ordered), and without connections."""
+    from src.bench import legacy
+
+    cases = ((2, 1, 10, None), (24, 4, 80, None), (256, 10, 300, activations.CLASSIFICATION_POOL))
+    for n_in, n_out, n_mutations, pool in cases:
+        g = grown_genome(n_in, n_out, n_mutations + 7 * seed, seed=seed, pool=pool)
+        assert not g.conn_enabled.all()
+        back = np.arange(g.n_nodes)[::-1]
+        reversed_nodes = g.replace(
+            node_id=g.node_id[back], node_kind=g.node_kind[back], node_act=g.node_act[back]
+        )
+        empty = initial_genome(n_in, n_out, 0.0, np.random.default_rng(seed))  # no edges
+        for genome in (g, reversed_nodes, empty):
+            new = compile_genome(genome)
+            for old in (legacy.compile_genome_numpy(genome), legacy.compile_genome(genome)):
+                for name in new.__dataclass_fields__:
+                    a, b = getattr(new, name), getattr(old, name)
+                    assert np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype
+
+
+def test_compile_genome_rejects_a_cycle():
+    g = grown_genome(3, 2, 12, seed=1)
+    hidden = g.node_id[g.node_kind == HIDDEN]
+    loop = g.replace(
+        conn_src=np.append(g.conn_src, hidden[0]),
+        conn_dst=np.append(g.conn_dst, hidden[0]),
+        conn_enabled=np.append(g.conn_enabled, True),
+        conn_innov=np.append(g.conn_innov, 999),
+    )
+    with pytest.raises(ValueError, match="cycle"):
+        compile_genome(loop)
