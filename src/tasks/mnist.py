@@ -420,86 +420,124 @@ _GROUP = np.full(128, _G_GENERIC, dtype=np.int64)  # activation ids are 1..127
 _OPS = np.full(128, _OP_NONE, dtype=np.int64)
 for _act, (_group, _op) in SPLIT.items():
     _GROUP[_act], _OPS[_act] = _group, _op
+#: Parity of each activation's value in its argument, as computed (:func:`_pair_weights`):
+#: -1 odd (sin, tanh, linear, inverse: given :func:`_parity_holds`), 1 even (cos, exp of
+#: an even argument, abs), 0 neither or unknown (sigmoid's value, relu, other ids).
+_PARITY_OF = np.zeros(128, dtype=np.int64)
+for _act in (activations.SIN, activations.TANH, activations.LINEAR, activations.INVERSE):
+    _PARITY_OF[_act] = -1
+for _act in (activations.COS, activations.GAUSSIAN, activations.ABS):
+    _PARITY_OF[_act] = 1
 
 
 @numba.njit(cache=True)
-def _schedule(n_nodes, order, indptr, indices, group):
-    """Rows for the computed nodes, by level and then by activation group.
+def _schedule(n_nodes, order, indptr, indices, group, parity, pairing):
+    """Rows for the computed nodes: by level, then computed for the primary weights only
+    (``pairing``) or for all, then by activation group.
 
     A node's level is 0 if it reads only the bias and inputs, else one more than the highest
-    level it reads from: the nodes of one level do not read each other. Returns ``perm``
-    (row -> plan index), ``row_of`` (node slot -> row, -1 if not computed) and ``starts``
-    (level ``l``'s group ``g`` is rows ``starts[l * G + g] : starts[l * G + g + 1]``).
+    level it reads from: the nodes of one level do not read each other. Its ``mode`` says
+    how its values under a mirrored weight ``-w`` (:func:`_pair_weights`) follow from those
+    under ``w``: 1, its sum does not change (it reads only nodes whose values do not: none
+    on the first level), so its argument ``w s`` is negated and its function's parity
+    applies; 2, its sum is negated (it reads no bias or input, only nodes whose values are
+    negated), so its argument does not change and neither do its values; 0 neither. The
+    values of a mode-1 node do not change if its function is even and are negated if it is
+    odd (``parity``); those of a mode-2 node do not change. With ``pairing``, the nodes of
+    mode 1 or 2 in the numpy groups (sin ... exp) are computed for the primary weights only.
+
+    Returns ``perm`` (row -> plan index), ``row_of`` (node slot -> row, -1 if not
+    computed), ``mode`` (per plan index) and ``starts``: level ``l``'s group ``g`` is rows
+    ``starts[l * 2G + g] : starts[l * 2G + g + 1]`` for its nodes computed for the primary
+    weights only, ``starts[l * 2G + G + g] : ...`` for the others (``G`` groups).
     """
     n = order.size
     plan_row = np.full(n_nodes, -1, np.int64)
     for i in range(n):
         plan_row[order[i]] = i
     level = np.zeros(n, np.int64)
+    mode = np.zeros(n, np.int64)
+    value_parity = np.zeros(n, np.int64)
+    key = np.zeros(n, np.int64)
     n_levels = 0
     for i in range(n):
         lv = 0
+        reads_constant = False
+        all_even = True
+        all_odd = True
         for e in range(indptr[i], indptr[i + 1]):
             r = plan_row[indices[e]]
-            if r >= 0 and level[r] >= lv:
-                lv = level[r] + 1
+            if r < 0:
+                reads_constant = True  # the bias or an input
+            else:
+                lv = max(lv, level[r] + 1)
+                all_even = all_even and value_parity[r] == 1
+                all_odd = all_odd and value_parity[r] == -1
         level[i] = lv
         n_levels = max(n_levels, lv + 1)
-    starts = np.zeros(n_levels * _N_GROUPS + 1, np.int64)
+        if all_even:
+            mode[i] = 1
+            value_parity[i] = parity[i]
+        elif all_odd and not reads_constant:
+            mode[i] = 2
+            value_parity[i] = 1
+        half = pairing and mode[i] != 0 and group[i] < _G_GENERIC
+        key[i] = lv * 2 * _N_GROUPS + (0 if half else _N_GROUPS) + group[i]
+    starts = np.zeros(n_levels * 2 * _N_GROUPS + 1, np.int64)
     for i in range(n):
-        starts[level[i] * _N_GROUPS + group[i] + 1] += 1
+        starts[key[i] + 1] += 1
     for k in range(1, starts.size):
         starts[k] += starts[k - 1]
     pos = starts[:-1].copy()
     perm = np.empty(n, np.int64)
     row_of = np.full(n_nodes, -1, np.int64)
     for i in range(n):
-        key = level[i] * _N_GROUPS + group[i]
-        perm[pos[key]] = i
-        row_of[order[i]] = pos[key]
-        pos[key] += 1
-    return perm, row_of, starts
+        perm[pos[key[i]]] = i
+        row_of[order[i]] = pos[key[i]]
+        pos[key[i]] += 1
+    return perm, row_of, mode, starts
 
 
 @numba.njit(cache=True)
 def _level(
-    lo, hi, half_hi, mir_lo, mir_hi, sig_lo, sig_hi, n_primary, mirror_of, group, perm, ops,
+    lo, hi, half_hi, prev_lo, prev_half, prev_hi, n_primary, mirror_of, group, mode, perm, ops,
     indptr, indices, coef, n_in, row_of, xt, values, w, tmp,
 ):  # fmt: skip
     """Rows ``lo:hi`` (one level) of ``values`` (n_compute, m * b): ``op(w * s)``, the sum
     ``s`` of the node's in-edges, for the first ``n_primary`` weights only on rows
-    ``lo:half_hi``. First, on the previous level's rows: ``mir_lo:mir_hi`` get their other
-    weights' values from the primary ones (:func:`_pair_weights`: weight ``n_primary + i`` is
-    minus weight ``mirror_of[i]``; odd functions negate, even ones copy, NaN is copied), then
-    rows ``sig_lo:sig_hi`` (sigmoids, after their np.tanh) get ``(t + 1) * 0.5``.
+    ``lo:half_hi``. First, on the previous level's rows ``prev_lo:prev_hi``: those up to
+    ``prev_half`` get their other weights' values from the primary ones (weight
+    ``n_primary + i`` is minus weight ``mirror_of[i]``; :func:`_schedule`'s mode says how:
+    negated for mode 1 in sin, tanh and sigmoid's tanh, NaN copied, else copied), then the
+    sigmoids (after their np.tanh) get ``(t + 1) * 0.5``.
 
     The floats of the numpy form ``bias + sum(inputs) + sum(internal)``, each sum taken in
     edge order starting from its first term (as ``ndarray.sum(axis=0)`` does over rows), the
     bias term (0 or its coefficient) added to the input sum, that to the internal sum, then
     the product with each weight. The input sum does not depend on the weight: computed once
     (b values). ``coef`` empty: all ones (no multiplications). Every loop runs over
-    contiguous values with its case decided outside it, so that it vectorises. A row with
-    internal edges is computed for every weight (``half_hi <= lo`` past the first level).
+    contiguous values with its case decided outside it, so that it vectorises.
     """
     b = xt.shape[1]
-    for r in range(mir_lo, mir_hi):
+    for r in range(prev_lo, prev_hi):
         v = values[r]
-        g = group[perm[r]]
-        odd = g in (_G_SIN, _G_TANH, _G_SIGMOID)
-        for mirror in range(mirror_of.size):
-            at = (n_primary + mirror) * b
-            src = mirror_of[mirror] * b
-            if odd:
-                for k in range(b):
-                    x = v[src + k]
-                    v[at + k] = x if x != x else -x
-            else:
-                for k in range(b):
-                    v[at + k] = v[src + k]
-    for r in range(sig_lo, sig_hi):
-        v = values[r]
-        for q in range(v.size):
-            v[q] = (v[q] + 1.0) * 0.5
+        i = perm[r]
+        g = group[i]
+        if r < prev_half:
+            negate = mode[i] == 1 and g in (_G_SIN, _G_TANH, _G_SIGMOID)
+            for mirror in range(mirror_of.size):
+                at = (n_primary + mirror) * b
+                src = mirror_of[mirror] * b
+                if negate:
+                    for k in range(b):
+                        x = v[src + k]
+                        v[at + k] = x if x != x else -x
+                else:
+                    for k in range(b):
+                        v[at + k] = v[src + k]
+        if g == _G_SIGMOID:
+            for q in range(v.size):
+                v[q] = (v[q] + 1.0) * 0.5
     use_coef = coef.size > 0
     for r in range(lo, hi):
         i = perm[r]
@@ -592,45 +630,49 @@ def _forward_rows(
     ``row_of`` (node slot -> row) and the order of the weights along axis 1 (``None``: as
     given; else ``w[order]``, from :func:`_pair_weights`). One compiled call per level, then
     per level at most one call of each of np.sin, np.cos, np.tanh and np.exp on that level's
-    rows of its group: on the first level, for the primary weights only (each other weight
-    is minus a primary one, and a first-level node reads only the bias and inputs: its
-    values follow by the function's parity)."""
+    rows of its group computed for the primary weights only, and one on the others. Where
+    each other weight is minus a primary one, a node whose values under ``-w`` follow from
+    those under ``w`` (:func:`_schedule`'s mode: all the first level's) is computed for the
+    primary weights only, and the rest is filled in by the next call."""
     group = _GROUP[plan.act]
-    perm, row_of, starts = _schedule(plan.n_nodes, plan.order, plan.indptr, plan.indices, group)
     order, n_primary, mirror_of = _pair_weights(w)
     if order is not None:
         w = w[order]
+    pairing = n_primary < len(w)
+    perm, row_of, mode, starts = _schedule(
+        plan.n_nodes, plan.order, plan.indptr, plan.indices, group, _PARITY_OF[plan.act], pairing
+    )
     values = np.empty((len(plan.order), len(w), xt.shape[1]))
     flat = values.reshape(len(values), -1)
     tmp = np.empty(xt.shape[1])
     ops = _OPS[plan.act]
     s = starts.tolist()
-    mir = sig = (0, 0)
-    for at in range(0, len(s) - 1, _N_GROUPS):
-        g = s[at : at + _N_GROUPS + 1]
-        half = g[_G_GENERIC] if at == 0 and n_primary < len(w) else g[0]
+    G = _N_GROUPS
+    prev = (0, 0, 0)
+    for at in range(0, len(s) - 1, 2 * G):
+        half, full = s[at : at + G + 1], s[at + G : at + 2 * G + 1]
         _level(
-            g[0], g[-1], half, mir[0], mir[1], sig[0], sig[1], n_primary, mirror_of, group,
-            perm, ops, plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat, w, tmp,
+            half[0], full[-1], full[0], prev[0], prev[1], prev[2], n_primary, mirror_of, group,
+            mode, perm, ops, plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat,
+            w, tmp,
         )  # fmt: skip
-        for lo, hi, fn in (
-            (g[_G_SIN], g[_G_COS], np.sin),
-            (g[_G_COS], g[_G_TANH], np.cos),
-            (g[_G_TANH], g[_G_EXP], np.tanh),  # tanh and sigmoid
-            (g[_G_EXP], g[_G_GENERIC], np.exp),
-        ):
-            if hi > lo:
-                v = values[lo:hi, :n_primary] if half > lo else values[lo:hi]
-                fn(v, out=v)
-        for r in range(g[_G_GENERIC], g[_G_DONE]):
+        for g, m in ((half, n_primary), (full, len(w))):
+            for lo, hi, fn in (
+                (g[_G_SIN], g[_G_COS], np.sin),
+                (g[_G_COS], g[_G_TANH], np.cos),
+                (g[_G_TANH], g[_G_EXP], np.tanh),  # tanh and sigmoid
+                (g[_G_EXP], g[_G_GENERIC], np.exp),
+            ):
+                if hi > lo:
+                    v = values[lo:hi, :m]
+                    fn(v, out=v)
+        for r in range(full[_G_GENERIC], full[_G_DONE]):
             values[r] = activations.apply(int(plan.act[perm[r]]), values[r])
-        mir = (g[0], half)
-        sig = (g[_G_SIGMOID], g[_G_EXP])
-    if mir[1] > mir[0] or sig[1] > sig[0]:  # only where first-level or sigmoid outputs
-        _level(
-            0, 0, 0, mir[0], mir[1], sig[0], sig[1], n_primary, mirror_of, group,
-            perm, ops, plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat, w, tmp,
-        )  # fmt: skip
+        prev = (half[0], full[0], full[-1])
+    _level(
+        0, 0, 0, prev[0], prev[1], prev[2], n_primary, mirror_of, group, mode, perm, ops,
+        plan.indptr, plan.indices, coef, plan.n_inputs, row_of, xt, flat, w, tmp,
+    )  # fmt: skip
     return values, row_of, order
 
 

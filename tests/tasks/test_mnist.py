@@ -288,6 +288,66 @@ def test_rollouts_give_the_previous_implementations_returns(tiny_data, hidden, p
     assert np.array_equal(new.view(np.uint64), old.view(np.uint64))
 
 
+def random_plan(rng, n_in=2, n_hidden=40, n_out=3):
+    """A random network: each node reads up to four earlier nodes, half of them no bias or
+    input (so that every way a node's values can follow under opposite weights occurs)."""
+    first = 1 + n_in
+    n_nodes = first + n_hidden + n_out
+    indptr, indices = [0], []
+    for v in range(first, n_nodes):
+        pool = np.arange(first, min(v, first + n_hidden))
+        if rng.random() < 0.5 or len(pool) == 0:
+            pool = np.arange(min(v, first + n_hidden))
+        k = int(rng.integers(0, 5)) if v < first + n_hidden else int(rng.integers(1, 6))
+        indices += sorted(rng.choice(pool, min(k, len(pool)), replace=False).tolist())
+        indptr.append(len(indices))
+    acts = rng.choice(list(activations.BY_ID), n_hidden).tolist()
+    return Plan(
+        n_nodes=n_nodes,
+        n_inputs=n_in,
+        n_outputs=n_out,
+        order=np.arange(first, n_nodes),
+        act=np.array(acts + [activations.LINEAR] * n_out, dtype=np.int64),
+        indptr=np.array(indptr, dtype=np.int64),
+        indices=np.array(indices, dtype=np.int64),
+        edge_conn=np.arange(len(indices)),
+        output_slots=np.arange(first + n_hidden, n_nodes),
+    )
+
+
+def same_floats(a, b, nan_bits=True):
+    """Bit for bit; with ``nan_bits=False`` any NaN matches any NaN (sign, payload)."""
+    if nan_bits:
+        return np.array_equal(a.view(np.uint64), b.view(np.uint64))
+    nan = np.isnan(b)
+    return np.array_equal(np.isnan(a), nan) and np.array_equal(
+        a[~nan].view(np.uint64), b[~nan].view(np.uint64)
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_networks_give_the_previous_floats_on_edge_values(seed):
+    """Deep random networks, every activation, inputs with zeros of both signs, huge values,
+    infinities and NaN, pairing on and off: bit for bit today's per-node pass, NaN signs
+    included, for paired, shuffled and unpaired weights. Where two NaNs meet (a NaN weight
+    times a NaN sum) which one a product returns is the compiler's choice: there, and
+    against the numpy version (whose NaN signs already differed), any NaN matches."""
+    rng = np.random.default_rng(seed)
+    plan = random_plan(rng)
+    x = np.stack([np.tile(EDGE_INPUTS, 3), rng.normal(0.0, 2.0, 3 * len(EDGE_INPUTS))], axis=1)
+    x[rng.permutation(len(x))[:5], 1] = -0.0
+    shuffled = np.array([1.0, 0.5, -2.0, -1.0, 2.0, -0.5, 0.0])
+    with np.errstate(all="ignore"):
+        for w in (WEIGHTS, shuffled, np.array([0.5, 1.5]), np.append(shuffled, np.nan)):
+            today = legacy.forward_shared_per_node(plan, x, w)
+            numpy_version = legacy.forward_shared(plan, x, w)
+            for pairing in (True, False):
+                with mnist.weight_pairing(pairing):
+                    new = mnist.forward_shared(plan, x, w)
+                assert same_floats(new, today, nan_bits=not np.isnan(w).any())
+                assert same_floats(new, numpy_version, nan_bits=False)
+
+
 def test_pairing_opposite_weights_changes_no_float():
     """The search's weights pair up (three computed, three mirrored; order kept) where
     numpy's sin, tanh are odd and cos even (glibc's libm, as here), and the forward pass
