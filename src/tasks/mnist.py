@@ -22,11 +22,14 @@ for all weights (it does not depend on the weight) and then the nodes level by l
 level's nodes do not read each other): one compiled call per level sums the in-edges,
 multiplies by the weights and does the activations' exact arithmetic, then numpy's sin,
 cos, tanh and exp run once each on the level's rows that need them, in place (the floor of
-the pass, most of its time for a grown genome). The cross-entropy is fused the same way
-(compiled shift and sums, numpy's exp and log), and each batch is transposed once
-(:meth:`Mnist256.batch_transposed`), not per genome. The floats are those of the plain
-numpy form, bit for bit (tested against the previous implementations, kept in
-:mod:`src.bench.legacy`).
+the pass, most of its time for a grown genome). Where the weights come in opposite pairs
+(the search's six do), a node whose values under ``-w`` follow exactly from those under
+``w`` (every first-level node: its argument is negated, and sin, tanh are odd, cos and the
+Gaussian even) is computed for half of them (:func:`_pair_weights`, :func:`_schedule`).
+The cross-entropy is fused the same way (compiled shift and sums, numpy's exp and log), and
+each batch is transposed once (:meth:`Mnist256.batch_transposed`), not per genome. The
+floats are those of the plain numpy form, bit for bit (tested against the previous
+implementations, kept in :mod:`src.bench.legacy`).
 
 Test accuracy: :func:`accuracy` (argmax over the ten outputs, all 10,000 test images, per
 shared weight and for the ensemble that averages the six weights' softmax outputs);
