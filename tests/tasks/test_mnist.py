@@ -254,8 +254,10 @@ def test_returns_give_the_previous_floats_with_ties_and_non_finite_outputs():
     out_rows = rng.permutation(n_rows)[:10]
     for scale in (0.01, 1.0, 30.0, 1e3):
         values = rng.normal(0.0, scale, (n_rows, m, b))
-        values[out_rows[:4], 0, :7] = 0.0
+        values[out_rows[:4], 0, :7] = 0.0  # the largest outputs of these images: ties
         values[out_rows[2], 0, :7] = -0.0
+        values[out_rows[4:], 0, :7] = -np.abs(values[out_rows[4:], 0, :7]) - 1.0
+        values[out_rows, 3, :] = -0.0  # a weight whose outputs are all -0.0
         values[out_rows[5], 1, 3] = 700.0  # exp underflows for the others
         values[out_rows[1], 2, 9] = np.inf
         values[out_rows[7], 4, 0] = np.nan
