@@ -25,8 +25,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from numba.core.caching import NullCache
-
 
 def source_digest(sources: Iterable[str | Path]) -> str:
     """SHA-256 over the names and contents of ``sources`` (order-independent)."""
@@ -51,6 +49,8 @@ def key_on_sources(dispatchers: Iterable[Any], sources: Iterable[str | Path]) ->
     Returns:
         The digest, for logging or tests.
     """
+    from numba.core.caching import NullCache  # numba only where kernels are compiled
+
     digest = source_digest(sources)
     for dispatcher in dispatchers:
         cache = getattr(dispatcher, "_cache", None)
