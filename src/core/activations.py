@@ -30,7 +30,7 @@ Compiled kernels: :func:`apply_scalar` is generated from :data:`ROWS` at import,
 if-chain ``if act_id == <id>: return <scalar>(x)`` (one branch per row, unknown ids give NaN);
 kernels compile it as :func:`numba_scalar` returns it (each ``scalar`` registered with
 ``numba.extending.register_jitable``). Kernels that compile it (``src.tasks.swingup``,
-``src.tasks.biped``, ``src.tasks.carracing``) bake that chain into their machine code when
+``src.tasks.jitkernels``, ``src.tasks.carracing``) bake that chain into their machine code when
 they are compiled, and their disk cache is keyed on the text of this file
 (:mod:`src.core.jitcache`), so a row added here recompiles them. A row added at run time with
 :func:`registered` reaches the tables looked up per call (names, ids, :func:`apply`, genome

@@ -148,8 +148,9 @@ def _record_gym(
 ) -> Episode:
     """One rollout of :func:`src.tasks.lockstep.run` with a rendering env: the task's own
     reset, observe, actions and step, so the rewards are those of its rollouts."""
-    from ..tasks.lockstep import forward_rows
+    from ..tasks import kernels
 
+    forward_rows = kernels.load().forward_rows
     task = make_task(config)
     plan = net.plan
     with warnings.catch_warnings():

@@ -26,7 +26,8 @@ bit for bit (observations, rewards, episode ends; tested) at about a third of th
 a step and of a reset. gymnasium's step spends a third of its time in Box2D's world step
 and the rest in Python, above all 10 lidar ray casts with a Python callback per fixture
 hit; FastWalker computes the lidar in a numba kernel that replays Box2D's float32 ray casts
-(:func:`_lidar`) and keeps gymnasium's arithmetic on Python floats, in the same order.
+(:func:`src.tasks.jitkernels.lidar`, compiled ahead of time when built: :mod:`src.tasks.kernels`)
+and keeps gymnasium's arithmetic on Python floats, in the same order.
 ``python -m src.bench tasks`` measures gymnasium's env, FastWalker and our rollouts side by
 side.
 """
@@ -37,10 +38,10 @@ import math
 import warnings
 
 import gymnasium
-import numba
 import numpy as np
 
 from ..config import WannConfig
+from . import kernels
 from .lockstep import LockstepTask
 
 with warnings.catch_warnings():
@@ -144,158 +145,6 @@ _RAY_DY = np.array([-math.cos(1.5 * i / 10.0) * bw.LIDAR_RANGE for i in range(10
 _COST = 0.00035 * bw.MOTORS_TORQUE
 _SPEEDS = (bw.SPEED_HIP, bw.SPEED_KNEE, bw.SPEED_HIP, bw.SPEED_KNEE)
 _END_X = (bw.TERRAIN_LENGTH - bw.TERRAIN_GRASS) * bw.TERRAIN_STEP
-#: A polygon hit is left to Box2D when two of its clipping fractions are this close (relative).
-_TIE = 1e-5
-
-
-@numba.njit(cache=True)
-def _edge_normals(v1x, v1y, v2x, v2y, nx, ny):
-    """Each edge's unit normal, in float32 exactly as Box2D's b2EdgeShape::RayCast makes it."""
-    eps = np.float32(1.1920928955078125e-07)  # FLT_EPSILON (b2_epsilon)
-    one = np.float32(1.0)
-    for j in range(v1x.shape[0]):
-        x = v2y[j] - v1y[j]
-        y = -(v2x[j] - v1x[j])
-        length = np.float32(np.sqrt(x * x + y * y))
-        if length >= eps:  # b2Vec2::Normalize leaves tiny vectors as they are
-            inv = one / length
-            x = x * inv
-            y = y * inv
-        nx[j] = x
-        ny[j] = y
-
-
-@numba.njit(cache=True)
-def _polygon_hit(ax, ay, dx, dy, verts, normals, count):
-    """b2PolygonShape::RayCast (float32, same operations) with ``maxFraction`` 1.
-
-    Returns (fraction or -1 if not hit, whether the answer might depend on the
-    ``maxFraction`` Box2D passes: two clipping fractions within :data:`_TIE`).
-    """
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    lower, upper, index = zero, one, -1
-    hit = True
-    for v in range(count):
-        numerator = normals[v, 0] * (verts[v, 0] - ax) + normals[v, 1] * (verts[v, 1] - ay)
-        denominator = normals[v, 0] * dx + normals[v, 1] * dy
-        if denominator == zero:
-            if numerator < zero:
-                hit = False
-                break
-        elif denominator < zero and numerator < lower * denominator:
-            lower = numerator / denominator
-            index = v
-        elif denominator > zero and numerator < upper * denominator:
-            upper = numerator / denominator
-        if upper < lower:
-            hit = False
-            break
-    # Box2D starts ``upper`` at its current maxFraction m (in [the final fraction, 1]), not 1:
-    # the outcome is the same unless an exit fraction (or m) nearly ties an entry fraction.
-    fragile = False
-    for v in range(count):
-        den_v = normals[v, 0] * dx + normals[v, 1] * dy
-        if den_v <= zero:
-            continue
-        num_v = normals[v, 0] * (verts[v, 0] - ax) + normals[v, 1] * (verts[v, 1] - ay)
-        exit_ = num_v / den_v
-        for u in range(count + 1):
-            if u == count:
-                entry = zero
-            else:
-                den_u = normals[u, 0] * dx + normals[u, 1] * dy
-                if den_u >= zero:
-                    continue
-                num_u = normals[u, 0] * (verts[u, 0] - ax) + normals[u, 1] * (verts[u, 1] - ay)
-                entry = num_u / den_u
-            for e in (exit_, one):
-                if abs(e - entry) <= _TIE * (abs(e) + abs(entry)) + 1e-30:
-                    fragile = True
-    if hit and index >= 0:
-        return lower, fragile
-    return np.float32(-1.0), fragile
-
-
-@numba.njit(cache=True)
-def _lidar(px, py, dxs, dys, v1x, v1y, v2x, v2y, nx, ny, boxes, verts, normals, counts, out, box2d):
-    """The walker's 10 lidar fractions against the terrain, as Box2D computes them.
-
-    Box2D's ray cast (b2World::RayCast with gymnasium's callback, which ignores the walker's
-    own fixtures and clips the ray at each terrain hit) ends with the smallest fraction ``t``
-    at which a terrain fixture is hit, or 1. Whether and where an edge is hit does not depend
-    on the order Box2D visits the fixtures in, so this replays b2EdgeShape::RayCast in float32
-    (the same operations in the same order) on every edge within the ray's x range. For a
-    polygon (hardcore's stumps, stairs and pits) Box2D's answer can depend on the order only
-    through near-ties (see :func:`_polygon_hit`); a ray that meets one sets ``box2d[i]`` and
-    is left to Box2D.
-
-    Args:
-        px, py: hull position (float32 values); dxs, dys: (10,) ray offsets (float64).
-        v1x, v1y, v2x, v2y: (m,) float32 edge vertices; nx, ny: their normals.
-        boxes: (k, 4) polygon bounding boxes (xmin, xmax, ymin, ymax); verts, normals:
-            (k, 8, 2) float32, as Box2D stores them; counts: (k,) vertices of each.
-        out: (10,) float32, written with the fractions. box2d: (10,) bool, written.
-
-    Returns:
-        The number of rays left to Box2D.
-    """
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    n_box2d = 0
-    margin = np.float32(0.01)
-    # The ray in a static body's frame: b2MulT(q, p - xf.p) with p = (0, 0), angle 0.
-    x, y = np.float32(px) - zero, np.float32(py) - zero
-    ax = one * x + zero * y
-    ay = -zero * x + one * y
-    for i in range(10):
-        x = np.float32(px + dxs[i]) - zero
-        y = np.float32(py + dys[i]) - zero
-        bx = one * x + zero * y
-        by = -zero * x + one * y
-        dx = bx - ax
-        dy = by - ay
-        lo_x, hi_x = min(ax, bx), max(ax, bx)
-        lo_y, hi_y = min(ay, by), max(ay, by)
-        best = one
-        for j in range(v1x.shape[0]):
-            if v2x[j] < lo_x - margin or v1x[j] > hi_x + margin:
-                continue
-            numerator = nx[j] * (v1x[j] - ax) + ny[j] * (v1y[j] - ay)
-            denominator = nx[j] * dx + ny[j] * dy
-            if denominator == zero:
-                continue
-            t = numerator / denominator
-            if t < zero or best < t:
-                continue
-            qx = ax + t * dx
-            qy = ay + t * dy
-            rx = v2x[j] - v1x[j]
-            ry = v2y[j] - v1y[j]
-            rr = rx * rx + ry * ry
-            if rr == zero:
-                continue
-            s = ((qx - v1x[j]) * rx + (qy - v1y[j]) * ry) / rr
-            if s < zero or one < s:
-                continue
-            best = t
-        box2d[i] = False
-        for k in range(boxes.shape[0]):
-            if (
-                boxes[k, 0] - margin > hi_x
-                or boxes[k, 1] + margin < lo_x
-                or boxes[k, 2] - margin > hi_y
-                or boxes[k, 3] + margin < lo_y
-            ):
-                continue
-            t, fragile = _polygon_hit(ax, ay, dx, dy, verts[k], normals[k], counts[k])
-            if fragile:
-                box2d[i] = True
-            if t >= zero and t < best:
-                best = t
-        out[i] = best
-        n_box2d += box2d[i]
-    return n_box2d
 
 
 class _Ray(Box2D.b2.rayCastCallback):
@@ -343,7 +192,8 @@ class FastWalker(FreshWorldWalker):
     * ``step`` (for float64 actions of shape (4,) with finite values; anything else goes to
       gymnasium's) is gymnasium's with the same arithmetic in the same order on Python
       floats, Box2D called through its SWIG functions, and the lidar computed by
-      :func:`_lidar` instead of 10 Box2D ray casts with a Python callback per fixture hit.
+      :func:`~src.tasks.jitkernels.lidar` instead of 10 Box2D ray casts with a Python
+      callback per fixture hit.
     * ``reset`` (when not rendering) builds the same bodies in the same order from the same
       random draws, without the drawing-only bookkeeping (colours, cloud and terrain
       polygons: the cloud draws are still taken from the generator), and drops the old world
@@ -362,6 +212,7 @@ class FastWalker(FreshWorldWalker):
         self._lidar_out = np.empty(10, np.float32)
         self._box2d = np.zeros(10, np.bool_)
         self._zeros = np.zeros(4)
+        self._kernels = kernels.load()
 
     # --- reset ---
 
@@ -389,7 +240,8 @@ class FastWalker(FreshWorldWalker):
         self._v1x, self._v1y, self._v2x, self._v2y = x[:-1], y[:-1], x[1:], y[1:]
         self._nx = np.empty(len(x) - 1, np.float32)
         self._ny = np.empty(len(x) - 1, np.float32)
-        _edge_normals(self._v1x, self._v1y, self._v2x, self._v2y, self._nx, self._ny)
+        self._kernels.edge_normals(self._v1x, self._v1y, self._v2x, self._v2y, self._nx, self._ny)
+        self._lidar = self._kernels.for_args("lidar", self._lidar_args(0.0, 0.0))
         return self.step(self._zeros)[0], {}
 
     @staticmethod
@@ -589,12 +441,9 @@ class FastWalker(FreshWorldWalker):
 
     # --- step ---
 
-    def lidar_fractions(self, px: float, py: float) -> list[float]:
-        """The 10 lidar fractions gymnasium's step computes with the hull at (px, py)
-        (float32 values): :func:`_lidar`, and Box2D's ray casts where it says so (or for all
-        rays if :attr:`box2d_lidar`)."""
-        out, box2d = self._lidar_out, self._box2d
-        n_box2d = _lidar(
+    def _lidar_args(self, px: float, py: float) -> tuple:
+        """The arguments of :func:`~src.tasks.jitkernels.lidar` for the hull at (px, py)."""
+        return (
             px,
             py,
             _RAY_DX,
@@ -609,9 +458,16 @@ class FastWalker(FreshWorldWalker):
             self._verts,
             self._normals,
             self._counts,
-            out,
-            box2d,
+            self._lidar_out,
+            self._box2d,
         )
+
+    def lidar_fractions(self, px: float, py: float) -> list[float]:
+        """The 10 lidar fractions gymnasium's step computes with the hull at (px, py)
+        (float32 values): :func:`~src.tasks.jitkernels.lidar`, and Box2D's ray casts where
+        it says so (or for all rays if :attr:`box2d_lidar`)."""
+        out, box2d = self._lidar_out, self._box2d
+        n_box2d = self._lidar(*self._lidar_args(px, py))
         fractions = out.tolist()
         if self.box2d_lidar:
             box2d[:] = True

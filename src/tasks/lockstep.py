@@ -2,8 +2,9 @@
 
 A :class:`LockstepTask` gives one environment per rollout; :func:`run` resets each with its
 rollout's seed and then, every step, evaluates the network for all live rollouts in one
-compiled call (:func:`forward_rows`, 2-3 us per rollout for a 100-node network, loop
-included) and steps each live environment in a Python loop (gymnasium envs are Python
+compiled call (:func:`src.tasks.jitkernels.forward_rows`, from :func:`src.tasks.kernels.load`:
+ahead-of-time compiled when built, else numba's JIT; 2-3 us per rollout for a 100-node
+network, loop included) and steps each live environment in a Python loop (gymnasium envs are Python
 objects; a Box2D step is ~200 us, so the loop is not what costs). A rollout whose network
 output is NaN or infinite ends with return ``-inf`` without stepping its environment again;
 a rollout whose environment says ``done`` leaves the live set. The returns are what running
@@ -20,65 +21,12 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 
-from ..core import activations, jitcache
 from ..core.network import Plan
-from . import Task
-
-_act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
-
-
-@numba.njit(cache=True)
-def forward_rows(
-    values, inputs, rows, weights, order, act, indptr, indices, coef, out_slots, out, clip
-):
-    """Evaluate the network for the batch rows ``rows``.
-
-    Args:
-        values: (n, n_nodes) scratch, one row per rollout.
-        inputs: (n, n_inputs) network inputs, one row per rollout.
-        rows: (k,) rollouts to evaluate.
-        weights: (n,) shared weight per rollout.
-        order, act, indptr, indices, out_slots: the plan's arrays.
-        coef: (n_edges,) per-edge coefficients.
-        out: (k, n_outputs) written with the outputs of ``rows`` in that order, clipped to
-            [-1, 1] if ``clip``.
-        clip: whether to clip the outputs.
-
-    Returns:
-        (k,) bool: whether all outputs of each row were finite (before clipping).
-    """
-    n_in = inputs.shape[1]
-    finite = np.ones(rows.shape[0], dtype=np.bool_)
-    for j in range(rows.shape[0]):
-        r = rows[j]
-        v = values[r]
-        v[0] = 1.0
-        for i in range(n_in):
-            v[1 + i] = inputs[r, i]
-        w = weights[r]
-        for i in range(order.shape[0]):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += coef[k] * v[indices[k]]
-            v[order[i]] = _act(act[i], w * s)
-        for o in range(out_slots.shape[0]):
-            x = v[out_slots[o]]
-            if not math.isfinite(x):
-                finite[j] = False
-            elif clip:
-                x = min(max(x, -1.0), 1.0)
-            out[j, o] = x
-    return finite
-
-
-# forward_rows inlines activations.apply_scalar: its cache must notice edits there too.
-jitcache.key_on_sources((forward_rows,), (Path(__file__), Path(activations.__file__)))
+from . import Task, kernels
 
 
 class LockstepTask(Task):
@@ -135,7 +83,7 @@ class LockstepTask(Task):
         return run(self, plan, weights, seeds, edge_coef)
 
     def warmup(self) -> None:
-        """Compile the network kernel (or load it from numba's cache) with a 2-step rollout."""
+        """Load the network kernel (:func:`src.tasks.kernels.load`) with a 2-step rollout."""
         steps, self.episode_steps = self.episode_steps, 2
         try:
             super().warmup()
@@ -168,22 +116,16 @@ def run(
         returns = np.zeros(n)
         live = np.arange(n)
         steps = 0
+        plan_args = (plan.order, plan.act, plan.indptr, plan.indices, coef, plan.output_slots)
+        call = (values, inputs, live, weights, *plan_args, out, task.clip_outputs)
+        # the arrays keep their types for the whole call (``live`` only shrinks): the
+        # ahead-of-time kernel's argument types are checked once, here
+        forward_rows = kernels.load().for_args("forward_rows", call)
         for _ in range(task.episode_steps):
             k = len(live)
             inputs[live] = task.observe(obs[live])
             finite = forward_rows(
-                values,
-                inputs,
-                live,
-                weights,
-                plan.order,
-                plan.act,
-                plan.indptr,
-                plan.indices,
-                coef,
-                plan.output_slots,
-                out,
-                task.clip_outputs,
+                values, inputs, live, weights, *plan_args, out, task.clip_outputs
             ).tolist()
             actions = task.actions(out[:k])
             keep = list(finite)

@@ -18,6 +18,7 @@ import pytest
 from harness import assert_same_run, descendants, launch, running, stats, wait_for
 
 from src.search import checkpoint
+from src.tasks import kernels
 
 pytestmark = pytest.mark.mpi
 
@@ -82,10 +83,10 @@ def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_pat
 
 
 #: Runs src.master like ``python -m``; at exit each rank writes which of the root's modules
-#: (argument parsing, checkpoints, reporters) it imported.
+#: (argument parsing, checkpoints, reporters) and of numba it imported.
 _MODULES_AT_EXIT = """
 import atexit, os, runpy, sys
-ROOT_ONLY = ("argparse", "h5py", "src.search.checkpoint", "src.search.reporters")
+ROOT_ONLY = ("argparse", "h5py", "src.search.checkpoint", "src.search.reporters", "numba")
 atexit.register(lambda: sys.stderr.write(
     f"modules {os.environ['PMI_RANK']} {[m for m in ROOT_ONLY if m in sys.modules]}\\n"))
 sys.argv = ["src.master", *sys.argv[1:]]
@@ -100,9 +101,25 @@ def test_worker_ranks_import_only_what_their_work_needs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     found = dict(re.findall(r"modules (\d) (\[.*\])", proc.stderr))
     assert sorted(found) == ["0", "1", "2"], proc.stderr
-    assert found["1"] == found["2"] == "[]"
+    assert found["1"] == found["2"] == "['numba']"  # the swing-up kernel is numba's JIT
     assert "h5py" in found["0"] and "src.search.checkpoint" in found["0"]
     serial = launch("-m", "src.master", *SMALL, "--generations", "2", "--out", str(tmp_path / "s"))
+    assert serial.returncode == 0, serial.stderr
+    assert_same_run(tmp_path / "run", tmp_path / "s")
+
+
+def test_biped_workers_do_not_import_numba_with_ahead_of_time_kernels(tmp_path):
+    """With the kernels built (``python -m src.tasks.kernels``), a biped worker runs its
+    rollouts without numba; the run is the serial one, bit for bit."""
+    kernels.build()
+    args = ["--task", "biped", "--pop-size", "4", "--seed", "2", "--generations", "2"]
+    args += ["--set", "episode_steps=60", "--set", "n_reps=1", "--set", "champion_reps=0"]
+    args += ["--quiet"]
+    proc = launch("-c", _MODULES_AT_EXIT, *args, "--out", str(tmp_path / "run"), mpi=3)
+    assert proc.returncode == 0, proc.stderr
+    found = dict(re.findall(r"modules (\d) (\[.*\])", proc.stderr))
+    assert found["1"] == found["2"] == "[]", proc.stderr
+    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "s"))
     assert serial.returncode == 0, serial.stderr
     assert_same_run(tmp_path / "run", tmp_path / "s")
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import grown_genome
 
 from src.core.network import compile_genome, forward
-from src.tasks import biped
+from src.tasks import biped, jitkernels
 from src.tasks.biped import Biped, Box2D, FastWalker, FreshWorldWalker, bw
 
 
@@ -110,7 +110,7 @@ def test_lidar_equals_box2d_ray_casts(hardcore):
             ours = env.lidar_fractions(px, py)
             assert ours == gymnasium_lidar(env.world, px, py), (seed, px, py)
             edges_only = np.empty(10, np.float32)
-            biped._lidar(
+            jitkernels.lidar(
                 px, py, biped._RAY_DX, biped._RAY_DY, env._v1x, env._v1y, env._v2x,
                 env._v2y, env._nx, env._ny, env._boxes[:0], env._verts, env._normals,
                 env._counts, edges_only, np.zeros(10, np.bool_),

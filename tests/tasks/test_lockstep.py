@@ -9,10 +9,10 @@ from conftest import grown_genome
 
 from src.core import activations, jitcache
 from src.core.network import compile_genome, forward
-from src.tasks import lockstep
+from src.tasks import jitkernels
 from src.tasks.biped import Biped
 from src.tasks.carracing import CarRacingTask
-from src.tasks.lockstep import forward_rows
+from src.tasks.jitkernels import forward_rows
 
 
 def test_forward_rows_equals_numpy_forward():
@@ -38,7 +38,7 @@ def test_forward_rows_cache_is_keyed_on_the_activations_source():
     """forward_rows inlines activations.apply_scalar: its numba cache stamp carries the digest
     of both files, so an edit to activations.py recompiles it instead of loading stale code."""
     stamp = forward_rows._cache._cache_file._source_stamp
-    digest = jitcache.source_digest((Path(lockstep.__file__), Path(activations.__file__)))
+    digest = jitcache.source_digest((Path(jitkernels.__file__), Path(activations.__file__)))
     assert isinstance(stamp, tuple) and stamp[1] == digest
 
 
