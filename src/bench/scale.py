@@ -15,7 +15,9 @@ Two measurements (method, figures and the projection to 1024 ranks: docs/mpi.md)
   (K - 1 workers: at K > 4 the root only dispatches). Measured time: from the first
   generation's progress line to the last's (generation 0 holds the start-up). Champion
   re-evaluations are off (``champion_reps = 0``): their memo makes a generation's reported
-  steps differ from the work done; with them on, the wall time is reported beside.
+  steps differ from the work done; with them on, the wall time is reported beside. Beside
+  the efficiency: the workers' CPU per work item (from each worker's first item to its stop,
+  :data:`src.parallel.mpi_executor.served`), which on 2 cores decides how many ranks fit.
 
 ``python -m src.bench scale`` runs both (``--quick``: fewer generations, 64 ranks only).
 """
@@ -33,13 +35,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
-#: Run src.master as ``python -m`` would, and report this rank's CPU seconds and peak RSS.
+#: Run src.master as ``python -m`` would, and report this rank's CPU seconds and peak RSS,
+#: and a worker's totals (:data:`src.parallel.mpi_executor.served`).
 _REPORTING = (
     "import atexit, os, resource, runpy, sys\n"
     "def report():\n"
     "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "    sys.stderr.write(f\"rusage {os.environ.get('PMI_RANK', '0')} "
-    '{u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss}\\n")\n'
+    "    rank = os.environ.get('PMI_RANK', '0')\n"
+    "    sys.stderr.write(f'rusage {rank} {u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss}\\n')\n"
+    "    ex = sys.modules.get('src.parallel.mpi_executor')\n"
+    "    if ex is not None and ex.served['items']:\n"
+    "        s = ex.served\n"
+    "        sys.stderr.write(f\"served {rank} {s['items']} {s['empty_polls']} {s['cpu']:.4f} \"\n"
+    "                         f\"{s['item_cpu']:.4f}\\n\")\n"
     "    sys.stderr.flush()\n"
     "atexit.register(report)\n"
     "sys.argv = ['src.master', *sys.argv[1:]]\n"
@@ -108,9 +116,19 @@ def startup(tasks: tuple[str, ...] = tuple(TINY_SETS), root: Path = ROOT, runs: 
 
 
 def emulate(
-    profile: str, n_ranks: int, pop: int, generations: int, extra: tuple[str, ...] = ()
+    profile: str,
+    n_ranks: int,
+    pop: int,
+    generations: int,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """One emulated search; returns work s, measured s, ideal s and efficiency (gens 1..G-1)."""
+    """One emulated search; returns work s, measured s, ideal s and efficiency (gens 1..G-1),
+    and the workers' CPU per work item (:func:`worker_costs`, every generation).
+
+    ``extra``: more command-line arguments (``--set split_rollouts=2``); ``env``: more
+    environment (``WANN_COSTMODEL_SCALE``).
+    """
     with tempfile.TemporaryDirectory(prefix="wann-bench-scale-") as tmp:
         cmd = [str(MPIEXEC), "-n", str(n_ranks), sys.executable, "-c", _REPORTING]
         cmd += ["--task", f"src.bench.costmodel:{profile}", "--seed", "1"]
@@ -125,6 +143,7 @@ def emulate(
             "OMP_NUM_THREADS": "1",
             "WANN_CORES_PER_NODE": str(n_ranks),
             "PYTHONPATH": str(ROOT),
+            **(env or {}),
         }
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -153,6 +172,26 @@ def emulate(
         "root_cpu": usage.get(0, float("nan")),
         "workers_cpu": sum(c for r, c in usage.items() if r),
         "wall": time.perf_counter() - started,
+        **worker_costs(err),
+    }
+
+
+def worker_costs(stderr: str) -> dict[str, float]:
+    """The workers' totals (``served`` lines of :data:`_REPORTING`) per work item.
+
+    ``items``: work items run; ``item_cpu_ms``: a worker's CPU per item from its first item
+    to the stop (start-up excluded; idle polls between generations included);
+    ``fn_cpu_ms``: of which in the item's function (building the task, compiling the
+    network, the rollouts); ``polls``: probes that found nothing, per item.
+    """
+    found = re.findall(r"served (\d+) (\d+) (\d+) ([0-9.]+) ([0-9.]+)", stderr)
+    items = sum(int(f[1]) for f in found)
+    per = 1e3 / max(1, items)
+    return {
+        "items": items,
+        "item_cpu_ms": sum(float(f[3]) for f in found) * per,
+        "fn_cpu_ms": sum(float(f[4]) for f in found) * per,
+        "polls": sum(int(f[2]) for f in found) / max(1, items),
     }
 
 
@@ -164,16 +203,18 @@ def emulated(quick: bool) -> None:
     print(f"\n### emulated ranks (sleeping cost-model workers), generations 1..{gens - 1}")
     print(
         "| costs | pop | ranks | work s/gen | ideal s/gen | measured s/gen | efficiency | "
-        "root CPU s (whole run) | workers' CPU s (whole run) |"
+        "root CPU s (whole run) | workers' CPU s (whole run) | items | "
+        "worker CPU ms/item (in fn) | empty polls/item |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for profile, pop, ranks in cases:
         r = emulate(profile, ranks, pop, gens)
         n = gens - 1
         print(
             f"| {profile} | {pop} | {ranks} | {r['work'] / n:.1f} | {r['ideal'] / n:.3f} | "
             f"{r['measured'] / n:.3f} | {r['efficiency']:.2f} | {r['root_cpu']:.1f} | "
-            f"{r['workers_cpu']:.1f} |"
+            f"{r['workers_cpu']:.1f} | {r['items']} | {r['item_cpu_ms']:.2f} "
+            f"({r['fn_cpu_ms']:.2f}) | {r['polls']:.1f} |"
         )
         sys.stdout.flush()
 

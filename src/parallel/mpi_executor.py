@@ -277,12 +277,19 @@ class MPIExecutor(Executor):
         self._sends = []
 
 
+#: This process's totals as a worker (:func:`serve`), for benchmarks (``src.bench.scale``):
+#: ``items`` (work items run), ``empty_polls`` (probes that found no message, each followed
+#: by a back-off sleep), ``cpu`` (CPU seconds from receiving the first work item to the
+#: stop: start-up and warm-up excluded) and ``item_cpu`` (of which running the items' ``fn``).
+served: dict[str, float] = {"items": 0, "empty_polls": 0, "cpu": 0.0, "item_cpu": 0.0}
+
+
 def serve(comm: Any = None) -> None:
     """A worker's life: run what the root sends until it sends :data:`TAG_STOP`.
 
     Waits for each message with a non-blocking probe and a backed-off sleep (no spinning).
     An exception from a work item propagates (wrap the caller in :func:`run_main`, which
-    aborts the job with the traceback).
+    aborts the job with the traceback). Counts what it does in :data:`served`.
     """
     MPI = mpi()
     comm = comm if comm is not None else MPI.COMM_WORLD
@@ -290,9 +297,11 @@ def serve(comm: Any = None) -> None:
     backoff = waiting_backoff(comm.Get_size(), root=False)
     hello = pickle.dumps((socket.gethostname(), node_cores()))
     sends = [comm.Isend([hello, MPI.BYTE], dest=0, tag=TAG_HELLO)]
+    first_item_cpu = None
     while True:
         msg = _probe(comm, 0, MPI.ANY_TAG, status)
         if msg is None:
+            served["empty_polls"] += 1
             backoff.sleep()
             continue
         backoff.reset()
@@ -309,11 +318,19 @@ def serve(comm: Any = None) -> None:
             sends.append(comm.Isend([pickle.dumps(None), MPI.BYTE], dest=0, tag=TAG_PONG))
         elif tag == TAG_WORK:
             index, fn, item = payload
-            data = pickle.dumps((index, fn(item)), protocol=pickle.HIGHEST_PROTOCOL)
+            started = time.process_time()
+            if first_item_cpu is None:
+                first_item_cpu = started
+            result = fn(item)
+            served["item_cpu"] += time.process_time() - started
+            served["items"] += 1
+            data = pickle.dumps((index, result), protocol=pickle.HIGHEST_PROTOCOL)
             sends = [r for r in sends if not r.Test()]
             sends.append(comm.Isend([data, MPI.BYTE], dest=0, tag=TAG_RESULT))
         else:
             raise RuntimeError(f"worker {comm.Get_rank()}: unknown message tag {tag}")
+    if first_item_cpu is not None:
+        served["cpu"] = time.process_time() - first_item_cpu
     _wait_all(sends)
 
 

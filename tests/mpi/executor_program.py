@@ -4,7 +4,8 @@ Test helper (not collected by pytest). Modes:
 
 * ``map``: the root maps :func:`uneven` (a few slow items among fast ones) over 60 items with
   :class:`src.parallel.MPIExecutor`; prints ``ok`` if the results equal the serial ones, in
-  order, then one line ``ranks r0 r1 ...`` (which rank computed each item).
+  order, then one line ``ranks r0 r1 ...`` (which rank computed each item); each worker
+  prints ``served RANK ITEMS CPU ITEM_CPU`` (:data:`src.parallel.mpi_executor.served`).
 * ``idle``: the root keeps every worker waiting for 1.5 s, then stops them; each worker
   prints ``idle-cpu RANK SECONDS``: the CPU time it used while waiting (polling must not spin).
 """
@@ -27,6 +28,13 @@ def main() -> int:
     if rank != 0:
         start = time.process_time()
         parallel.serve()
+        if mode == "map":
+            from src.parallel.mpi_executor import served
+
+            sys.stdout.write(
+                f"served {rank} {served['items']} {served['cpu']:.6f} {served['item_cpu']:.6f}\n"
+            )
+            sys.stdout.flush()
         if mode == "idle":
             # one write per line: with PYTHONUNBUFFERED print() writes text and newline
             # separately, and the launcher may interleave ranks' writes

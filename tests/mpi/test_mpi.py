@@ -233,6 +233,12 @@ def test_dynamic_scheduling_returns_results_in_order_within_the_cores():
     workers = set(ranks) - {0}
     assert 0 in ranks and workers
     assert len(workers) <= max(1, (os.cpu_count() or 1) - 1)
+    # each worker counted the items it ran and the CPU they took (src.bench.scale reports it)
+    served = re.findall(r"served (\d+) (\d+) ([0-9.]+) ([0-9.]+)", proc.stdout)
+    items = {int(rank): int(n) for rank, n, _, _ in served}
+    assert sorted(items) == [1, 2, 3]
+    assert {w: items[w] for w in workers} == {w: ranks.count(w) for w in workers}
+    assert all(float(cpu) >= float(in_fn) > 0 for _, n, cpu, in_fn in served if int(n))
 
 
 def test_sigusr1_to_mpiexec_checkpoints_the_last_generation_and_exits_99(tmp_path):
