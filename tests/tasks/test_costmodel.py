@@ -4,6 +4,7 @@ measured episode durations, as pure functions of (network, weight, seed)."""
 from __future__ import annotations
 
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -44,3 +45,41 @@ def test_costmodel_is_a_task_by_module_factory_name():
     assert (task.n_inputs, task.n_outputs) == (24, 4)
     biped = [costmodel.RESET_S + s * costmodel.STEP_S for row in costmodel.BIPED_STEPS for s in row]
     assert min(biped) > 0.005 and max(biped) < 0.3  # 37 .. 1600 steps
+
+
+@pytest.mark.parametrize("profile", ["biped", "mnist"])
+def test_costmodel_draws_are_the_crcs_of_weight_seed_and_network(profile, monkeypatch):
+    """Durations and returns are the CRCs defined in src.bench.costmodel, byte for byte: the
+    cheap form (one struct-packed key per rollout) keeps every emulated run's results."""
+    monkeypatch.setenv("WANN_COSTMODEL_SCALE", "0")  # no sleeping
+    task = getattr(costmodel, profile)(None)
+    rng = np.random.default_rng(1)
+    plan = compile_genome(initial_genome(task.n_inputs, task.n_outputs, 0.5, rng))
+    weights = rng.uniform(-2, 2, 50)
+    seeds = rng.integers(0, 2**32, 50, dtype=np.int64)
+    network = zlib.crc32(
+        plan.indices.tobytes(),
+        zlib.crc32(
+            plan.indptr.tobytes(),
+            zlib.crc32(plan.act.tobytes(), zlib.crc32(plan.order.tobytes())),
+        ),
+    )
+    keys = [
+        np.float64(w).tobytes() + np.int64(s).tobytes() + network.to_bytes(4, "little")
+        for w, s in zip(weights, seeds)
+    ]
+    expected = np.array([zlib.crc32(k + b"r") / 2**32 + 0.01 * len(plan.indices) for k in keys])
+    returns, micros = task.rollouts(plan, weights, seeds)
+    assert np.array_equal(returns, expected)
+    assert micros == 0
+    unscaled = costmodel.CostModel(task.name, task.n_inputs, task.n_outputs, profile)
+    unscaled.scale = 1.0
+    _, micros = unscaled.rollouts(plan, weights[:3], seeds[:3])
+    picks = [zlib.crc32(k) for k in keys[:3]]
+    if profile == "biped":
+        steps = [costmodel.BIPED_STEPS[network % 10][p % 6] for p in picks]
+        want = [round((costmodel.RESET_S + n * costmodel.STEP_S) * 1e6) for n in steps]
+    else:
+        want = [round(costmodel.MNIST_ROLLOUT_S[network % 19] * 1e6)] * 3
+    assert micros == sum(want)
+    assert [task.duration_us(network, w, s) for w, s in zip(weights[:3], seeds[:3])] == [0] * 3
