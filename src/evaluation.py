@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -133,6 +134,18 @@ def rollout_weights(config: WannConfig, generation: int, stream: int) -> np.ndar
     return w_flat
 
 
+@lru_cache(maxsize=16)
+def _rollout_inputs(config: WannConfig, generation: int, stream: int) -> tuple[np.ndarray, ...]:
+    """(weights, seeds) of a genome's weight-major rollouts (read-only): the same for every
+    genome of a generation, so a worker computes them once per generation, not per item.
+    Tasks get copies (writeable, as always: a numba kernel compiles anew for read-only ones)."""
+    seeds = rollout_seeds(config.seed, generation, config.n_reps, stream)
+    w_flat = rollout_weights(config, generation, stream)
+    s_flat = np.tile(seeds, len(config.weights))
+    w_flat.flags.writeable = s_flat.flags.writeable = False
+    return w_flat, s_flat
+
+
 def evaluate(request: EvalRequest) -> EvalResult:
     """Run every rollout of every genome in the request.
 
@@ -143,20 +156,19 @@ def evaluate(request: EvalRequest) -> EvalResult:
     start = time.perf_counter()
     config = request.config
     task = make_task(config)
-    weights = np.asarray(config.weights, dtype=np.float64)
-    seeds = rollout_seeds(config.seed, request.generation, config.n_reps, request.stream)
-    w_flat = rollout_weights(config, request.generation, request.stream)
-    s_flat = np.tile(seeds, len(weights))
+    w_flat, s_flat = _rollout_inputs(config, request.generation, request.stream)
     genomes = unpack(request.genomes)
     if request.rollouts is not None:
         lo, hi = request.rollouts
-        r, n = task.rollouts(compile_genome(genomes[0]), w_flat[lo:hi], s_flat[lo:hi])
+        plan = compile_genome(genomes[0])
+        r, n = task.rollouts(plan, w_flat[lo:hi].copy(), s_flat[lo:hi].copy())
         return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi))
-    returns = np.empty((len(genomes), len(weights), config.n_reps))
+    n_weights = len(config.weights)
+    returns = np.empty((len(genomes), n_weights, config.n_reps))
     steps = 0
     for i, genome in enumerate(genomes):
-        r, n = task.rollouts(compile_genome(genome), w_flat, s_flat)
-        returns[i] = r.reshape(len(weights), config.n_reps)
+        r, n = task.rollouts(compile_genome(genome), w_flat.copy(), s_flat.copy())
+        returns[i] = r.reshape(n_weights, config.n_reps)
         steps += n
     return EvalResult(returns, steps, time.perf_counter() - start)
 

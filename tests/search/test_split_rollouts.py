@@ -10,8 +10,19 @@ import pytest
 
 from src import parallel
 from src.config import WannConfig
-from src.evaluation import EvalRequest, evaluate, gather_returns, rollout_slices
+from src.core.network import compile_genome
+from src.evaluation import (
+    CHAMPION_STREAM,
+    EvalRequest,
+    _rollout_inputs,
+    evaluate,
+    gather_returns,
+    rollout_seeds,
+    rollout_slices,
+    rollout_weights,
+)
 from src.search import loop
+from src.tasks import make_task
 
 
 @pytest.mark.parametrize(("n", "pieces"), [(24, 1), (24, 5), (24, 24), (24, 99), (7, 3)])
@@ -115,3 +126,28 @@ def test_automatic_slices_for_many_workers_equal_whole_genomes():
     assert [g.key() for g in whole.population] == [g.key() for g in sliced.population]
     assert whole.best_info == sliced.best_info
     assert [h["env_steps"] for h in whole.history] == [h["env_steps"] for h in sliced.history]
+
+
+@pytest.mark.parametrize("sets", [{}, {"weight_jitter": 0.3}, {"weight_sampling": "stratified"}])
+def test_evaluate_reuses_a_generations_rollout_inputs_with_the_same_returns(sets):
+    """A worker computes a generation's rollout weights and seeds once (a cache, read-only)
+    and hands each task fresh copies: interleaved generations and streams, slices and whole
+    genomes give the returns of rollouts on freshly computed weights and seeds."""
+    config = _config(**sets)
+    genome = loop.initial_state(config).population[0]
+    task = make_task(config)
+
+    def fresh(generation, stream):
+        w = rollout_weights(config, generation, stream)
+        s = np.tile(rollout_seeds(config.seed, generation, config.n_reps, stream), 6)
+        return task.rollouts(compile_genome(genome), w, s)[0]
+
+    for generation, stream in [(1, 0), (2, 0), (0, CHAMPION_STREAM), (1, 0), (2, 0)]:
+        want = fresh(generation, stream)
+        whole = evaluate(EvalRequest.of(config, generation, [genome], stream))
+        assert np.array_equal(whole.returns.ravel(), want)
+        part = evaluate(EvalRequest.of(config, generation, [genome], stream, rollouts=(3, 9)))
+        assert np.array_equal(part.returns.ravel(), want[3:9])
+    assert not np.array_equal(fresh(1, 0), fresh(2, 0))  # a stale entry would show
+    w_flat, s_flat = _rollout_inputs(config, 1, 0)
+    assert not w_flat.flags.writeable and not s_flat.flags.writeable
