@@ -36,7 +36,9 @@ def oversubscribed(size: int, environ: Mapping[str, str] | None = None) -> bool:
     """Whether this node runs more ranks than it has cores.
 
     Ranks on this node: ``MPI_LOCALNRANKS`` (MPICH's hydra) or ``OMPI_COMM_WORLD_LOCAL_SIZE``
-    (Open MPI), else the whole communicator; cores: ``os.cpu_count()``.
+    (Open MPI), else the whole communicator; cores: ``os.cpu_count()``, the real ones even
+    when ``WANN_CORES_PER_NODE`` says more (an emulation of a larger node whose ranks sleep
+    instead of computing: they still share the real cores, so idle ones back off far).
     """
     env = os.environ if environ is None else environ
     local = env.get("MPI_LOCALNRANKS") or env.get("OMPI_COMM_WORLD_LOCAL_SIZE") or ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -47,6 +48,23 @@ def test_backoff_grows_to_its_cap_and_resets():
     assert b.delay == 1e-4
     b.reset()
     assert b.delay == 1e-6
+
+
+def test_emulated_cores_still_poll_as_oversubscribed(monkeypatch):
+    """WANN_CORES_PER_NODE=128 on a smaller machine lets 128 ranks hold work (the scale
+    bench), but they share the real cores: idle workers must back off to the oversubscribed
+    cap (50 ms), not poll every 0.25 ms as if each had a core."""
+    from src.parallel.mpi_executor import CORES_ENV, node_cores
+
+    cores = os.cpu_count() or 1
+    ranks = 2 * cores + 2
+    env = {"MPI_LOCALNRANKS": str(ranks), CORES_ENV: str(ranks)}
+    monkeypatch.setenv(CORES_ENV, str(ranks))
+    assert node_cores() == ranks  # the executor's slots follow the emulated cores
+    assert parallel.oversubscribed(ranks, env)  # the polling follows the real ones
+    assert parallel.waiting_backoff(ranks, root=False).cap == 0.05
+    assert parallel.waiting_backoff(ranks, root=True).cap == 0.0005
+    assert not parallel.oversubscribed(cores, {"MPI_LOCALNRANKS": str(cores)})
 
 
 # Environments seen with Slurm 22.05 + the MPICH wheel in a 2-task allocation (docs/mpi.md).
