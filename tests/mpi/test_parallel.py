@@ -67,6 +67,30 @@ def test_emulated_cores_still_poll_as_oversubscribed(monkeypatch):
     assert not parallel.oversubscribed(cores, {"MPI_LOCALNRANKS": str(cores)})
 
 
+def _polls(backoff: parallel.Backoff, seconds: float) -> int:
+    """How many sleeps ``backoff`` takes to wait ``seconds`` (its delays, without sleeping)."""
+    polls, waited, delay = 0, 0.0, backoff.first
+    while waited < seconds:
+        waited, polls = waited + delay, polls + 1
+        delay = min(backoff.cap, delay * backoff.factor)
+    return polls
+
+
+def test_an_oversubscribed_worker_waits_with_few_polls_and_notices_work_soon(monkeypatch):
+    """Each empty poll wakes a sleeping rank (~40 us of CPU on a shared core): a worker
+    waiting for the root's answer (a few ms) or for the next generation polls a few times,
+    and still notices work within 25 % of its wait or 0.5 ms; the root stays prompt."""
+    ranks = 2 * (os.cpu_count() or 1) + 2
+    monkeypatch.setenv("MPI_LOCALNRANKS", str(ranks))
+    worker = parallel.waiting_backoff(ranks, root=False)
+    assert _polls(worker, 0.003) <= 5 and _polls(worker, 0.05) <= 16
+    assert worker.first <= 0.0005 and worker.factor <= 1.25 and worker.cap <= 0.05
+    root = parallel.waiting_backoff(ranks, root=True)
+    assert root.first <= 50e-6 and root.cap <= 0.0005
+    monkeypatch.setenv("MPI_LOCALNRANKS", "1")  # a core each: everyone polls within 0.25 ms
+    assert parallel.waiting_backoff(ranks, root=False).cap <= 0.00025
+
+
 # Environments seen with Slurm 22.05 + the MPICH wheel in a 2-task allocation (docs/mpi.md).
 BATCH = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_PROCID": "0"}
 SRUN = {**BATCH, "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "2"}
