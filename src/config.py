@@ -33,6 +33,7 @@ CHOICES = {
     "weight_sampling": WEIGHT_SAMPLING,
     "champion_weights": CHAMPION_WEIGHTS,
     "mnist_preprocess": ("project", "reference"),  # src.tasks.mnist.PREPROCESSING
+    "breeding": ("root", "workers"),  # src.search.loop.breed
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
 #: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
@@ -139,6 +140,14 @@ class WannConfig:
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
+    breeding: str = _f(
+        "root",
+        "who mutates the children: 'root' (the root, from the search RNG, in order) or "
+        "'workers' (the rank that evaluates a child, from its own RNG seeded by (seed, "
+        "generation, child index), with node ids and innovation numbers reserved per index): "
+        "the root's serial work shrinks to ranking and tournaments; a different, equally "
+        "valid search than 'root' for the same seed, and the same at any number of ranks",
+    )
     split_rollouts: int = _f(
         0,
         "work items each genome's rollouts are cut into; 0 = automatic (the last 2 "

@@ -11,6 +11,13 @@ over the weight-major list of ``len(weights) * n_reps`` rollouts), so that more 
 genomes all have work; :func:`gather_returns` joins the slices again. A rollout's return
 depends only on (network, weight, seed) (the task contract, ``src.tasks.Task``), so a split
 genome's returns are bit-identical to an unsplit one's.
+
+With ``breeding = "workers"`` a request may also name, per genome, the index of a child to
+breed from it (``children``): the evaluating rank then mutates that parent into the child
+(:func:`breed_child`, a pure function of the parent, (seed, generation, index) and the
+generation's base of node ids and innovation numbers) and evaluates the child; the result
+carries each child as a small edit of its parent (:func:`src.core.genome.edit_of`) and its
+key, from which the root rebuilds it.
 """
 
 from __future__ import annotations
@@ -23,13 +30,18 @@ import numpy as np
 
 from .config import WannConfig
 from .core import weights as shared_weights
-from .core.genome import pack, unpack
+from .core.genome import Genome, Innovations, edit_of, pack, unpack
 from .core.network import compile_genome
-from .tasks import make_task
+from .core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD, mutate
+from .tasks import activation_pool, make_task
 
 #: Rollout seed streams: the search's (one set per generation) and the champion's (one set
 #: for the whole run, so candidates from different generations meet the same episodes).
 SEARCH_STREAM, CHAMPION_STREAM = 0, 1
+#: Third entropy word of a child's RNG (``[seed, generation, BREED_TAG, index]``): no other
+#: draw of a run uses it there (rollouts: ``[seed, generation(, stream)]``; weights:
+#: third word 2 or 3, or last word 4).
+BREED_TAG = 5
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,8 @@ class EvalRequest:
     genomes: dict[str, np.ndarray]
     stream: int = SEARCH_STREAM
     rollouts: tuple[int, int] | None = None
+    children: tuple[int, ...] | None = None
+    innovations: tuple[int, int] = (0, 0)
 
     @classmethod
     def of(
@@ -60,10 +74,14 @@ class EvalRequest:
         genomes: list,
         stream: int = 0,
         rollouts: tuple[int, int] | None = None,
+        children: tuple[int, ...] | None = None,
+        innovations: tuple[int, int] = (0, 0),
     ) -> EvalRequest:
         if rollouts is not None and len(genomes) != 1:
             raise ValueError(f"a slice of rollouts is of one genome, not {len(genomes)}")
-        return cls(config, generation, pack(genomes), stream, rollouts)
+        if children is not None and len(children) != len(genomes):
+            raise ValueError(f"{len(children)} child indices for {len(genomes)} genomes")
+        return cls(config, generation, pack(genomes), stream, rollouts, children, innovations)
 
     @property
     def n_genomes(self) -> int:
@@ -78,14 +96,18 @@ class EvalResult:
         returns: (n_genomes, n_weights, n_reps) episode returns; -inf where a network gave NaN/inf.
             For a slice of rollouts: (1, stop - start), in rollout order.
         env_steps: environment steps simulated.
-        busy_seconds: time the evaluating rank spent on this request.
+        busy_seconds: time the evaluating rank spent on this request (breeding included).
         rollouts: the request's slice, ``None`` for every rollout.
+        children: with the request's ``children``: per genome ``None`` (evaluated as sent)
+            or ``(edit, key)`` of the child bred and evaluated in its place
+            (:func:`src.core.genome.apply_edit` rebuilds it from the parent).
     """
 
     returns: np.ndarray
     env_steps: int
     busy_seconds: float
     rollouts: tuple[int, int] | None = None
+    children: tuple[tuple[np.ndarray, bytes] | None, ...] | None = None
 
 
 def rollout_seeds(seed: int, generation: int, n_reps: int, stream: int = 0) -> np.ndarray:
@@ -158,11 +180,22 @@ def evaluate(request: EvalRequest) -> EvalResult:
     task = make_task(config)
     w_flat, s_flat = _rollout_inputs(config, request.generation, request.stream)
     genomes = unpack(request.genomes)
+    made = None
+    if request.children is not None:
+        made = []
+        for i, index in enumerate(request.children):
+            if index < 0:
+                made.append(None)
+                continue
+            child = breed_child(config, request.generation, index, genomes[i], request.innovations)
+            made.append((edit_of(genomes[i], child), child.key()))
+            genomes[i] = child
+        made = tuple(made)
     if request.rollouts is not None:
         lo, hi = request.rollouts
         plan = compile_genome(genomes[0])
         r, n = task.rollouts(plan, w_flat[lo:hi].copy(), s_flat[lo:hi].copy())
-        return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi))
+        return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi), made)
     n_weights = len(config.weights)
     returns = np.empty((len(genomes), n_weights, config.n_reps))
     steps = 0
@@ -170,7 +203,53 @@ def evaluate(request: EvalRequest) -> EvalResult:
         r, n = task.rollouts(compile_genome(genome), w_flat.copy(), s_flat.copy())
         returns[i] = r.reshape(n_weights, config.n_reps)
         steps += n
-    return EvalResult(returns, steps, time.perf_counter() - start)
+    return EvalResult(returns, steps, time.perf_counter() - start, None, made)
+
+
+def child_rng(seed: int, generation: int, index: int) -> np.random.Generator:
+    """The RNG of the child at ``index`` of generation ``generation``'s population
+    (``breeding = "workers"``): a pure function of its arguments, whoever breeds it."""
+    return np.random.default_rng(np.random.SeedSequence([seed, generation, BREED_TAG, index]))
+
+
+def child_innovations(base: tuple[int, int], index: int) -> Innovations:
+    """The node ids and innovation numbers reserved for the child at ``index``: from
+    ``base`` (the run's counters when the generation was bred), ``index`` blocks of
+    :data:`~src.core.variation.NEW_NODES_PER_CHILD` ids and
+    :data:`~src.core.variation.NEW_INNOVATIONS_PER_CHILD` numbers on."""
+    return Innovations(
+        base[0] + NEW_NODES_PER_CHILD * index, base[1] + NEW_INNOVATIONS_PER_CHILD * index
+    )
+
+
+def breed_child(
+    config: WannConfig, generation: int, index: int, parent: Genome, base: tuple[int, int]
+) -> Genome:
+    """Child ``index`` of generation ``generation``, one mutation of ``parent``
+    (``breeding = "workers"``).
+
+    Its draws come from :func:`child_rng` and its new node ids and innovation numbers from
+    its reserved block (:func:`child_innovations`), so it depends on (config, generation,
+    index, parent, base) only: not on the rank that breeds it, nor on what was bred before.
+    """
+    innovations = child_innovations(base, index)
+    first = Innovations(innovations.next_node_id, innovations.next_innovation)
+    child, _ = mutate(
+        parent,
+        child_rng(config.seed, generation, index),
+        innovations,
+        config.mutation_probs,
+        activation_pool(config, make_task(config)),
+        config.connect_outputs,
+        config.add_connection,
+        config.mutation_no_op,
+    )
+    if (
+        innovations.next_node_id - first.next_node_id > NEW_NODES_PER_CHILD
+        or innovations.next_innovation - first.next_innovation > NEW_INNOVATIONS_PER_CHILD
+    ):
+        raise RuntimeError("a mutation took more node ids or innovations than reserved")
+    return child
 
 
 def rollout_slices(n_rollouts: int, pieces: int) -> list[tuple[int, int]]:

@@ -225,6 +225,11 @@ def change_activation(
     return genome.replace(node_act=acts)
 
 
+#: At most this many node ids and innovation numbers one :func:`mutate` call takes from its
+#: :class:`~src.core.genome.Innovations` (add_node: one node, two connections); breeding on
+#: the workers reserves that many per child (``src.evaluation.breed_child``).
+NEW_NODES_PER_CHILD, NEW_INNOVATIONS_PER_CHILD = 1, 2
+
 #: Values of ``add_connection_rule`` and ``no_op`` in :func:`mutate`.
 ADD_CONNECTION_RULES = ("acyclic", "layered")
 NO_OP_RULES = ("redraw", "clone")

@@ -15,6 +15,13 @@ One generation::
 All randomness of the search comes from ``state.rng`` on the root; rollouts use seeds derived
 from (seed, generation, rep). So a run is a pure function of its config, whatever the number
 of ranks, and a checkpointed state resumes bit for bit.
+
+Who mutates (``breeding``): with ``"root"`` the root breeds each child from ``state.rng``
+and the run's counters, one after another. With ``"workers"`` the root only ranks and runs
+the tournaments (``state.rng``, as before) and sends each child's parent and index; the rank
+that evaluates the child breeds it first (:func:`src.evaluation.breed_child`: its own RNG
+from (seed, generation, index), node ids and innovation numbers reserved per index) and
+sends back a small edit. Both are pure functions of the config; they are different searches.
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ from typing import Any
 import numpy as np
 
 from ..config import WannConfig
-from ..core.genome import Genome, Innovations, initial_genome
+from ..core.genome import Genome, Innovations, apply_edit, initial_genome
 from ..core.ranking import rank_population, tournament
-from ..core.variation import mutate
+from ..core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD, mutate
 from ..evaluation import (
     CHAMPION_STREAM,
     EvalRequest,
     EvalResult,
+    breed_child,
     evaluate,
     gather_returns,
     objectives,
@@ -134,24 +142,51 @@ def rankable(objs: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Offspring:
+    """A child still to be bred (``breeding = "workers"``): by the rank that evaluates it.
+
+    Attributes:
+        parent: the tournament winner it is a one-mutation copy of.
+        index: its position in the new population (selects its RNG and reserved ids).
+        generation: the generation it belongs to.
+        base: the run's (next node id, next innovation) when the generation was bred.
+    """
+
+    parent: Genome
+    index: int
+    generation: int
+    base: tuple[int, int]
+
+    def make(self, config: WannConfig) -> Genome:
+        """The child, bred here (what the evaluating rank does)."""
+        return breed_child(config, self.generation, self.index, self.parent, self.base)
+
+
 def next_population(state: SearchState) -> list[Genome]:
-    """Rank the evaluated population and build the next one (consumes ``state.rng``)."""
-    return list(breed(state))
+    """Rank the evaluated population and build the next one (consumes ``state.rng``).
+
+    With ``breeding = "workers"`` the children are bred here, as a worker would.
+    """
+    return [g if isinstance(g, Genome) else g.make(state.config) for g in breed(state)]
 
 
-def breed(state: SearchState) -> Iterator[Genome]:
+def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     """The next population one genome at a time: the elites, then each child as it is made.
 
     Lazy, so the search can send the first genomes out for evaluation while it still breeds
     the rest (``evaluate_population(state, executor, breed(state))``). Ranking and
     tournaments happen at the first ``next()``; ``state.rng`` is drawn from exactly as by
-    :func:`next_population`. The parents and objectives are taken now.
+    :func:`next_population`. The parents and objectives are taken now. With ``breeding =
+    "workers"`` each child is an :class:`Offspring` (its parent and index) instead, and the
+    run's counters move on by one reserved block per population slot at the first ``next()``.
     """
     config, pop, rng, objs = state.config, list(state.population), state.rng, state.objectives
     assert objs is not None
     innovations = state.innovations
+    generation = state.generation + 1
 
-    def genomes() -> Iterator[Genome]:
+    def genomes() -> Iterator[Genome | Offspring]:
         ranks = rank_population(
             rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
         )
@@ -161,6 +196,13 @@ def breed(state: SearchState) -> Iterator[Genome]:
         n_elite = min(int(math.floor(config.elite_ratio * n)), n)
         winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
         yield from (pop[i] for i in order[:n_elite])
+        if config.breeding == "workers":
+            base = (innovations.next_node_id, innovations.next_innovation)
+            innovations.next_node_id += NEW_NODES_PER_CHILD * n
+            innovations.next_innovation += NEW_INNOVATIONS_PER_CHILD * n
+            for index, i in enumerate(winners.tolist(), start=n_elite):
+                yield Offspring(pop[i], index, generation, base)
+            return
         pool = activation_pool(config, make_task(config))
         for i in winners.tolist():
             child, _ = mutate(
@@ -179,7 +221,9 @@ def breed(state: SearchState) -> Iterator[Genome]:
 
 
 def evaluate_population(
-    state: SearchState, executor: Executor, population: Iterable[Genome] | None = None
+    state: SearchState,
+    executor: Executor,
+    population: Iterable[Genome | Offspring] | None = None,
 ) -> tuple[np.ndarray, int, int, float]:
     """Evaluate each distinct genome once; returns (objectives, distinct, env_steps, busy s).
 
@@ -190,13 +234,19 @@ def evaluate_population(
     on the genome and the generation's seeds only. Items hold about as many rollouts as
     :func:`src.parallel.item_rollouts` says (sized with the last generation's cost per
     rollout); below one genome, genomes are cut into slices of rollouts.
+
+    An :class:`Offspring` goes out as its parent and index: the evaluating rank breeds and
+    evaluates the child, and the child is rebuilt here from the edit that comes back. Its
+    twins are only known then, so every such child is rolled out (``distinct`` counts it).
     """
     config = state.config
     source = state.population if population is None else population
     expected = len(state.population) if population is None else config.pop_size
-    members: list[Genome] = []
-    keys: list[bytes] = []
+    members: list[Genome | Offspring] = []
+    keys: list[bytes | None] = []
     first: dict[bytes, int] = {}
+    evaluated: list[int] = []  # member of each evaluated row, in request order
+    base = (0, 0)
     n_rollouts = len(config.weights) * config.n_reps
     n_workers, seconds = executor.n_workers, state.rollout_seconds
 
@@ -207,51 +257,93 @@ def evaluate_population(
             return want
         return min(want, max(1, item_rollouts(left * n_rollouts, n_workers, seconds) // n_rollouts))
 
+    def request(chunk: list[Genome], children: list[int], **kw: Any) -> EvalRequest:
+        """A work item; ``children`` only when it breeds some (the root mode's are as before)."""
+        if not any(i >= 0 for i in children):
+            return EvalRequest.of(config, state.generation, chunk, **kw)
+        return EvalRequest.of(
+            config, state.generation, chunk, children=tuple(children), innovations=base, **kw
+        )
+
     def requests() -> Iterator[EvalRequest]:
+        nonlocal base
         chunk: list[Genome] = []
+        children: list[int] = []
         want = chunk_genomes(expected)
-        for genome in source:
-            members.append(genome)
-            keys.append(genome.key())
-            if keys[-1] in first:
-                continue
-            first[keys[-1]] = len(members) - 1
+        for entry in source:
+            members.append(entry)
+            if isinstance(entry, Offspring):
+                if entry.generation != state.generation:
+                    raise ValueError(
+                        f"a child of generation {entry.generation} in generation {state.generation}"
+                    )
+                genome, index, base = entry.parent, entry.index, entry.base
+                keys.append(None)
+            else:
+                genome, index = entry, -1
+                keys.append(genome.key())
+                if keys[-1] in first:
+                    continue
+                first[keys[-1]] = len(members) - 1
+            evaluated.append(len(members) - 1)
             # distinct genomes still to come, this one included (guessed as below)
-            here = max(1, round((expected - len(members) + 1) * len(first) / len(members)))
+            here = max(1, round((expected - len(members) + 1) * len(evaluated) / len(members)))
             pieces = rollout_pieces(here, n_rollouts, n_workers, config.split_rollouts, seconds)
             if pieces > 1:  # slices of this genome's rollouts, after the chunk before it
                 if chunk:
-                    yield EvalRequest.of(config, state.generation, chunk)
-                    chunk = []
+                    yield request(chunk, children)
+                    chunk, children = [], []
                 for part in rollout_slices(n_rollouts, pieces):
-                    yield EvalRequest.of(config, state.generation, [genome], rollouts=part)
+                    yield request([genome], [index], rollouts=part)
                 continue
             chunk.append(genome)
+            children.append(index)
             if len(chunk) >= want:
-                yield EvalRequest.of(config, state.generation, chunk)
-                chunk = []
+                yield request(chunk, children)
+                chunk, children = [], []
                 # distinct genomes still to come, guessed from the share of duplicates so far
-                left = max(1, round((expected - len(members)) * len(first) / len(members)))
+                left = max(1, round((expected - len(members)) * len(evaluated) / len(members)))
                 want = chunk_genomes(left)
         if chunk:
-            yield EvalRequest.of(config, state.generation, chunk)
+            yield request(chunk, children)
 
     results: list[EvalResult] = executor.map(evaluate, requests())
-    state.population = members
     rollouts = sum(r.returns.size for r in results)
     state.rollout_seconds = sum(r.busy_seconds for r in results) / max(1, rollouts)
-    distinct = list(first.values())
     returns = gather_returns(results, len(config.weights), config.n_reps)
-    by_key = {keys[i]: returns[j] for j, i in enumerate(distinct)}
-    all_returns = np.stack([by_key[k] for k in keys])
-    conns = np.array([g.n_connections for g in members])
+    row_of = {m: j for j, m in enumerate(evaluated)}
+    if len(first) < len(evaluated):  # children bred where they were evaluated
+        for m, made in zip(evaluated, _children_made(results)):
+            entry = members[m]
+            if isinstance(entry, Offspring):
+                assert made is not None, "a child came back without its edit"
+                members[m] = apply_edit(entry.parent, *made)
+                keys[m] = made[1]
+    state.population = [g for g in members if isinstance(g, Genome)]
+    assert len(state.population) == len(members)
+    rows = [row_of[m] if m in row_of else row_of[first[k]] for m, k in enumerate(keys)]
+    all_returns = returns[rows]
+    conns = np.array([g.n_connections for g in state.population])
     objs = objectives(all_returns, conns)
     return (
         objs,
-        len(distinct),
+        len(evaluated),
         sum(r.env_steps for r in results),
         sum(r.busy_seconds for r in results),
     )
+
+
+def _children_made(results: list[EvalResult]) -> Iterator[tuple[np.ndarray, bytes] | None]:
+    """Per evaluated row of ``results`` (slices joined), its child's ``(edit, key)`` or None."""
+    for res in results:
+        if res.rollouts is not None:
+            if res.rollouts[0] == 0:  # a genome's first slice; the others made the same child
+                yield res.children[0] if res.children is not None else None
+            continue
+        if res.children is None:
+            yield from [None] * len(res.returns)
+        else:
+            yield from res.children
 
 
 def _update_best(state: SearchState, executor: Executor) -> int:
