@@ -82,6 +82,53 @@ def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_pat
     assert_same_run(tmp_path / "serial", tmp_path / "split")
 
 
+#: breeding = "workers" on a small MNIST search: pop 16, batches of 100 images.
+WORKERS_MNIST = [
+    "--task",
+    "mnist256",
+    "--pop-size",
+    "16",
+    "--seed",
+    "2",
+    "--set",
+    "batch_size=100",
+    "--set",
+    "breeding='workers'",
+    "--quiet",
+]
+
+
+def test_workers_breeding_at_three_and_six_ranks_equals_serial(tmp_path):
+    """Children bred by whichever rank evaluates them: 3 ranks (the root evaluates too) and
+    6 (it only dispatches) give the serial run, bit for bit."""
+    args = [*SMALL, "--generations", "4", "--set", "breeding='workers'"]
+    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    for n in (3, 6):
+        proc = launch("-m", "src.master", *args, "--out", str(tmp_path / f"n{n}"), mpi=n)
+        assert proc.returncode == 0, proc.stderr
+        assert_same_run(tmp_path / "serial", tmp_path / f"n{n}")
+    root = launch("-m", "src.master", *SMALL, "--generations", "4", "--out", str(tmp_path / "r"))
+    assert root.returncode == 0, root.stderr
+    assert stats(tmp_path / "r") != stats(tmp_path / "serial")  # another search
+
+
+def test_workers_breeding_on_mnist_resumed_on_three_ranks_equals_serial(tmp_path):
+    out, reference = tmp_path / "resumed", tmp_path / "straight"
+    first = launch(
+        "-m", "src.master", *WORKERS_MNIST, "--generations", "2", "--out", str(out), mpi=3
+    )
+    assert first.returncode == 0, first.stderr
+    resumed = launch("-m", "src.master", "--resume", str(out), "--generations", "4", mpi=3)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = launch(
+        "-m", "src.master", *WORKERS_MNIST, "--generations", "4", "--out", str(reference)
+    )
+    assert whole.returncode == 0, whole.stderr
+    assert_same_run(out, reference)
+    assert int(stats(out)[-1]["generation"]) == 3
+
+
 #: Runs src.master like ``python -m``; at exit each rank writes which of the root's modules
 #: (argument parsing, checkpoints, reporters) and of numba it imported.
 _MODULES_AT_EXIT = """
