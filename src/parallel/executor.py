@@ -47,11 +47,19 @@ class Executor(abc.ABC):
     n_ranks: int = 1
 
     @abc.abstractmethod
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """``[fn(item) for item in items]``, wherever the executor runs them, in item order.
 
         ``fn`` must be a module-level function (pickled by reference) and, like the items,
-        mean the same in every process. ``items`` may be a lazy iterator.
+        mean the same in every process. ``items`` may be a lazy iterator. ``on_result(i,
+        result)``, if given, is called in this process as each result arrives (in any
+        order), so the caller can digest results while the workers still evaluate (the
+        search rebuilds children bred on the workers).
         """
 
     def describe(self) -> str:

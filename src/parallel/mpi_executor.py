@@ -246,7 +246,12 @@ class MPIExecutor(Executor):
         self._deferred.start()
         self._join_deferred()
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """``[fn(item) for item in items]``, evaluated across the ranks, in item order.
 
         ``fn`` must be picklable by reference (a module-level function) and, like the
@@ -257,9 +262,11 @@ class MPIExecutor(Executor):
         self._check_open()
         if not self.workers:
             self.flush()
-            return [fn(item) for item in items]
+            from .serial import SerialExecutor
+
+            return SerialExecutor().map(fn, items, on_result)
         self._join_deferred()  # the previous map's: a checkpoint lags one generation at most
-        return _MapRun(self, fn, items).run()
+        return _MapRun(self, fn, items, on_result).run()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -343,8 +350,15 @@ class _MapRun:
     root included) waiting for it.
     """
 
-    def __init__(self, ex: MPIExecutor, fn: Callable[[Any], Any], items: Iterable[Any]) -> None:
-        self.ex, self.fn = ex, fn
+    def __init__(
+        self,
+        ex: MPIExecutor,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> None:
+        self.ex, self.fn, self.on_result = ex, fn, on_result
+        self.arrived: list[int] = []  # results not yet given to on_result
         self.source = iter(items)
         self.fetched: list[Any] = []
         self.results: dict[int, Any] = {}
@@ -410,6 +424,7 @@ class _MapRun:
                 raise RuntimeError(f"root: unexpected message tag {tag} from rank {worker}")
             index, result = payload
             self.results[index] = result
+            self.arrived.append(index)
             self.held[worker] -= 1
             if self.held[worker] == 0:
                 del self.held[worker]
@@ -417,6 +432,13 @@ class _MapRun:
                 ex._busy[node] -= 1
                 ex._idle[node].append(worker)
         return got
+
+    def digest(self) -> None:
+        """Give the results that arrived to ``on_result``."""
+        arrived, self.arrived = self.arrived, []
+        if self.on_result is not None:
+            for index in arrived:
+                self.on_result(index, self.results[index])
 
     def run(self) -> list[Any]:
         ex, stats = self.ex, self.ex.stats
@@ -441,11 +463,14 @@ class _MapRun:
             if got:
                 self.dispatch()
             stats["comm_seconds"] += time.perf_counter() - t0
+            self.digest()  # after the dispatch: no worker waits for it
             if ex.evaluate_on_root and self.available():
                 index = self.next_item
                 self.next_item += 1
                 item, self.fetched[index] = self.fetched[index], None
                 self.results[index] = self.fn(item)
+                if self.on_result is not None:
+                    self.on_result(index, self.results[index])
                 stats["root_items"] += 1
                 backoff.reset()
             elif not self.exhausted:

@@ -156,7 +156,12 @@ class PoolExecutor(Executor):
     def flush(self) -> None:
         self._deferred.flush()
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         self._check_open()
         self._deferred.join()  # the previous map's deferred calls
         source = enumerate(items)
@@ -200,6 +205,8 @@ class PoolExecutor(Executor):
                 idle.append(conn)
                 if kind == "result":
                     results[index] = payload
+                    if on_result is not None:
+                        on_result(index, payload)
                 elif kind == "error":
                     # let the busy workers finish their items (their replies must not reach
                     # the next map), then raise with the worker's traceback

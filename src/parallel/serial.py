@@ -19,10 +19,20 @@ class SerialExecutor(Executor):
     def describe(self) -> str:
         return "1 process"
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         if self._closed:
             raise RuntimeError("SerialExecutor is closed")
-        return [fn(item) for item in items]
+        results = []
+        for i, item in enumerate(items):
+            results.append(fn(item))
+            if on_result is not None:
+                on_result(i, results[-1])
+        return results
 
     def close(self) -> None:
         self._closed = True

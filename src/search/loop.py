@@ -246,6 +246,7 @@ def evaluate_population(
     keys: list[bytes | None] = []
     first: dict[bytes, int] = {}
     evaluated: list[int] = []  # member of each evaluated row, in request order
+    bred: list[list[int]] = []  # per work item: the members whose children it bred
     base = (0, 0)
     n_rollouts = len(config.weights) * config.n_reps
     n_workers, seconds = executor.n_workers, state.rollout_seconds
@@ -257,8 +258,11 @@ def evaluate_population(
             return want
         return min(want, max(1, item_rollouts(left * n_rollouts, n_workers, seconds) // n_rollouts))
 
-    def request(chunk: list[Genome], children: list[int], **kw: Any) -> EvalRequest:
-        """A work item; ``children`` only when it breeds some (the root mode's are as before)."""
+    def request(chunk: list[Genome], children: list[int], who: list[int], **kw: Any) -> EvalRequest:
+        """A work item of the genomes of members ``who``; ``children`` (the index of each
+        genome's child, -1: none) only when it breeds some (root breeding's are as before)."""
+        first_slice = kw.get("rollouts") is None or kw["rollouts"][0] == 0
+        bred.append(who if first_slice else [])
         if not any(i >= 0 for i in children):
             return EvalRequest.of(config, state.generation, chunk, **kw)
         return EvalRequest.of(
@@ -269,6 +273,7 @@ def evaluate_population(
         nonlocal base
         chunk: list[Genome] = []
         children: list[int] = []
+        who: list[int] = []
         want = chunk_genomes(expected)
         for entry in source:
             members.append(entry)
@@ -291,36 +296,44 @@ def evaluate_population(
             pieces = rollout_pieces(here, n_rollouts, n_workers, config.split_rollouts, seconds)
             if pieces > 1:  # slices of this genome's rollouts, after the chunk before it
                 if chunk:
-                    yield request(chunk, children)
-                    chunk, children = [], []
+                    yield request(chunk, children, who)
+                    chunk, children, who = [], [], []
                 for part in rollout_slices(n_rollouts, pieces):
-                    yield request([genome], [index], rollouts=part)
+                    yield request([genome], [index], [len(members) - 1], rollouts=part)
                 continue
             chunk.append(genome)
             children.append(index)
+            who.append(len(members) - 1)
             if len(chunk) >= want:
-                yield request(chunk, children)
-                chunk, children = [], []
+                yield request(chunk, children, who)
+                chunk, children, who = [], [], []
                 # distinct genomes still to come, guessed from the share of duplicates so far
                 left = max(1, round((expected - len(members)) * len(evaluated) / len(members)))
                 want = chunk_genomes(left)
         if chunk:
-            yield request(chunk, children)
+            yield request(chunk, children, who)
 
-    results: list[EvalResult] = executor.map(evaluate, requests())
+    def rebuild(item: int, result: EvalResult) -> None:
+        """Rebuild the children an item bred (as its result arrives: the workers are busy)."""
+        if result.children is None:
+            return
+        for m, made in zip(bred[item], result.children):
+            entry = members[m]
+            if made is not None and isinstance(entry, Offspring):
+                members[m] = apply_edit(entry.parent, *made)
+                keys[m] = made[1]
+
+    if config.breeding == "workers":
+        results: list[EvalResult] = executor.map(evaluate, requests(), rebuild)
+    else:  # as before: executors written without on_result still serve
+        results = executor.map(evaluate, requests())
     rollouts = sum(r.returns.size for r in results)
     state.rollout_seconds = sum(r.busy_seconds for r in results) / max(1, rollouts)
     returns = gather_returns(results, len(config.weights), config.n_reps)
     row_of = {m: j for j, m in enumerate(evaluated)}
-    if len(first) < len(evaluated):  # children bred where they were evaluated
-        for m, made in zip(evaluated, _children_made(results)):
-            entry = members[m]
-            if isinstance(entry, Offspring):
-                assert made is not None, "a child came back without its edit"
-                members[m] = apply_edit(entry.parent, *made)
-                keys[m] = made[1]
     state.population = [g for g in members if isinstance(g, Genome)]
-    assert len(state.population) == len(members)
+    if len(state.population) != len(members):
+        raise RuntimeError("a child bred on a worker never came back")
     rows = [row_of[m] if m in row_of else row_of[first[k]] for m, k in enumerate(keys)]
     all_returns = returns[rows]
     conns = np.array([g.n_connections for g in state.population])
@@ -331,19 +344,6 @@ def evaluate_population(
         sum(r.env_steps for r in results),
         sum(r.busy_seconds for r in results),
     )
-
-
-def _children_made(results: list[EvalResult]) -> Iterator[tuple[np.ndarray, bytes] | None]:
-    """Per evaluated row of ``results`` (slices joined), its child's ``(edit, key)`` or None."""
-    for res in results:
-        if res.rollouts is not None:
-            if res.rollouts[0] == 0:  # a genome's first slice; the others made the same child
-                yield res.children[0] if res.children is not None else None
-            continue
-        if res.children is None:
-            yield from [None] * len(res.returns)
-        else:
-            yield from res.children
 
 
 def _update_best(state: SearchState, executor: Executor) -> int:
