@@ -64,10 +64,14 @@ def compile_genome(genome: Genome) -> Plan:
     :func:`src.core.genome.topological_order`, so only the outputs and hidden nodes are
     ordered (Kahn's algorithm with the same tie-break, the smallest position first, hence
     the same order); the nodes that reach an output are found by walking edges backwards
-    from the outputs. Compiled (:func:`src.core.plan_jit.plan_arrays`, imported here so
-    that importing this module does not import numba).
+    from the outputs. Compiled (:func:`src.core.plan_jit.plan_arrays`, through
+    :func:`src.tasks.kernels.load`: built ahead of time with the lockstep kernels when
+    there, else numba's JIT; imported here so that importing this module does not import
+    numba).
     """
-    from .plan_jit import plan_arrays
+    from ..tasks.kernels import load
+
+    plan_arrays = load().plan_arrays
 
     en = np.flatnonzero(genome.conn_enabled)
     ends = genome.positions(np.concatenate((genome.conn_src[en], genome.conn_dst[en])))

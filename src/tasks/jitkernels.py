@@ -4,7 +4,9 @@
 :func:`edge_normals` and :func:`lidar` are FastWalker's lidar (:mod:`src.tasks.biped`). The
 callers get them through :func:`src.tasks.kernels.load`, which prefers the same functions
 compiled ahead of time (no numba import, no cache loading at start-up) and falls back to
-this module. Only this module imports numba for them.
+this module. Only this module imports numba for them. :func:`plan_arrays` (the compiled
+core of :func:`src.core.network.compile_genome`, every task's) is built with them, so that a
+worker compiling networks does not import numba either.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numba
 import numpy as np
 
 from ..core import activations, jitcache
+from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
 
 _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 

@@ -46,13 +46,19 @@ from ..core import jitcache
 
 HERE = Path(__file__).resolve().parent
 #: Every file whose code the kernels compile (as keyed in :mod:`src.tasks.jitkernels`).
-SOURCES = (HERE / "jitkernels.py", HERE.parent / "core" / "activations.py")
+SOURCES = (
+    HERE / "jitkernels.py",
+    HERE.parent / "core" / "activations.py",
+    HERE.parent / "core" / "plan_jit.py",
+    HERE.parent / "core" / "genome.py",  # INPUT, OUTPUT: constants plan_jit compiles in
+)
 #: Where :func:`build` writes the module and :func:`load` looks for it (as numba's cache).
 DEFAULT_DIR = HERE / "__pycache__"
 
 # One argument: a scalar (its numba type) or an array (dtype, ndim, written by the kernel).
 _F8, _I8, _F4, _B1 = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.float32), np.dtype(bool)
-_CODE = {_F8: "f8", _I8: "i8", _F4: "f4", _B1: "b1"}
+_I1 = np.dtype(np.int8)
+_CODE = {_F8: "f8", _I8: "i8", _F4: "f4", _B1: "b1", _I1: "i1"}
 Arg = tuple[np.dtype, int, bool] | str
 
 #: Each kernel: (numba return type, argument types) of its ahead-of-time compilation.
@@ -91,6 +97,17 @@ SIGNATURES: dict[str, tuple[str, tuple[Arg, ...]]] = {
             (_B1, 1, True),  # box2d
         ),
     ),
+    "plan_arrays": (
+        "Tuple((b1, i8[::1], i8[::1], i8[::1], i8[::1]))",
+        (
+            "i8",  # n
+            "i8",  # first
+            (_I1, 1, False),  # kinds
+            (_I8, 1, False),  # src
+            (_I8, 1, False),  # dst
+            (_I8, 1, False),  # en
+        ),
+    ),
 }
 
 
@@ -119,7 +136,7 @@ def module_path(directory: Path = DEFAULT_DIR) -> Path:
 
 
 class Kernels:
-    """The three kernels, from one source. ``ahead_of_time``: whether from the built module.
+    """The kernels, from one source. ``ahead_of_time``: whether from the built module.
 
     Each attribute takes any arguments the JIT kernel takes; the ahead-of-time ones check
     their argument types on every call (a few microseconds). :meth:`for_args` gives the
@@ -137,6 +154,7 @@ class Kernels:
     forward_rows: Callable[..., np.ndarray]
     edge_normals: Callable[..., None]
     lidar: Callable[..., int]
+    plan_arrays: Callable[..., tuple[Any, ...]]
 
     def for_args(self, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
         """Kernel ``name`` for calls whose arrays have the types of those in ``args``
