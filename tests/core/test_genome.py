@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from conftest import grown_genome
@@ -74,3 +76,14 @@ def test_genome_arrays_are_read_only():
     g = initial_genome(2, 1, 1.0, np.random.default_rng(0))
     with pytest.raises(ValueError):
         g.conn_enabled[0] = False
+
+
+def test_to_json_is_compact_valid_json_that_round_trips():
+    extra = {"task": "mnist256", "generation": 7, "mean_reward": 0.1 + 0.2, "note": 'a "b"'}
+    for g in [grown_genome(5, 1, n, seed=n) for n in (0, 3, 20)] + [grown_genome(256, 10, 60, 1)]:
+        text = g.to_json(**extra)
+        assert "\n" not in text and ", " not in text
+        data = json.loads(text)
+        assert data == {**extra, **g.to_dict()}
+        assert list(data)[: len(extra)] == list(extra)
+        assert Genome.from_dict(data) == g
