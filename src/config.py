@@ -139,6 +139,12 @@ class WannConfig:
         "'reference' (the authors' code: bilinear resize to 16x16, deskew about row 8)",
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
+    checkpoint_every: int = _f(
+        1,
+        "write a checkpoint after every this many generations (and after the last one and "
+        "on a stop signal); a resume recomputes the generations after the newest checkpoint",
+        min=1,
+    )
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
     breeding: str = _f(
         "root",

@@ -79,9 +79,10 @@ outputs in --out DIR:
 one folder, one run: --out refuses a folder holding run files; a second launch or --resume of
   a running folder exits 2 naming the holder; a dead holder's lock is taken over (same host:
   at once; another host: after WANN_LOCK_STALE_S, default 300 s, without heartbeat).
-checkpoints: DIR/checkpoints/gen_NNNNNN.h5 after every generation (newest keep_checkpoints
-  kept). --resume DIR goes on from the newest usable one of this run, bit-identical to a run
-  that was never stopped. SIGTERM/SIGUSR1: checkpoint after the current generation, exit 99
+checkpoints: DIR/checkpoints/gen_NNNNNN.h5 after every checkpoint_every generations (default
+  1) and the last (newest keep_checkpoints kept). --resume DIR goes on from the newest usable
+  one of this run (recomputing the generations after it), bit-identical to a run that was
+  never stopped. SIGTERM/SIGUSR1: checkpoint after the current generation, exit 99
   ("requeue me"); Ctrl-C: the same, exit 130; a second Ctrl-C stops at once.
 
 exit codes: 0 done, 1 unexpected error, 2 bad input (nothing written) or folder in use,
@@ -322,24 +323,40 @@ def search_in_folder(
     more: Sequence[loop.Reporter] = (),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> loop.SearchState:
-    """:func:`src.search.loop.run` with the run folder's files: stats.csv and
-    best_genome.json (rewritten from ``state`` first, so a resume drops the rows written after
-    its checkpoint), the reporters ``more``, and a checkpoint after every generation (under
-    MPI written while the workers evaluate the next one; the last one is flushed here).
+    """:func:`src.search.loop.run` with the run folder's files: stats.csv, best_genome.json
+    and history/ (rewritten from ``state`` first, so a resume drops what was written after its
+    checkpoint), the reporters ``more``, and a checkpoint after generation g when
+    ``(g + 1) % checkpoint_every == 0``, after the last generation and after the one a stop
+    signal ends the run on (under MPI written while the workers evaluate the next one; the
+    last one is flushed here). A generation not checkpointed costs the root nothing here (no
+    snapshot, no write); a kill before the next checkpoint means the resumed run recomputes
+    it, identically.
 
     Raises:
         src.search.files.WriteFailed: a run file could not be written (disk full ...).
         src.search.runlock.RunLockError: the folder is no longer this run's.
     """
+    # the generation of the newest checkpoint: a resumed state is one
+    saved = [state.generation if state.objectives is not None else None]
+
+    def save(s: loop.SearchState) -> None:
+        executor.defer(checkpoint.save, loop.snapshot(s), out, run_id, lock.verify)
+        saved[0] = s.generation
+
+    def on_generation(s: loop.SearchState) -> None:
+        done = s.generation + 1
+        if done % s.config.checkpoint_every == 0 or done >= s.config.generations or should_stop():
+            save(s)
+
     state = loop.run(
         state,
         executor,
         [reporters.StatsFiles(out, guard=lock.verify), *more],
-        on_generation=lambda s: executor.defer(
-            checkpoint.save, loop.snapshot(s), out, run_id, lock.verify
-        ),
+        on_generation=on_generation,
         should_stop=should_stop,
     )
+    if state.objectives is not None and saved[0] != state.generation:
+        save(state)  # a stop signal that came between on_generation and the loop's poll
     executor.flush()  # the last checkpoint
     return state
 

@@ -50,6 +50,18 @@ def record(run_dir: Path, state: SearchState) -> Path | None:
     return target
 
 
+def drop_after(run_dir: Path, generation: int) -> None:
+    """Remove the files of generations after ``generation`` (-1: all of them): a resume from
+    the checkpoint of ``generation`` recomputes those generations and writes them again."""
+    for p in (Path(run_dir) / FOLDER).glob(f"{PREFIX}*.json"):
+        try:
+            later = int(p.stem[len(PREFIX) :]) > generation
+        except ValueError:
+            continue
+        if later:
+            p.unlink(missing_ok=True)
+
+
 def read(run_dir: Path) -> list[tuple[int, Genome, dict[str, Any]]]:
     """(generation, champion, its other JSON fields) per file in ``RUN/history``, in
     generation order; unreadable files are left out."""

@@ -65,13 +65,16 @@ class StatsFiles(Reporter):
 
     def start(self, state: SearchState, where: str = "") -> None:
         """Write stats.csv afresh from ``state.history`` (a header only for a new run), and
-        best_genome.json if there is a champion, atomically.
+        best_genome.json if there is a champion, atomically; remove the history/ files of
+        generations after ``state``'s.
 
-        On a resume this drops the rows a killed run appended after its last checkpoint, so
-        the rows the resumed run appends do not duplicate them.
+        On a resume this drops the rows a killed run appended after its last checkpoint (with
+        ``checkpoint_every > 1`` there may be several), so the rows the resumed run appends do
+        not duplicate them, and nothing is left from generations it recomputes.
         """
         self.guard()
         files.write_atomically(self.out_dir / "stats.csv", stats_text(state.history).encode())
+        history.drop_after(self.out_dir, state.generation if state.objectives is not None else -1)
         if state.best is not None:
             self.write_best(state)
 

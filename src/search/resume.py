@@ -5,8 +5,9 @@ The config comes from the checkpoint. Flags given with ``--resume`` (``--generat
 unless ``force`` (``--force-config``). Keys that never alter results:
 
 * ``generations``: how long to go on (extending a run is the point of resuming);
-* ``keep_checkpoints``, ``chunk_genomes`` and ``split_rollouts`` (evaluation is chunked,
-  results are not), ``data_dir`` (where the same MNIST files are read from).
+* ``keep_checkpoints``, ``checkpoint_every`` (how often the same states are saved),
+  ``chunk_genomes`` and ``split_rollouts`` (evaluation is chunked, results are not),
+  ``data_dir`` (where the same MNIST files are read from).
 
 What the run resolved beyond its config, its activation pool and the software version
 (:mod:`src.search.provenance`), must also be what this code resolves: a difference is refused
@@ -28,7 +29,14 @@ from .loop import SearchState
 
 #: Config keys that may differ on resume without changing any result.
 NEUTRAL_KEYS = frozenset(
-    {"generations", "keep_checkpoints", "chunk_genomes", "split_rollouts", "data_dir"}
+    {
+        "generations",
+        "keep_checkpoints",
+        "checkpoint_every",
+        "chunk_genomes",
+        "split_rollouts",
+        "data_dir",
+    }
 )
 #: Keys never changed on resume, even with ``force``.
 FIXED_KEYS = frozenset({"task"})
