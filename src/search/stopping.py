@@ -8,8 +8,9 @@ process, and ``kill -USR1`` on the ``mpiexec`` launcher, ``scancel --signal`` or
 it, so a signal arriving in the middle of a checkpoint write cannot corrupt it, and a second
 SIGTERM or SIGUSR1 changes nothing.
 
-Only the root acts on it: the search loop polls :func:`requested` right after each generation's
-checkpoint is written, returns, and ``src.master`` exits with :func:`exit_code`. Workers keep
+Only the root acts on it: the search loop polls :func:`requested` right after each generation
+(and its checkpoint when ``checkpoint_every`` says so; a stop always checkpoints the generation
+just finished), returns, and ``src.master`` exits with :func:`exit_code`. Workers keep
 serving until the root shuts them down.
 """
 
