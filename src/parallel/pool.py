@@ -25,6 +25,7 @@ import multiprocessing
 import signal
 import traceback
 from collections.abc import Callable, Iterable
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -45,7 +46,8 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
 
 def _serve(conn: Connection) -> None:
     """A worker process: run what the parent sends until it says stop or goes away."""
-    # Started with the stop signals ignored (see PoolExecutor.__init__); keep it so.
+    # Started with the stop signals blocked (see PoolExecutor.__init__): ignore them, then
+    # unblock (a pending one is discarded).
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
@@ -92,12 +94,18 @@ class PoolExecutor(Executor):
         self._deferred = DeferredCalls()
         self._closed = False
         self._broken = False  # a worker died: close() only stops the others
-        # The workers start with the stop signals ignored (a disposition that survives exec,
-        # so a signal during their interpreter's start-up cannot kill them). Meanwhile the
-        # signals are blocked here, so one that comes for the parent stays pending and
-        # reaches its own handler when the mask is restored.
+        # The workers start with the stop signals blocked (a signal mask survives fork and
+        # exec), so one that comes during their interpreter's start-up stays pending until
+        # _serve ignores it (a pending signal set to SIG_IGN is discarded) and unblocks. The
+        # parent's disposition is left alone: one that comes for the parent meanwhile is
+        # recorded by its handler (at once, by another thread, or when the mask is restored).
+        # Before, the parent set SIG_IGN for the while, and a SIGTERM then was lost (taken by
+        # another of its threads, or discarded when pending): the run went on to its end.
+        # multiprocessing's resource tracker is started first because starting it unblocks
+        # SIGINT and SIGTERM in this thread (resource_tracker.ensure_running).
+        if start_method != "fork":
+            resource_tracker.ensure_running()
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
         try:
             for i in range(workers):
                 parent, child = ctx.Pipe()
@@ -109,8 +117,6 @@ class PoolExecutor(Executor):
                 self._conns.append(parent)
                 self._procs.append(proc)
         finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def describe(self) -> str:
