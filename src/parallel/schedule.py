@@ -55,9 +55,11 @@ def item_rollouts(remaining: int, n_workers: int, rollout_seconds: float = 0.0) 
     Guided self-scheduling with a finer divisor: ``ceil(remaining / (ITEMS_PER_WORKER *
     n_workers))``, because rollout costs are skewed (a biped genome that stands for 1600
     steps costs 10x one that falls at once, and its rollouts alike): an item must be short
-    beside a worker's share of the generation, not half of it. Once a rollout's mean cost
-    ``rollout_seconds`` is known (the previous generation's), no item is made shorter than
-    :data:`MIN_ITEM_SECONDS`, so cheap tasks (swing-up, MNIST) keep few messages.
+    beside a worker's share of the generation, not half of it. Once a rollout's cost
+    ``rollout_seconds`` is known (the previous generation's costliest item's, per rollout:
+    :func:`src.search.loop.costliest_rollout`), no item is made shorter than
+    :data:`MIN_ITEM_SECONDS` at that cost, so cheap tasks (swing-up, MNIST) keep few
+    messages while skewed ones (biped) get single-rollout items at the end.
     """
     size = math.ceil(remaining / (ITEMS_PER_WORKER * max(1, n_workers)))
     if rollout_seconds > 0:

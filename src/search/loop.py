@@ -92,9 +92,23 @@ class SearchState:
     #: memo of champion re-evaluations, genome key -> (score, env steps); never checkpointed:
     #: the same genome always gets the same score (fixed seeds), so it only saves time
     champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
-    #: mean seconds a rollout took in the last evaluation (0 before one); sizes work items
-    #: only (:func:`src.parallel.item_rollouts`), never checkpointed
+    #: seconds a rollout took in the last evaluation's costliest work item (its busy time
+    #: over its rollouts; 0 before one): sizes work items only
+    #: (:func:`src.parallel.item_rollouts`), never checkpointed
     rollout_seconds: float = field(default=0.0, repr=False)
+
+
+def costliest_rollout(results: Iterable[EvalResult]) -> float:
+    """Seconds per rollout of the costliest work item (busy time / rollouts), 0 if none.
+
+    The floor on an item's length (:data:`src.parallel.schedule.MIN_ITEM_SECONDS`) is judged
+    by it, not by the mean: with skewed costs (biped: most episodes fall within 150 steps, a
+    walker's last 1600, 6-7x the mean) a floor of a few mean rollouts makes the last items of
+    a generation several walker rollouts long, and the generation waits for them (simulated
+    at 127 workers, pop 480: 0.87 of ideal with the mean, 0.96 with this; docs/mpi.md). With
+    even costs (swing-up, MNIST) the two agree and items stay as few.
+    """
+    return max((r.busy_seconds / r.returns.size for r in results if r.returns.size), default=0.0)
 
 
 def snapshot(state: SearchState) -> SearchState:
@@ -327,8 +341,7 @@ def evaluate_population(
         results: list[EvalResult] = executor.map(evaluate, requests(), rebuild)
     else:  # as before: executors written without on_result still serve
         results = executor.map(evaluate, requests())
-    rollouts = sum(r.returns.size for r in results)
-    state.rollout_seconds = sum(r.busy_seconds for r in results) / max(1, rollouts)
+    state.rollout_seconds = costliest_rollout(results)
     returns = gather_returns(results, len(config.weights), config.n_reps)
     row_of = {m: j for j, m in enumerate(evaluated)}
     state.population = [g for g in members if isinstance(g, Genome)]

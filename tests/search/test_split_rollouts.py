@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from src import parallel
+from src.bench import costmodel
 from src.config import WannConfig
 from src.core.network import compile_genome
 from src.evaluation import (
@@ -51,6 +52,50 @@ def test_pieces_follow_guided_self_scheduling_below_one_genome():
     assert parallel.rollout_pieces(10, 24, 1, split=6) == 6  # forced
     assert parallel.rollout_pieces(10, 4, 1, split=6) == 4
     assert parallel.rollout_pieces(480, 24, 1023, split=1) == 1  # never
+
+
+def test_the_floor_is_judged_by_the_costliest_item():
+    def result(busy, n):
+        return loop.EvalResult(returns=np.zeros((1, n)), env_steps=0, busy_seconds=busy)
+
+    # items of 12 rollouts at 20 ms and one walker slice of 6 at 260 ms a rollout
+    results = [result(0.24, 12), result(0.24, 12), result(1.56, 6), result(0.0, 0)]
+    assert loop.costliest_rollout(results) == pytest.approx(0.26)
+    assert loop.costliest_rollout([]) == 0.0
+    # so the last genomes of a skewed generation go out as single rollouts ...
+    assert parallel.rollout_pieces(3, 24, 127, rollout_seconds=0.26) == 24
+    # ... where the mean (39 ms) would have kept items of 3 walker rollouts (0.8 s)
+    assert parallel.rollout_pieces(3, 24, 127, rollout_seconds=0.039) == 8
+
+
+def _makespan(items, workers):
+    """Greedy list scheduling: each item to the first worker free (what the executor does
+    when workers always hold their next item)."""
+    free = [0.0] * workers
+    for cost in items:
+        i = min(range(workers), key=free.__getitem__)
+        free[i] += cost
+    return max(free)
+
+
+def test_skewed_costs_leave_a_short_tail_with_the_costliest_floor():
+    # the cost model's biped episodes (src.bench.costmodel: measured lengths of 10 initial
+    # genomes x 6 weights, 3 of the 10 with 1600-step walkers): pop 480 x 24 rollouts on
+    # 127 workers
+    rng = np.random.default_rng(1)
+    rows = rng.integers(10, size=(480, 1))
+    steps = np.array(costmodel.BIPED_STEPS)[rows, rng.integers(6, size=(480, 24))]
+    costs = costmodel.RESET_S + steps * costmodel.STEP_S
+
+    def efficiency(per_rollout):
+        items = []
+        for g in range(480):
+            pieces = parallel.rollout_pieces(480 - g, 24, 127, rollout_seconds=per_rollout)
+            items += [costs[g, a:b].sum() for a, b in rollout_slices(24, pieces)]
+        return costs.sum() / 127 / _makespan(items, 127)
+
+    # the floor at the mean cost left a tail of items of several walker rollouts
+    assert efficiency(costs.max()) > max(0.93, efficiency(costs.mean()) + 0.03)
 
 
 def _config(**kw):
