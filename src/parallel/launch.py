@@ -20,11 +20,49 @@ from typing import Any
 
 _MPI: Any = None
 
+#: MPICH's cells for small messages between the ranks of a node (ch4's POSIX shared memory):
+#: each rank sends from its own pool, ``MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS`` cells of
+#: 8 kB (64 by default), and a cell comes back only when its receiver has taken the message.
+IQUEUE_CELLS = "MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS"
+#: MPICH's own default and the most this module asks for (8 MB of cells per rank).
+IQUEUE_DEFAULT, IQUEUE_MAX = 64, 1024
+
+
+def iqueue_cells(environ: Mapping[str, str] | None = None) -> int | None:
+    """Cells a rank's pool needs so the root never waits for one, or ``None`` for the default.
+
+    The root keeps a queued work item at every worker (one running, one queued), and a queued
+    item sits in one of the root's cells until its worker, busy with the running one, takes
+    it. With more local workers than cells the root's further sends wait inside MPICH until
+    a cell comes back, and reach their workers tens of milliseconds late: with 128 ranks on
+    one node (emulated, docs/mpi.md) 40 % of the queued items arrived 6 ms or more after
+    their worker was ready, and a tenth over 60 ms, costing ~10 % of the workers' time. So:
+    two cells per rank on this node plus a margin, as a power of two, between MPICH's 64 and
+    :data:`IQUEUE_MAX`. Ranks on the node: ``MPI_LOCALNRANKS`` (hydra), else
+    ``SLURM_STEP_NUM_TASKS`` / ``PMI_SIZE`` (the whole job: an over-estimate).
+    """
+    env = os.environ if environ is None else environ
+    for name in ("MPI_LOCALNRANKS", "SLURM_STEP_NUM_TASKS", "PMI_SIZE"):
+        value = env.get(name, "")
+        if value.isdigit():
+            need = 2 * int(value) + 16
+            if need <= IQUEUE_DEFAULT:
+                return None
+            return min(IQUEUE_MAX, 1 << (need - 1).bit_length())
+    return None
+
 
 def mpi() -> Any:
-    """The ``mpi4py.MPI`` module (initialising MPI on first use), or ``None`` without mpi4py."""
+    """The ``mpi4py.MPI`` module (initialising MPI on first use), or ``None`` without mpi4py.
+
+    Before MPI starts, MPICH's pool of shared-memory cells is sized for this node's ranks
+    (:func:`iqueue_cells`) unless ``MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS`` is set.
+    """
     global _MPI
     if _MPI is None:
+        cells = iqueue_cells()
+        if cells is not None:
+            os.environ.setdefault(IQUEUE_CELLS, str(cells))
         try:
             from mpi4py import MPI
         except ImportError:

@@ -136,3 +136,38 @@ def test_srun_without_pmi_stops_at_once_and_writes_nothing(tmp_path):
     assert proc.stderr.startswith("error: the MPI launch did not give the expected ranks")
     assert proc.stderr.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "cells"),
+    [
+        ({}, None),  # serial: MPICH's default
+        ({"MPI_LOCALNRANKS": "2", "PMI_SIZE": "2"}, None),  # mpiexec -n 2: 64 cells suffice
+        ({"MPI_LOCALNRANKS": "24"}, None),  # 2 x 24 + 16 = 64
+        ({"MPI_LOCALNRANKS": "25"}, 128),
+        ({"MPI_LOCALNRANKS": "128", "PMI_SIZE": "1024"}, 512),  # this node's ranks decide
+        ({"SLURM_STEP_NUM_TASKS": "64"}, 256),  # srun: the step's tasks (an over-estimate)
+        ({"PMI_SIZE": "4096"}, 1024),  # at most IQUEUE_MAX
+    ],
+)
+def test_iqueue_cells_cover_two_items_per_local_rank(env, cells):
+    assert parallel.launch.iqueue_cells(env) == cells
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "256"), ("77", "77")])
+def test_mpi_start_sizes_mpich_cells_unless_the_user_did(given, expected):
+    """A rank that believes its node holds 100 ranks starts MPICH with 256 cells (MPI starts:
+    the value is accepted); a value the user set is kept."""
+    env = {**os.environ, "MPI_LOCALNRANKS": "100", "PYTHONPATH": str(ROOT)}
+    env.pop(parallel.launch.IQUEUE_CELLS, None)
+    if given is not None:
+        env[parallel.launch.IQUEUE_CELLS] = given
+    code = (
+        "import os; from src.parallel.launch import IQUEUE_CELLS, mpi; MPI = mpi(); "
+        "print(os.environ[IQUEUE_CELLS], MPI.COMM_WORLD.Get_size())"
+    )
+    proc = subprocess.run(
+        [PYTHON, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [expected, "1"]
