@@ -40,6 +40,9 @@ LONG = ["--pop-size", "64", "--seed", "11", "--set", "n_reps=2", "--set", "episo
 LONG += ["--generations", str(LONG_GENERATIONS), "--quiet"]
 #: The seed array's searches: tiny.
 TINY = ["--pop-size", "16", "--set", "episode_steps=200", "--generations", "4", "--quiet"]
+#: biped.sbatch's search, tiny (its config is the paper's biped otherwise)
+BIPED = ["--pop-size", "8", "--set", "n_reps=1", "--set", "episode_steps=60"]
+BIPED += ["--generations", "2", "--quiet"]
 #: seeds.sbatch reports each run when its search is done: small budgets for the tests
 REPORT_FLAGS = ["--episodes", "8", "--sweep", "5", "--tune-generations", "2"]
 REPORT_FLAGS += ["--tune-popsize", "4", "--tune-episodes", "1", "--fixed-hidden", "2", "--quiet"]
@@ -87,6 +90,7 @@ def jobs(slurm, tmp_path_factory):
         "requeue": ("requeue.sbatch", LONG, ["--time=1", "--signal=B:USR1@40"]),
         "search": ("search.sbatch", LONG, []),
         "seeds": ("seeds.sbatch", TINY, ["--array=0-1"]),
+        "biped": ("biped.sbatch", BIPED, ["--time=10"]),
     }
     submitted = {}
     for name, (script, args, sbatch) in spec.items():
@@ -163,3 +167,15 @@ def test_seed_array_runs_one_folder_per_seed_and_resumes_when_resubmitted(slurm,
     text = (tmp_path / "again.log").read_text()
     assert f"--resume {parent / 'seed_1'}" in text and "exit code 0" in text
     assert len(stats(parent / "seed_1")) == 6 and len(stats(parent / "seed_0")) == 4
+
+
+def test_biped_recipe_runs_the_biped_search_then_its_report(slurm, jobs):
+    job, run, log = jobs["biped"]
+    assert slurm.wait_job(job, timeout=480) == ["COMPLETED"], log.read_text()
+    text = log.read_text()
+    assert "launch: " in text and "exit code 0" in text, text
+    state = checkpoint.load_latest(run).state
+    assert state.config.task == "biped" and state.config.pop_size == 8
+    assert state.config.generations == 2 and len(stats(run)) == 2
+    table = (run / "report" / "table.csv").read_text()
+    assert "random_shared" in table and "tuned_weights" in table
