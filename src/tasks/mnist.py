@@ -49,6 +49,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -638,16 +639,19 @@ def _forward_rows(
     those under ``w`` (:func:`_schedule`'s mode: all the first level's) is computed for the
     primary weights only, and the rest is filled in by the next call."""
     group = _GROUP[plan.act]
-    order, n_primary, mirror_of = _pair_weights(w)
+    dtype = xt.dtype
+    order, n_primary, mirror_of = _pair_weights(w, dtype)
     if order is not None:
         w = w[order]
+    w = w.astype(dtype, copy=False)
     pairing = n_primary < len(w)
     perm, row_of, mode, starts = _schedule(
         plan.n_nodes, plan.order, plan.indptr, plan.indices, group, _PARITY_OF[plan.act], pairing
     )
-    values = np.empty((len(plan.order), len(w), xt.shape[1]))
+    values = np.empty((len(plan.order), len(w), xt.shape[1]), dtype=dtype)
     flat = values.reshape(len(values), -1)
-    tmp = np.empty(xt.shape[1])
+    tmp = np.empty(xt.shape[1], dtype=dtype)
+    coef = coef.astype(dtype, copy=False)
     ops = _OPS[plan.act]
     s = starts.tolist()
     G = _N_GROUPS
@@ -679,32 +683,37 @@ def _forward_rows(
     return values, row_of, order
 
 
-def _parity_holds() -> bool:
-    """Whether numpy's sin and tanh are odd and its cos even, bit for bit, on a sample of
-    arguments from 1e-8 to 1e9 (checked once per process). They are in glibc's libm, which
-    numpy calls for float64 where the CPU lacks AVX-512 (it reduces to ``|x|`` and sets the
-    sign after); if a build's functions are not, :func:`_pair_weights` pairs nothing."""
-    global _PARITY
-    if _PARITY is None:
+def _parity_holds(dtype: Any = np.float64) -> bool:
+    """Whether numpy's sin and tanh are odd and its cos even, bit for bit, in ``dtype``, on a
+    sample of arguments from 1e-8 to 1e9 (checked once per process and dtype). For float64
+    they are glibc's libm where the CPU lacks AVX-512 (it reduces to ``|x|`` and sets the
+    sign after), for float32 numpy's own SIMD code (checked here: odd and even too); if a
+    build's functions are not, :func:`_pair_weights` pairs nothing."""
+    dtype = np.dtype(dtype)
+    if dtype not in _PARITY:
         rng = np.random.default_rng(0)
         x = np.concatenate([rng.normal(0.0, 10.0**e, 4096) for e in range(-8, 10)])
-        x = np.concatenate([x, [0.0, 1e-310, np.pi, 1e300]])
+        tiny, huge = (1e-310, 1e300) if dtype == np.float64 else (1e-40, 1e30)
+        x = np.concatenate([x, [0.0, tiny, np.pi, huge]]).astype(dtype)
+        uint = np.uint64 if dtype == np.float64 else np.uint32
 
         def bits(a: np.ndarray) -> np.ndarray:
-            return a.view(np.uint64)
+            return a.view(uint)
 
-        _PARITY = (
+        _PARITY[dtype] = (
             np.array_equal(bits(np.sin(-x)), bits(-np.sin(x)))
             and np.array_equal(bits(np.tanh(-x)), bits(-np.tanh(x)))
             and np.array_equal(bits(np.cos(-x)), bits(np.cos(x)))
         )
-    return _PARITY
+    return _PARITY[dtype]
 
 
-_PARITY: bool | None = None
+_PARITY: dict[np.dtype, bool] = {}
 
 
-def _pair_weights(w: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray]:
+def _pair_weights(
+    w: np.ndarray, dtype: Any = np.float64
+) -> tuple[np.ndarray | None, int, np.ndarray]:
     """``(order, n_primary, mirror_of)``: the weights reordered (``None``: as given) so that
     the first ``n_primary`` are computed in full and weight ``n_primary + i`` is exactly
     minus weight ``mirror_of[i]`` (finite, nonzero). The search's six weights (-2, -1, -0.5,
@@ -714,7 +723,7 @@ def _pair_weights(w: np.ndarray) -> tuple[np.ndarray | None, int, np.ndarray]:
     are its primary's, negated for sin, tanh and sigmoid's tanh, as they are: no rounding
     is involved, given :func:`_parity_holds`."""
     m = len(w)
-    if m < 2 or not _PAIRING or not _parity_holds():
+    if m < 2 or not _PAIRING or not _parity_holds(dtype):
         return None, m, _NO_MIRROR
     primary: list[int] = []
     mirror: list[int] = []
@@ -863,16 +872,17 @@ def _returns(values: np.ndarray, out_rows: np.ndarray, labels: np.ndarray) -> np
     (tested), with the shift, the label's pick and the sums compiled (numpy's reductions
     over 10 outputs cost more than the exponentials) and the exp, log and mean in numpy."""
     m, b = values.shape[1:]
-    z = np.empty((len(out_rows), m, b))
-    z_label = np.empty((m, b))
+    dtype = values.dtype  # float32 values (mnist_dtype): the softmax in float32 too
+    z = np.empty((len(out_rows), m, b), dtype=dtype)
+    z_label = np.empty((m, b), dtype=dtype)
     finite = np.empty(m, dtype=bool)
-    _shifted_logits(values, out_rows, labels, z, z_label, finite, np.empty(b))
+    _shifted_logits(values, out_rows, labels, z, z_label, finite, np.empty(b, dtype=dtype))
     np.exp(z, out=z)
-    sums = np.empty((m, b))
+    sums = np.empty((m, b), dtype=dtype)
     _output_sums(z, sums)
     np.log(sums, out=sums)
     np.subtract(z_label, sums, out=z_label)
-    ce = -z_label.mean(axis=-1)
+    ce = -z_label.mean(axis=-1, dtype=np.float64)
     return np.where(finite, -ce, -np.inf)
 
 
@@ -935,10 +945,18 @@ class Mnist256(Task):
     n_outputs = 10
     default_pool = activations.CLASSIFICATION_POOL
 
-    def __init__(self, batch_size: int = 1000, data_dir: str = "", preprocess: str = "project"):
+    def __init__(
+        self,
+        batch_size: int = 1000,
+        data_dir: str = "",
+        preprocess: str = "project",
+        dtype: str = "float64",
+    ):
         self.batch_size = batch_size
         self.data_dir = data_dir
         self.preprocess = preprocess
+        #: floats of the search's forward pass (config ``mnist_dtype``); accuracy: float64
+        self.dtype = np.dtype(dtype)
         self._batches: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._transposed: dict[int, np.ndarray] = {}
         # Load now: missing or garbage data is a ConfigError while the task is built, before
@@ -970,11 +988,11 @@ class Mnist256(Task):
         return self._batches[seed]
 
     def batch_transposed(self, seed: int) -> np.ndarray:
-        """``batch(seed)[0].T`` as a C-contiguous array (n_inputs, b): :func:`forward_shared`
-        reads inputs by rows; made once per batch, not once per genome."""
+        """``batch(seed)[0].T`` as a C-contiguous array (n_inputs, b) in the task's dtype:
+        :func:`forward_shared` reads inputs by rows; made once per batch, not per genome."""
         x, _ = self.batch(seed)
         if seed not in self._transposed:
-            self._transposed[seed] = np.ascontiguousarray(x.T)
+            self._transposed[seed] = np.ascontiguousarray(x.T, dtype=self.dtype)
         return self._transposed[seed]
 
     def rollouts(
@@ -1009,4 +1027,4 @@ class Mnist256(Task):
 
 
 def build(config: WannConfig) -> Mnist256:
-    return Mnist256(config.batch_size, config.data_dir, config.mnist_preprocess)
+    return Mnist256(config.batch_size, config.data_dir, config.mnist_preprocess, config.mnist_dtype)

@@ -494,3 +494,41 @@ def test_smoke_search(tmp_path):
     best = json.loads((out / "best_genome.json").read_text())
     assert best["task"] == "mnist256" and best["n_inputs"] == 256 and best["n_outputs"] == 10
     assert all(n["activation"] != "step" for n in best["nodes"])
+
+
+@pytest.mark.parametrize(("hidden", "p_init"), [(10, 0.05), (100, 0.65)])
+def test_float32_rollouts_are_float64_to_float32_precision(tiny_data, hidden, p_init):
+    """``mnist_dtype = 'float32'``: the forward pass and softmax in float32 (the batch is
+    kept in float32, pairing still on); returns within float32 rounding of float64's."""
+    from src.bench.tasks import grown
+
+    sets = [f"data_dir='{tiny_data}'", "batch_size=60"]
+    t64 = make_task(build("mnist256", sets=sets))
+    t32 = make_task(build("mnist256", sets=[*sets, "mnist_dtype='float32'"]))
+    assert t32.dtype == np.float32 and t32.batch_transposed(11).dtype == np.float32
+    g = grown(256, 10, 1 + 256 + 10 + hidden, activations.CLASSIFICATION_POOL, 3, p_init)
+    plan = compile_genome(g)
+    seeds = np.array([3, 3, 5, 3, 5, 3])
+    r64, n64 = t64.rollouts(plan, WEIGHTS, seeds)
+    r32, n32 = t32.rollouts(plan, WEIGHTS, seeds)
+    assert n32 == n64 and r32.dtype == np.float64
+    assert not np.array_equal(r32, r64)  # float32 arithmetic, not float64's
+    assert np.allclose(r32, r64, rtol=1e-4, atol=1e-5)
+    with mnist.weight_pairing(False):  # pairing opposite weights changes no float32 either
+        unpaired, _ = t32.rollouts(plan, WEIGHTS, seeds)
+    assert np.array_equal(unpaired.view(np.uint64), r32.view(np.uint64))
+
+
+def test_float32_search_is_the_same_serial_and_in_a_pool(tmp_path):
+    """A float32 search is a pure function of its config too: serial and ``--workers 2``
+    write the same stats (all but the seconds) and champion."""
+    runs = []
+    for name, extra in (("serial", []), ("pool", ["--workers", "2"])):
+        out = tmp_path / name
+        args = ["--task", "mnist256", "--out", str(out), "--generations", "3"]
+        args += ["--pop-size", "12", "--set", "batch_size=200", "--set", "mnist_dtype='float32'"]
+        proc = launch("-m", "src.master", *args, *extra, "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        rows = [r.split(",")[:-1] for r in (out / "stats.csv").read_text().splitlines()]
+        runs.append((rows, json.loads((out / "best_genome.json").read_text())["nodes"]))
+    assert runs[0] == runs[1] and len(runs[0][0]) == 4
