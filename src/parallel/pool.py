@@ -101,11 +101,13 @@ class PoolExecutor(Executor):
         # recorded by its handler (at once, by another thread, or when the mask is restored).
         # Before, the parent set SIG_IGN for the while, and a SIGTERM then was lost (taken by
         # another of its threads, or discarded when pending): the run went on to its end.
-        # multiprocessing's resource tracker is started first because starting it unblocks
-        # SIGINT and SIGTERM in this thread (resource_tracker.ensure_running).
+        # multiprocessing's resource tracker is started first, with the signals blocked (it
+        # ignores SIGINT and SIGTERM itself and keeps SIGUSR1 blocked, so no stop signal
+        # kills it); starting it unblocks SIGINT and SIGTERM in this thread, so block again.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         if start_method != "fork":
             resource_tracker.ensure_running()
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             for i in range(workers):
                 parent, child = ctx.Pipe()

@@ -22,7 +22,7 @@ from src.search.reporters import StatsFiles
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
 from ckpt_helpers import TINY, checkpoints, master, start_master
-from harness import assert_same_run, descendants, wait_for
+from harness import ROOT, assert_same_run, descendants, wait_for
 
 
 def square(i: int) -> tuple[int, int]:
@@ -202,3 +202,39 @@ def test_stop_signal_reaches_workers_ignored(tmp_path):
     finally:
         ex.close()
     assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+
+
+_SIGNAL_MASKS = """
+import os, signal
+from multiprocessing import resource_tracker
+from src.parallel.pool import PoolExecutor
+
+def masks(pid):
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return int(fields["SigBlk"], 16) | int(fields["SigIgn"], 16)
+
+if __name__ == "__main__":
+    with PoolExecutor(1) as ex:
+        tracker = resource_tracker._resource_tracker._pid
+        workers = [p.pid for p in ex._procs]
+        stop = sum(1 << (s - 1) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1))
+        print(all(masks(p) & stop == stop for p in [tracker, *workers]), masks(os.getpid()) & stop)
+"""
+
+
+def test_no_stop_signal_can_kill_the_pools_helpers_and_the_parent_still_gets_them(tmp_path):
+    """Slurm signals every process of a step: the workers and multiprocessing's resource
+    tracker must ignore (or block) SIGINT, SIGTERM and SIGUSR1, while the parent neither
+    blocks nor ignores them once its pool is up."""
+    script = tmp_path / "masks.py"
+    script.write_text(_SIGNAL_MASKS)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "0"]
