@@ -92,23 +92,26 @@ class SearchState:
     #: memo of champion re-evaluations, genome key -> (score, env steps); never checkpointed:
     #: the same genome always gets the same score (fixed seeds), so it only saves time
     champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
-    #: seconds a rollout took in the last evaluation's costliest work item (its busy time
-    #: over its rollouts; 0 before one): sizes work items only
+    #: seconds a rollout took in the last evaluation's costly work items (95th percentile of
+    #: busy time over rollouts, :func:`costliest_rollout`; 0 before one): sizes work items only
     #: (:func:`src.parallel.item_rollouts`), never checkpointed
     rollout_seconds: float = field(default=0.0, repr=False)
 
 
-def costliest_rollout(results: Iterable[EvalResult]) -> float:
-    """Seconds per rollout of the costliest work item (busy time / rollouts), 0 if none.
+def costliest_rollout(results: Sequence[EvalResult]) -> float:
+    """Seconds per rollout of the costly items: the 95th percentile over the work items of
+    busy time / rollouts (0 if none).
 
     The floor on an item's length (:data:`src.parallel.schedule.MIN_ITEM_SECONDS`) is judged
     by it, not by the mean: with skewed costs (biped: most episodes fall within 150 steps, a
     walker's last 1600, 6-7x the mean) a floor of a few mean rollouts makes the last items of
     a generation several walker rollouts long, and the generation waits for them (simulated
-    at 127 workers, pop 480: 0.87 of ideal with the mean, 0.96 with this; docs/mpi.md). With
-    even costs (swing-up, MNIST) the two agree and items stay as few.
+    at 127 workers, pop 480: 0.87 of ideal with the mean, 0.96 with this; docs/mpi.md). Not
+    the maximum: one item slowed by the machine (or a kernel compiled on first use) would
+    then shrink every item of the next generation. With even costs this is about the mean.
     """
-    return max((r.busy_seconds / r.returns.size for r in results if r.returns.size), default=0.0)
+    rates = [r.busy_seconds / r.returns.size for r in results if r.returns.size]
+    return float(np.percentile(rates, 95)) if rates else 0.0
 
 
 def snapshot(state: SearchState) -> SearchState:

@@ -1023,7 +1023,10 @@ class Mnist256(Task):
         return {"test accuracy": ensemble}
 
     def warmup(self) -> None:
-        """Nothing to do: the data was loaded (or its cache built) when the task was built."""
+        """Load the compiled kernels (numba's cache, or compile them) for this task's dtype
+        with one tiny rollout (:meth:`Task.warmup`), so a worker's first work item costs
+        what the others do. The data was loaded (or its cache built) with the task."""
+        super().warmup()
 
 
 def build(config: WannConfig) -> Mnist256:

@@ -54,13 +54,16 @@ def test_pieces_follow_guided_self_scheduling_below_one_genome():
     assert parallel.rollout_pieces(480, 24, 1023, split=1) == 1  # never
 
 
-def test_the_floor_is_judged_by_the_costliest_item():
+def test_the_floor_is_judged_by_the_costliest_items():
     def result(busy, n):
         return loop.EvalResult(returns=np.zeros((1, n)), env_steps=0, busy_seconds=busy)
 
-    # items of 12 rollouts at 20 ms and one walker slice of 6 at 260 ms a rollout
-    results = [result(0.24, 12), result(0.24, 12), result(1.56, 6), result(0.0, 0)]
-    assert loop.costliest_rollout(results) == pytest.approx(0.26)
+    # biped-like: 30 items of 12 rollouts at 20 ms, 10 walker slices of 6 at 260 ms a rollout
+    biped = [result(0.24, 12)] * 30 + [result(1.56, 6)] * 10 + [result(0.0, 0)]
+    assert loop.costliest_rollout(biped) == pytest.approx(0.26)
+    # even costs with one item slowed (a first call, the machine): about the mean
+    even = [result(0.1, 100)] * 40 + [result(2.0, 100)]
+    assert loop.costliest_rollout(even) == pytest.approx(0.001)
     assert loop.costliest_rollout([]) == 0.0
     # so the last genomes of a skewed generation go out as single rollouts ...
     assert parallel.rollout_pieces(3, 24, 127, rollout_seconds=0.26) == 24
