@@ -21,14 +21,20 @@ from typing import Any
 _MPI: Any = None
 
 #: MPICH's cells for small messages between the ranks of a node (ch4's POSIX shared memory):
-#: each rank sends from its own pool, ``MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS`` cells of
-#: 8 kB (64 by default), and a cell comes back only when its receiver has taken the message.
+#: each rank sends from its own pool, ``MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS`` cells (64
+#: by default) of ``MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_CELL_SIZE`` bytes (8 kB in the MPICH 5
+#: wheel, other releases 16-68 kB), and a cell comes back only when its receiver has taken
+#: the message. Every rank of a node gets the same pool, in the node's shared memory.
 IQUEUE_CELLS = "MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_NUM_CELLS"
-#: MPICH's own default and the most this module asks for (8 MB of cells per rank).
+IQUEUE_CELL_SIZE = "MPIR_CVAR_CH4_SHM_POSIX_IQUEUE_CELL_SIZE"
+#: MPICH's own default and the most this module asks for.
 IQUEUE_DEFAULT, IQUEUE_MAX = 64, 1024
+#: The most shared memory per node the pools may take (the cell size assumed 16 kB when the
+#: environment does not say): 128 ranks get 512 cells each.
+IQUEUE_NODE_BYTES = 1 << 30
 
 
-def iqueue_cells(environ: Mapping[str, str] | None = None) -> int | None:
+def iqueue_cells(environ: Mapping[str, str] | None = None, cpus: int | None = None) -> int | None:
     """Cells a rank's pool needs so the root never waits for one, or ``None`` for the default.
 
     The root keeps a queued work item at every worker (one running, one queued), and a queued
@@ -37,19 +43,29 @@ def iqueue_cells(environ: Mapping[str, str] | None = None) -> int | None:
     a cell comes back, and reach their workers tens of milliseconds late: with 128 ranks on
     one node (emulated, docs/mpi.md) 40 % of the queued items arrived 6 ms or more after
     their worker was ready, and a tenth over 60 ms, costing ~10 % of the workers' time. So:
-    two cells per rank on this node plus a margin, as a power of two, between MPICH's 64 and
-    :data:`IQUEUE_MAX`. Ranks on the node: ``MPI_LOCALNRANKS`` (hydra), else
-    ``SLURM_STEP_NUM_TASKS`` / ``PMI_SIZE`` (the whole job: an over-estimate).
+    two cells per rank on this node plus a margin, as a power of two, at least MPICH's 64 and
+    at most :data:`IQUEUE_MAX`, and no more than :data:`IQUEUE_NODE_BYTES` for the node.
+    Ranks on the node: ``MPI_LOCALNRANKS`` (hydra's mpiexec), else ``SLURM_STEP_NUM_TASKS``
+    or ``PMI_SIZE`` (the whole job) but at most this node's ``cpus``. The value depends on the
+    node only, the same for all its ranks (MPICH wants it equal on every rank; the pools of
+    different nodes never meet).
     """
     env = os.environ if environ is None else environ
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    local = None
     for name in ("MPI_LOCALNRANKS", "SLURM_STEP_NUM_TASKS", "PMI_SIZE"):
         value = env.get(name, "")
-        if value.isdigit():
-            need = 2 * int(value) + 16
-            if need <= IQUEUE_DEFAULT:
-                return None
-            return min(IQUEUE_MAX, 1 << (need - 1).bit_length())
-    return None
+        if value.isdecimal():
+            local = int(value) if name == "MPI_LOCALNRANKS" else min(int(value), cpus)
+            break
+    if local is None or 2 * local + 16 <= IQUEUE_DEFAULT:
+        return None
+    cells = min(IQUEUE_MAX, 1 << (2 * local + 16 - 1).bit_length())
+    size = env.get(IQUEUE_CELL_SIZE, "")
+    cell_bytes = int(size) if size.isdecimal() and int(size) > 0 else 16 << 10
+    while cells > IQUEUE_DEFAULT and cells * cell_bytes * local > IQUEUE_NODE_BYTES:
+        cells //= 2
+    return cells if cells > IQUEUE_DEFAULT else None
 
 
 def mpi() -> Any:

@@ -146,12 +146,17 @@ def test_srun_without_pmi_stops_at_once_and_writes_nothing(tmp_path):
         ({"MPI_LOCALNRANKS": "24"}, None),  # 2 x 24 + 16 = 64
         ({"MPI_LOCALNRANKS": "25"}, 128),
         ({"MPI_LOCALNRANKS": "128", "PMI_SIZE": "1024"}, 512),  # this node's ranks decide
-        ({"SLURM_STEP_NUM_TASKS": "64"}, 256),  # srun: the step's tasks (an over-estimate)
-        ({"PMI_SIZE": "4096"}, 1024),  # at most IQUEUE_MAX
+        ({"SLURM_STEP_NUM_TASKS": "64"}, 256),  # srun: the step's tasks, at most the cpus
+        ({"SLURM_STEP_NUM_TASKS": "4096"}, 512),  # 128 cpus: 128 ranks at most
+        ({"PMI_SIZE": "4096"}, 512),
+        ({"MPI_LOCALNRANKS": "256"}, 256),  # the node's shared memory caps it: 1 GiB
+        ({"MPI_LOCALNRANKS": "128", parallel.launch.IQUEUE_CELL_SIZE: "69632"}, None),
+        ({"MPI_LOCALNRANKS": "128", parallel.launch.IQUEUE_CELL_SIZE: "8192"}, 512),
+        ({"MPI_LOCALNRANKS": "\u00b2"}, None),  # not a number
     ],
 )
 def test_iqueue_cells_cover_two_items_per_local_rank(env, cells):
-    assert parallel.launch.iqueue_cells(env) == cells
+    assert parallel.launch.iqueue_cells(env, cpus=128) == cells
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "256"), ("77", "77")])
