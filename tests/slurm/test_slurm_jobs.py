@@ -90,7 +90,7 @@ def jobs(slurm, tmp_path_factory):
         "requeue": ("requeue.sbatch", LONG, ["--time=1", "--signal=B:USR1@40"]),
         "search": ("search.sbatch", LONG, []),
         "seeds": ("seeds.sbatch", TINY, ["--array=0-1"]),
-        "biped": ("biped.sbatch", BIPED, ["--time=10"]),
+        "biped": ("biped.sbatch", BIPED, ["--time=10", "--signal=B:USR1@30"]),
     }
     submitted = {}
     for name, (script, args, sbatch) in spec.items():
