@@ -36,11 +36,14 @@ def test_killed_at_random_moments_and_resumed_equals_a_run_never_stopped(tmp_pat
     """Each launch is SIGKILLed once stats.csv has a row more than a random count: between a
     generation's row and its checkpoint, while best_genome.json or a checkpoint is written,
     or with rows of generations after the newest checkpoint, which the resume recomputes."""
+    # generations of ~0.1 s (longer episodes than TINY's), polled every 2 ms: a launch is
+    # killed while it runs, not found finished (a quiet machine ran TINY's between two polls)
+    config = [*TINY, "--generations", str(GENERATIONS), "--set", "episode_steps=600"]
     ref = tmp_path / "ref"  # a checkpoint every generation, never stopped
-    proc = master(*TINY, "--generations", str(GENERATIONS), "--out", str(ref))
+    proc = master(*config, "--out", str(ref))
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "killed"
-    first = [*TINY, "--generations", str(GENERATIONS), "--out", str(run)]
+    first = [*config, "--out", str(run)]
     first += ["--set", "checkpoint_every=3"]
     choose = random.Random(12)
     kills = 0
@@ -61,6 +64,7 @@ def test_killed_at_random_moments_and_resumed_equals_a_run_never_stopped(tmp_pat
                 ),
                 300,
                 "a row",
+                interval=0.002,
             )
             kills += proc.poll() is None
         finally:
