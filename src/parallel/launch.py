@@ -58,9 +58,10 @@ def iqueue_cells(environ: Mapping[str, str] | None = None, cpus: int | None = No
         if value.isdecimal():
             local = int(value) if name == "MPI_LOCALNRANKS" else min(int(value), cpus)
             break
-    if local is None or 2 * local + 16 <= IQUEUE_DEFAULT:
+    need = 0 if local is None else 2 * local + 16
+    if need <= IQUEUE_DEFAULT:
         return None
-    cells = min(IQUEUE_MAX, 1 << (2 * local + 16 - 1).bit_length())
+    cells = min(IQUEUE_MAX, 1 << (need - 1).bit_length())
     size = env.get(IQUEUE_CELL_SIZE, "")
     cell_bytes = int(size) if size.isdecimal() and int(size) > 0 else 16 << 10
     while cells > IQUEUE_DEFAULT and cells * cell_bytes * local > IQUEUE_NODE_BYTES:

@@ -57,7 +57,7 @@ def item_rollouts(remaining: int, n_workers: int, rollout_seconds: float = 0.0) 
     steps costs 10x one that falls at once, and its rollouts alike): an item must be short
     beside a worker's share of the generation, not half of it. Once a rollout's cost
     ``rollout_seconds`` is known (the previous generation's costly items', per rollout: the
-    95th percentile, :func:`src.search.loop.costliest_rollout`), no item is made shorter than
+    95th percentile, :func:`src.search.loop.costly_rollout_seconds`), no item is made shorter than
     :data:`MIN_ITEM_SECONDS` at that cost, so cheap tasks (swing-up, MNIST) keep few
     messages while skewed ones (biped) get single-rollout items at the end.
     """

@@ -93,12 +93,12 @@ class SearchState:
     #: the same genome always gets the same score (fixed seeds), so it only saves time
     champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
     #: seconds a rollout took in the last evaluation's costly work items (95th percentile of
-    #: busy time over rollouts, :func:`costliest_rollout`; 0 before one): sizes work items only
+    #: busy time over rollouts, :func:`costly_rollout_seconds`; 0 before one): sizes work items only
     #: (:func:`src.parallel.item_rollouts`), never checkpointed
     rollout_seconds: float = field(default=0.0, repr=False)
 
 
-def costliest_rollout(results: Sequence[EvalResult]) -> float:
+def costly_rollout_seconds(results: Sequence[EvalResult]) -> float:
     """Seconds per rollout of the costly items: the 95th percentile over the work items of
     busy time / rollouts (0 if none).
 
@@ -344,7 +344,7 @@ def evaluate_population(
         results: list[EvalResult] = executor.map(evaluate, requests(), rebuild)
     else:  # as before: executors written without on_result still serve
         results = executor.map(evaluate, requests())
-    state.rollout_seconds = costliest_rollout(results)
+    state.rollout_seconds = costly_rollout_seconds(results)
     returns = gather_returns(results, len(config.weights), config.n_reps)
     row_of = {m: j for j, m in enumerate(evaluated)}
     state.population = [g for g in members if isinstance(g, Genome)]

@@ -1022,12 +1022,6 @@ class Mnist256(Task):
         _, ensemble = accuracy(plan, self.data.test_x, self.data.test_y, weights)
         return {"test accuracy": ensemble}
 
-    def warmup(self) -> None:
-        """Load the compiled kernels (numba's cache, or compile them) for this task's dtype
-        with one tiny rollout (:meth:`Task.warmup`), so a worker's first work item costs
-        what the others do. The data was loaded (or its cache built) with the task."""
-        super().warmup()
-
 
 def build(config: WannConfig) -> Mnist256:
     return Mnist256(config.batch_size, config.data_dir, config.mnist_preprocess, config.mnist_dtype)

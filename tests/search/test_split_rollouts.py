@@ -60,11 +60,11 @@ def test_the_floor_is_judged_by_the_costliest_items():
 
     # biped-like: 30 items of 12 rollouts at 20 ms, 10 walker slices of 6 at 260 ms a rollout
     biped = [result(0.24, 12)] * 30 + [result(1.56, 6)] * 10 + [result(0.0, 0)]
-    assert loop.costliest_rollout(biped) == pytest.approx(0.26)
+    assert loop.costly_rollout_seconds(biped) == pytest.approx(0.26)
     # even costs with one item slowed (a first call, the machine): about the mean
     even = [result(0.1, 100)] * 40 + [result(2.0, 100)]
-    assert loop.costliest_rollout(even) == pytest.approx(0.001)
-    assert loop.costliest_rollout([]) == 0.0
+    assert loop.costly_rollout_seconds(even) == pytest.approx(0.001)
+    assert loop.costly_rollout_seconds([]) == 0.0
     # so the last genomes of a skewed generation go out as single rollouts ...
     assert parallel.rollout_pieces(3, 24, 127, rollout_seconds=0.26) == 24
     # ... where the mean (39 ms) would have kept items of 3 walker rollouts (0.8 s)
