@@ -34,6 +34,7 @@ CHOICES = {
     "champion_weights": CHAMPION_WEIGHTS,
     "mnist_preprocess": ("project", "reference"),  # src.tasks.mnist.PREPROCESSING
     "mnist_dtype": ("float64", "float32"),  # src.tasks.mnist.Mnist256
+    "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH
     "breeding": ("root", "workers"),  # src.search.loop.breed
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
@@ -144,6 +145,12 @@ class WannConfig:
         "mnist256: floats of the search's forward pass: 'float64' or 'float32' (numpy's SIMD "
         "sin, cos, tanh, exp: a grown network's fitness ~2x faster; the same at any rank "
         "count on one kind of CPU; test accuracy is always computed in float64)",
+    )
+    swingup_math: str = _f(
+        "libm",
+        "swingup: the network's tanh and sigmoid: 'libm' (glibc's, one call per value) or "
+        "'fast' (src.core.fastmath: within 2 ulp, vectorised over a genome's rollouts; a "
+        "late search ~1.4x faster; a different search, the same at any rank count)",
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     checkpoint_every: int = _f(

@@ -53,7 +53,7 @@ def _forward_loop(values, order, act, indptr, indices, coef, n):
     acc = 0.0
     for i in range(n):
         values[1] = i * 1e-6
-        network_step(values, order, act, indptr, indices, coef, 0.5)
+        network_step(values, order, act, indptr, indices, coef, 0.5, False)
         acc += values[order[-1]]
     return acc
 
@@ -122,6 +122,31 @@ def kernels_ns_per_step(
             calls += 1
     per_rollout = steps[0] / (calls * len(w))
     return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9, per_rollout, identical
+
+
+def math_ns_per_step(plans: list[Plan], seconds: float, reps: int = 3) -> tuple[float, float]:
+    """CPU ns per env step of the lane kernel with ``swingup_math`` 'libm' and 'fast' on the
+    same plans and seeds, alternating call by call (which goes first alternates too) until
+    each has run ``seconds`` of CPU time.
+
+    Returns:
+        (libm ns/step, fast ns/step).
+    """
+    tasks = [swingup.SwingUp(math="libm"), swingup.SwingUp(math="fast")]
+    w = np.repeat(WEIGHTS, reps)
+    for task in tasks:  # compile or load from the cache before timing
+        task.rollouts(plans[0], w[:1], np.zeros(1, dtype=np.int64))
+    cpu, steps, calls = [0.0, 0.0], [0, 0], 0
+    while min(cpu) < seconds:
+        seeds = np.tile(rollout_seeds(2, calls, reps), len(WEIGHTS))
+        for plan in plans:
+            for k in (0, 1) if calls % 2 == 0 else (1, 0):
+                start = time.process_time()
+                _, n = tasks[k].rollouts(plan, w, seeds)
+                cpu[k] += time.process_time() - start
+                steps[k] += n
+            calls += 1
+    return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9
 
 
 def _kernel_line(label: str, figures: tuple[float, float, float, bool]) -> str:
@@ -197,3 +222,16 @@ def run(quick: bool = False) -> None:
         "lanes vs one-by-one on that search's last population: "
         + _kernel_line(f"{len(plans)} genomes, median {nodes} nodes", figures)
     )
+    print(
+        "swingup_math 'fast' (tanh, sigmoid vectorised) vs 'libm', lane kernel, same rollouts"
+        " (CPU ns per env step)"
+    )
+    print("networks | ns/step fast (libm) | ratio")
+    rows = [
+        (f"{g.n_nodes:4d} / {g.n_connections:4d}", [compile_genome(g)])
+        for g in (network_of(n) for n in (29, 60, 103))
+    ]
+    rows.append((f"laptop search's last population ({len(plans)} genomes)", plans))
+    for label, row_plans in rows:
+        libm_ns, fast_ns = math_ns_per_step(row_plans, budget)
+        print(f"{label} | {fast_ns:6.0f} ({libm_ns:6.0f}) | {libm_ns / fast_ns:5.2f}x")

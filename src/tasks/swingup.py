@@ -22,6 +22,13 @@ must call as often as the reference does: on a late search population (~12 compu
 is ~2.7x cheaper in lanes (perf), libm ~1.35x (``sin`` and ``cos`` of one angle fused into
 ``sincos``, runs of one function per node).
 
+``swingup_math = 'fast'`` (config; off by default) takes tanh and sigmoid, the costliest
+of them (glibc's ``tanh`` goes through ``expm1``: ~40 % of the lane kernel on late
+populations), from :func:`src.core.fastmath.tanh`: within 2 ulp of glibc's, no call, so the
+lane loops of those nodes vectorise (a late population's kernel ~1.5x faster). The physics
+and the other activations stay glibc's. Both kernels take the flag (the lanes still equal
+the reference bit for bit, tested); the search it gives is another one, as seed-determined.
+
 Every kernel's disk cache is keyed on the contents of all the files it compiles
 (:mod:`src.core.jitcache`), so an edit to ``activations.py`` or ``envs/swingup.py`` cannot leave
 a stale compiled kernel behind.
@@ -40,7 +47,7 @@ from llvmlite import ir
 from envs import swingup as env
 
 from ..config import WannConfig
-from ..core import activations, jitcache
+from ..core import activations, fastmath, jitcache
 from ..core.network import Plan
 from . import Task
 
@@ -52,6 +59,21 @@ _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 #: a third of the time numba's own inlining of eleven copies takes (~8 s instead of ~25 s).
 #: Not cached by itself: it is compiled only into kernels that are.
 _act_call = numba.njit(activations.numba_scalar())
+
+#: The ``swingup_math`` values: ``'libm'`` (glibc's functions, the default) or ``'fast'``
+#: (tanh and sigmoid by :func:`src.core.fastmath.tanh`, vectorised over the lanes).
+MATH = ("libm", "fast")
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _act_fast(act_id, x):
+    """``apply_scalar`` with ``swingup_math = 'fast'``: tanh and sigmoid (the activations
+    table's ``(tanh(x / 2) + 1) / 2``) through :func:`src.core.fastmath.tanh`."""
+    if act_id == activations.TANH:
+        return fastmath.tanh(x)
+    if act_id == activations.SIGMOID:
+        return (fastmath.tanh(0.5 * x) + 1.0) * 0.5
+    return _act(act_id, x)
 
 
 @numba.extending.intrinsic
@@ -73,18 +95,19 @@ def _no_vectorize(typingctx):
 
 
 @numba.njit(cache=True)
-def network_step(values, order, act, indptr, indices, coef, w):
-    """Compute every planned node in place in ``values`` (slots: bias, inputs, ...)."""
+def network_step(values, order, act, indptr, indices, coef, w, fast):
+    """Compute every planned node in place in ``values`` (slots: bias, inputs, ...);
+    ``fast``: ``swingup_math = 'fast'`` (:func:`_act_fast`)."""
     for i in range(order.shape[0]):
         s = 0.0
         for k in range(indptr[i], indptr[i + 1]):
             s += coef[k] * values[indices[k]]
-        values[order[i]] = _act(act[i], w * s)
+        values[order[i]] = _act_fast(act[i], w * s) if fast else _act(act[i], w * s)
 
 
 @numba.njit(cache=True)
 def _swingup_rollouts_reference(
-    order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit
+    order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit, fast
 ):
     """The rollouts one after the other: what :func:`_swingup_rollouts` must equal bit for bit.
 
@@ -106,7 +129,7 @@ def _swingup_rollouts_reference(
             values[3] = math.cos(th)
             values[4] = math.sin(th)
             values[5] = th_dot
-            network_step(values, order, act, indptr, indices, coef, weights[r])
+            network_step(values, order, act, indptr, indices, coef, weights[r], fast)
             a = values[out_slot]
             if not math.isfinite(a):
                 total = -math.inf
@@ -122,7 +145,7 @@ def _swingup_rollouts_reference(
 
 @numba.njit(cache=True)
 def _swingup_trajectory(
-    order, act, indptr, indices, coef, out_slot, n_nodes, w, state, max_steps, x_limit
+    order, act, indptr, indices, coef, out_slot, n_nodes, w, state, max_steps, x_limit, fast
 ):
     """One rollout of :func:`_swingup_rollouts_reference`, recording every state (pictures).
 
@@ -148,7 +171,7 @@ def _swingup_trajectory(
         values[3] = math.cos(th)
         values[4] = math.sin(th)
         values[5] = th_dot
-        network_step(values, order, act, indptr, indices, coef, w)
+        network_step(values, order, act, indptr, indices, coef, w, fast)
         a = values[out_slot]
         if not math.isfinite(a):
             finite = False
@@ -189,6 +212,7 @@ def _continue_alone(
     total,
     steps_left,
     x_limit,
+    fast,
 ):
     """Run one rollout on from state (x, x_dot, th, th_dot) and return so far ``total``.
 
@@ -206,7 +230,7 @@ def _continue_alone(
         values[3] = math.cos(th)
         values[4] = math.sin(th)
         values[5] = th_dot
-        network_step(values, order, act, indptr, indices, coef, w)
+        network_step(values, order, act, indptr, indices, coef, w, fast)
         a = values[out_slot]
         if not math.isfinite(a):
             return -math.inf, steps
@@ -219,7 +243,7 @@ def _continue_alone(
 
 
 @numba.njit(cache=True, inline="always")
-def _activate_lanes(act_id, values, slot, w, m, mv):
+def _activate_lanes(act_id, values, slot, w, m, mv, fast):
     """``values[slot, j] = act(w[j] * values[slot, j])`` for the live lanes ``j < m``.
 
     One branch per activation, each calling ``apply_scalar`` with a constant id, so the lane
@@ -227,7 +251,9 @@ def _activate_lanes(act_id, values, slot, w, m, mv):
     and run over ``mv`` lanes (``m`` rounded up to the vector width; lanes past ``m`` are dead
     and never read); the libm ones are one scalar call per live lane (:func:`_no_vectorize`).
     An id not listed takes the generic loop: as exact, only slower (a row added to
-    ``activations.ROWS`` needs no branch here to be correct).
+    ``activations.ROWS`` needs no branch here to be correct). ``fast`` (``swingup_math =
+    'fast'``): tanh and sigmoid by :func:`src.core.fastmath.tanh`, no call, so their loops
+    vectorise too (as :func:`_act_fast` computes them, bit for bit).
     """
     if act_id == activations.LINEAR:
         for j in range(mv):
@@ -244,6 +270,12 @@ def _activate_lanes(act_id, values, slot, w, m, mv):
     elif act_id == activations.STEP:
         for j in range(mv):
             values[slot, j] = _act_call(activations.STEP, w[j] * values[slot, j])
+    elif fast and act_id == activations.TANH:
+        for j in range(mv):
+            values[slot, j] = fastmath.tanh(w[j] * values[slot, j])
+    elif fast and act_id == activations.SIGMOID:
+        for j in range(mv):
+            values[slot, j] = (fastmath.tanh(0.5 * (w[j] * values[slot, j])) + 1.0) * 0.5
     elif act_id == activations.TANH:
         for j in range(m):
             _no_vectorize()
@@ -272,7 +304,7 @@ def _activate_lanes(act_id, values, slot, w, m, mv):
 
 @numba.njit(cache=True, error_model="numpy")
 def _swingup_rollouts(
-    order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit
+    order, act, indptr, indices, coef, out_slot, n_nodes, weights, states, max_steps, x_limit, fast
 ):
     """Every rollout of one genome, stepped together as lanes.
 
@@ -349,6 +381,7 @@ def _swingup_rollouts(
                     total[j],
                     max_steps - t,
                     x_limit,
+                    fast,
                 )
                 steps += solo_steps
             break
@@ -362,7 +395,7 @@ def _swingup_rollouts(
                 src = indices[k]
                 for j in range(mv):
                     values[slot, j] += c * values[src, j]
-            _activate_lanes(act[i], values, slot, w, m, mv)
+            _activate_lanes(act[i], values, slot, w, m, mv, fast)
         # Downwards, so the lane swapped into j (the last live one) has already been stepped.
         for j in range(m - 1, -1, -1):
             _no_vectorize()
@@ -397,6 +430,7 @@ KERNEL_SOURCES: tuple[Path, ...] = (
     Path(__file__),
     Path(activations.__file__),
     Path(env.__file__),
+    Path(fastmath.__file__),
 )
 jitcache.key_on_sources(
     (network_step, _swingup_rollouts_reference, _swingup_rollouts, _swingup_trajectory),
@@ -411,8 +445,14 @@ class SwingUp(Task):
     n_inputs = 5
     n_outputs = 1
 
-    def __init__(self, episode_steps: int = env.MAX_EPISODE_STEPS) -> None:
+    def __init__(self, episode_steps: int = env.MAX_EPISODE_STEPS, math: str = "libm") -> None:
+        if math not in MATH:
+            raise ValueError(
+                f"swingup_math must be one of {', '.join(map(repr, MATH))}, not {math!r}"
+            )
         self.episode_steps = episode_steps
+        #: ``swingup_math``: ``'fast'`` computes tanh and sigmoid with :mod:`src.core.fastmath`.
+        self.math = math
         self._state_cache: dict[int, np.ndarray] = {}
 
     def _states(self, seeds: np.ndarray) -> np.ndarray:
@@ -446,6 +486,7 @@ class SwingUp(Task):
             self._states(np.asarray(seeds)),
             self.episode_steps,
             env.X_LIMIT,
+            self.math == "fast",
         )
 
     def rollouts(
@@ -478,4 +519,4 @@ class SwingUp(Task):
 
 
 def build(config: WannConfig) -> SwingUp:
-    return SwingUp(config.episode_steps or env.MAX_EPISODE_STEPS)
+    return SwingUp(config.episode_steps or env.MAX_EPISODE_STEPS, config.swingup_math)

@@ -58,6 +58,20 @@ def test_three_ranks_equal_serial_and_serial_without_mpi4py(tmp_path):
     assert_same_run(tmp_path / "serial", tmp_path / "three")
 
 
+def test_fast_swingup_math_on_three_ranks_equals_serial(tmp_path):
+    """``swingup_math = 'fast'`` (tanh and sigmoid vectorised over a genome's lanes): the
+    same search at any rank count, and another search than glibc's functions give."""
+    args = [*SMALL, "--generations", "6", "--set", "swingup_math='fast'"]
+    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    three = launch("-m", "src.master", *args, "--out", str(tmp_path / "three"), mpi=3)
+    assert three.returncode == 0, three.stderr
+    assert_same_run(tmp_path / "serial", tmp_path / "three")
+    libm = launch("-m", "src.master", *args[:-2], "--out", str(tmp_path / "libm"))
+    assert libm.returncode == 0, libm.stderr
+    assert stats(tmp_path / "libm") != stats(tmp_path / "serial")
+
+
 def test_sixteen_ranks_oversubscribed_complete_with_the_same_answer(tmp_path):
     """16 ranks on 2 cores: the root only dispatches (another code path), same results."""
     args = [*SMALL, "--generations", "3"]

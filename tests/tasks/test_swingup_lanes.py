@@ -66,27 +66,30 @@ def search_seeds(seed: int, reps: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("size", SIZES)
-def test_lanes_equal_reference_on_search_rollouts(size, seed):
-    task = swingup.SwingUp()
+@pytest.mark.parametrize("kind", swingup.MATH)
+def test_lanes_equal_reference_on_search_rollouts(size, seed, kind):
+    task = swingup.SwingUp(math=kind)
     g = grow(size, seed, activations.CONTROL_POOL, extra_connections=size // 3)
     (returns, steps), _ = both(task, g, search_weights(3), search_seeds(seed, 3))
     assert steps > 0 and np.isfinite(returns).any()
 
 
 @pytest.mark.parametrize("act", sorted(activations.NAMES))
-def test_lanes_equal_reference_for_each_activation(act):
+@pytest.mark.parametrize("kind", swingup.MATH)
+def test_lanes_equal_reference_for_each_activation(act, kind):
     """Networks of one hidden activation each, so every branch of the lane dispatch runs."""
-    task = swingup.SwingUp()
+    task = swingup.SwingUp(math=kind)
     for size, seed in ((12, act), (40, 100 + act)):
         g = grow(size, seed, (act,), extra_connections=size // 2)
         assert act in g.node_act
         both(task, g, search_weights(3), search_seeds(seed, 3))
 
 
-def test_lanes_equal_reference_with_edge_coefficients():
+@pytest.mark.parametrize("kind", swingup.MATH)
+def test_lanes_equal_reference_with_edge_coefficients(kind):
     """Per-edge coefficients (the report's random and tuned weights), also with many lanes of
     one weight as the report runs them, and huge ones that overflow to -inf."""
-    task = swingup.SwingUp()
+    task = swingup.SwingUp(math=kind)
     rng = np.random.default_rng(7)
     outcomes = []
     for i, size in enumerate((7, 15, 30, 60, 110) * 2):
@@ -119,8 +122,9 @@ def test_lanes_equal_reference_at_the_step_limit(episode_steps):
     assert reached_limit and (ended_early or episode_steps < 100)
 
 
-def test_nonfinite_outputs_and_odd_lane_counts():
-    task = swingup.SwingUp()
+@pytest.mark.parametrize("kind", swingup.MATH)
+def test_nonfinite_outputs_and_odd_lane_counts(kind):
+    task = swingup.SwingUp(math=kind)
     g = grow(30, 5, activations.CONTROL_POOL, extra_connections=10)
     weights = np.array([1.0, np.nan, -2.0, np.inf, 0.5, np.nan, 2.0])
     (returns, _), _ = both(task, g, weights, np.arange(7))
