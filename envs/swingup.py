@@ -81,9 +81,17 @@ def step_dynamics(
     Returns:
         The new state ``(x, x_dot, theta, theta_dot)``.
     """
+    return step_dynamics_sc(x, x_dot, theta, theta_dot, action, math.sin(theta), math.cos(theta))
+
+
+def step_dynamics_sc(
+    x: float, x_dot: float, theta: float, theta_dot: float, action: float, s: float, c: float
+) -> tuple[float, float, float, float]:
+    """:func:`step_dynamics` given ``s = sin(theta)`` and ``c = cos(theta)``: the same result
+    bit for bit when they are ``math.sin(theta)`` and ``math.cos(theta)``. The swing-up lane
+    kernel has them already (the observation's ``sin`` and ``cos`` of the angle) and so makes
+    one ``sincos`` call a step fewer. ``numba.njit``-compatible."""
     force = min(max(action, -1.0), 1.0) * FORCE_SCALE
-    s = math.sin(theta)
-    c = math.cos(theta)
     x_acc = (
         -2.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s
         + 3.0 * POLE_MASS * GRAVITY * s * c
