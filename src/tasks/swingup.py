@@ -76,6 +76,12 @@ def _act_fast(act_id, x):
         return fastmath.tanh(x)
     if act_id == activations.SIGMOID:
         return (fastmath.tanh(0.5 * x) + 1.0) * 0.5
+    if act_id == activations.SIN:
+        return fastmath.sin(math.pi * x)
+    if act_id == activations.COS:
+        return fastmath.cos(math.pi * x)
+    if act_id == activations.GAUSSIAN:
+        return fastmath.exp(-0.5 * x * x)
     return _act(act_id, x)
 
 
@@ -275,10 +281,19 @@ def _activate_lanes(act_id, values, slot, w, m, mv, fast):
             values[slot, j] = _act_call(activations.STEP, w[j] * values[slot, j])
     elif fast and act_id == activations.TANH:
         for j in range(mv):
-            values[slot, j] = fastmath.tanh(w[j] * values[slot, j])
+            values[slot, j] = _act_fast(activations.TANH, w[j] * values[slot, j])
     elif fast and act_id == activations.SIGMOID:
         for j in range(mv):
-            values[slot, j] = (fastmath.tanh(0.5 * (w[j] * values[slot, j])) + 1.0) * 0.5
+            values[slot, j] = _act_fast(activations.SIGMOID, w[j] * values[slot, j])
+    elif fast and act_id == activations.SIN:
+        for j in range(mv):
+            values[slot, j] = _act_fast(activations.SIN, w[j] * values[slot, j])
+    elif fast and act_id == activations.COS:
+        for j in range(mv):
+            values[slot, j] = _act_fast(activations.COS, w[j] * values[slot, j])
+    elif fast and act_id == activations.GAUSSIAN:
+        for j in range(mv):
+            values[slot, j] = _act_fast(activations.GAUSSIAN, w[j] * values[slot, j])
     elif act_id == activations.TANH:
         for j in range(m):
             _no_vectorize()
