@@ -15,6 +15,7 @@ load, in CPU time per env step; the two must return identical results, and the l
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,6 +125,16 @@ def kernels_ns_per_step(
     return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9, per_rollout, identical
 
 
+def committed_champions() -> list[Plan]:
+    """The committed paper-budget swing-up champions (docs/results/swingup/**/seed_*/), as
+    plans: networks as a late search has them, unlike the bench's randomly grown ones."""
+    root = Path(__file__).resolve().parents[2] / "docs" / "results" / "swingup"
+    files = sorted(root.glob("*seed_*/best_genome.json")) + sorted(
+        root.glob("*/seed_*/best_genome.json")
+    )
+    return [compile_genome(Genome.from_dict(json.loads(f.read_text()))) for f in files]
+
+
 def math_ns_per_step(plans: list[Plan], seconds: float, reps: int = 3) -> tuple[float, float]:
     """CPU ns per env step of the lane kernel with ``swingup_math`` 'libm' and 'fast' on the
     same plans and seeds, alternating call by call (which goes first alternates too) until
@@ -223,8 +234,8 @@ def run(quick: bool = False) -> None:
         + _kernel_line(f"{len(plans)} genomes, median {nodes} nodes", figures)
     )
     print(
-        "swingup_math 'fast' (tanh, sigmoid vectorised) vs 'libm', lane kernel, same rollouts"
-        " (CPU ns per env step)"
+        "swingup_math 'fast' (tanh, sigmoid, sin, cos, Gaussian vectorised) vs 'libm', lane"
+        " kernel, same rollouts (CPU ns per env step)"
     )
     print("networks | ns/step fast (libm) | ratio")
     rows = [
@@ -232,6 +243,8 @@ def run(quick: bool = False) -> None:
         for g in (network_of(n) for n in (29, 60, 103))
     ]
     rows.append((f"laptop search's last population ({len(plans)} genomes)", plans))
+    champions = committed_champions()
+    rows.append((f"the {len(champions)} paper-budget champions of docs/results/swingup", champions))
     for label, row_plans in rows:
         libm_ns, fast_ns = math_ns_per_step(row_plans, budget)
         print(f"{label} | {fast_ns:6.0f} ({libm_ns:6.0f}) | {libm_ns / fast_ns:5.2f}x")
