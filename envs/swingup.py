@@ -81,16 +81,35 @@ def step_dynamics(
     Returns:
         The new state ``(x, x_dot, theta, theta_dot)``.
     """
-    return step_dynamics_sc(x, x_dot, theta, theta_dot, action, math.sin(theta), math.cos(theta))
+    force = min(max(action, -1.0), 1.0) * FORCE_SCALE
+    s = math.sin(theta)
+    c = math.cos(theta)
+    x_acc = (
+        -2.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s
+        + 3.0 * POLE_MASS * GRAVITY * s * c
+        + 4.0 * force
+        - 4.0 * FRICTION * x_dot
+    ) / (4.0 * TOTAL_MASS - 3.0 * POLE_MASS * c**2)
+    theta_acc = (
+        -3.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s * c
+        + 6.0 * TOTAL_MASS * GRAVITY * s
+        + 6.0 * (force - FRICTION * x_dot) * c
+    ) / (4.0 * POLE_LENGTH * TOTAL_MASS - 3.0 * POLE_MASS * POLE_LENGTH * c**2)
+    new_x = x + x_dot * TIME_STEP
+    new_theta = theta + theta_dot * TIME_STEP
+    new_x_dot = x_dot + x_acc * TIME_STEP
+    new_theta_dot = theta_dot + theta_acc * TIME_STEP
+    return new_x, new_x_dot, new_theta, new_theta_dot
 
 
 def step_dynamics_sc(
     x: float, x_dot: float, theta: float, theta_dot: float, action: float, s: float, c: float
 ) -> tuple[float, float, float, float]:
-    """:func:`step_dynamics` given ``s = sin(theta)`` and ``c = cos(theta)``: the same result
-    bit for bit when they are ``math.sin(theta)`` and ``math.cos(theta)``. The swing-up lane
-    kernel has them already (the observation's ``sin`` and ``cos`` of the angle) and so makes
-    one ``sincos`` call a step fewer. ``numba.njit``-compatible."""
+    """:func:`step_dynamics` given ``s = sin(theta)`` and ``c = cos(theta)``: the same
+    formula, operation for operation, so the same result bit for bit when they are
+    ``math.sin(theta)`` and ``math.cos(theta)`` (tested; an edit to one must be made to the
+    other). The swing-up lane kernel has them already (the observation's ``sin`` and ``cos``
+    of the angle) and so makes one ``sincos`` call a step fewer. ``numba.njit``-compatible."""
     force = min(max(action, -1.0), 1.0) * FORCE_SCALE
     x_acc = (
         -2.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s

@@ -148,9 +148,10 @@ class WannConfig:
     )
     swingup_math: str = _f(
         "libm",
-        "swingup: the network's tanh and sigmoid: 'libm' (glibc's, one call per value) or "
-        "'fast' (src.core.fastmath: within 2 ulp, vectorised over a genome's rollouts; a "
-        "late search ~1.4x faster; a different search, the same at any rank count)",
+        "swingup: the network's tanh, sigmoid, sin, cos and Gaussian: 'libm' (glibc's, one "
+        "call per value) or 'fast' (src.core.fastmath: within 2 ulp, vectorised over a "
+        "genome's rollouts; a late search ~2x faster per step; a different search, the same "
+        "at any rank count)",
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     checkpoint_every: int = _f(

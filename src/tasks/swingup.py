@@ -22,12 +22,13 @@ must call as often as the reference does: on a late search population (~12 compu
 is ~2.7x cheaper in lanes (perf), libm ~1.35x (``sin`` and ``cos`` of one angle fused into
 ``sincos``, runs of one function per node).
 
-``swingup_math = 'fast'`` (config; off by default) takes tanh and sigmoid, the costliest
-of them (glibc's ``tanh`` goes through ``expm1``: ~40 % of the lane kernel on late
-populations), from :func:`src.core.fastmath.tanh`: within 2 ulp of glibc's, no call, so the
-lane loops of those nodes vectorise (a late population's kernel ~1.5x faster). The physics
-and the other activations stay glibc's. Both kernels take the flag (the lanes still equal
-the reference bit for bit, tested); the search it gives is another one, as seed-determined.
+``swingup_math = 'fast'`` (config; off by default) takes the activations that call libm
+(tanh, sigmoid, sin, cos, Gaussian: ~75 % of the lane kernel on late populations, glibc's
+``tanh`` through ``expm1`` the costliest) from :mod:`src.core.fastmath`: within 2 ulp of
+glibc's, no call, so the lane loops of those nodes vectorise (a late search population's
+kernel ~2x faster). The physics stays glibc's. Both kernels take the flag (the lanes still
+equal the reference bit for bit, tested); the search it gives is another one, as
+seed-determined and the same at any rank count.
 
 Every kernel's disk cache is keyed on the contents of all the files it compiles
 (:mod:`src.core.jitcache`), so an edit to ``activations.py`` or ``envs/swingup.py`` cannot leave
@@ -51,8 +52,6 @@ from ..core import activations, fastmath, jitcache
 from ..core.network import Plan
 from . import Task
 
-# step_dynamics calls step_dynamics_sc: registered so that numba compiles that call
-numba.extending.register_jitable(inline="always")(env.step_dynamics_sc)
 _dynamics = numba.njit(cache=True, inline="always")(env.step_dynamics)
 _dynamics_sc = numba.njit(cache=True, inline="always")(env.step_dynamics_sc)
 _reward = numba.njit(cache=True, inline="always")(env.step_reward)
@@ -63,15 +62,15 @@ _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 #: Not cached by itself: it is compiled only into kernels that are.
 _act_call = numba.njit(activations.numba_scalar())
 
-#: The ``swingup_math`` values: ``'libm'`` (glibc's functions, the default) or ``'fast'``
-#: (tanh and sigmoid by :func:`src.core.fastmath.tanh`, vectorised over the lanes).
+#: The ``swingup_math`` values (``src.config.CHOICES`` lists them too): ``'libm'`` (glibc's
+#: functions, the default) or ``'fast'`` (:mod:`src.core.fastmath`'s, vectorised over lanes).
 MATH = ("libm", "fast")
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _act_fast(act_id, x):
-    """``apply_scalar`` with ``swingup_math = 'fast'``: tanh and sigmoid (the activations
-    table's ``(tanh(x / 2) + 1) / 2``) through :func:`src.core.fastmath.tanh`."""
+    """``apply_scalar`` with ``swingup_math = 'fast'``: tanh, sigmoid, sin, cos and the
+    Gaussian with the formulas of ``activations.ROWS`` through :mod:`src.core.fastmath`."""
     if act_id == activations.TANH:
         return fastmath.tanh(x)
     if act_id == activations.SIGMOID:
@@ -475,7 +474,8 @@ class SwingUp(Task):
                 f"swingup_math must be one of {', '.join(map(repr, MATH))}, not {math!r}"
             )
         self.episode_steps = episode_steps
-        #: ``swingup_math``: ``'fast'`` computes tanh and sigmoid with :mod:`src.core.fastmath`.
+        #: ``swingup_math``: ``'fast'`` computes the libm activations with
+        #: :mod:`src.core.fastmath`.
         self.math = math
         self._state_cache: dict[int, np.ndarray] = {}
 

@@ -79,6 +79,12 @@ def test_special_values():
     e = LOOPS["exp"](np.array([np.inf, -np.inf, np.nan, 710.0, -746.0, 0.0]))
     assert e[0] == np.inf and e[1] == 0.0 and np.isnan(e[2]) and e[3] == np.inf
     assert e[4] == 0.0 and e[5] == 1.0
+    edge = 709.782712893384  # the largest x whose exp is finite, and the next doubles
+    top = LOOPS["exp"](np.array([edge, np.nextafter(edge, 800.0), 709.79]))
+    assert top[0] == math.exp(edge) < np.inf and (top[1:] == np.inf).all()
+    zeros = np.array([0.0, -0.0])
+    for name in ("tanh", "sin"):  # odd: the sign of zero kept, as glibc's
+        assert np.signbit(LOOPS[name](zeros)).tolist() == [False, True]
     for name in ("sin", "cos"):
         out = LOOPS[name](np.array([np.inf, -np.inf, np.nan, 1e300, -3e7, 123456789.0]))
         assert np.isnan(out[:3]).all()

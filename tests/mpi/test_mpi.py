@@ -59,7 +59,7 @@ def test_three_ranks_equal_serial_and_serial_without_mpi4py(tmp_path):
 
 
 def test_fast_swingup_math_on_three_ranks_equals_serial(tmp_path):
-    """``swingup_math = 'fast'`` (tanh and sigmoid vectorised over a genome's lanes): the
+    """``swingup_math = 'fast'`` (activations vectorised over a genome's lanes): the
     same search at any rank count, and another search than glibc's functions give."""
     args = [*SMALL, "--generations", "6", "--set", "swingup_math='fast'"]
     serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
