@@ -57,9 +57,11 @@ def fake_lock(run, host: str, pid: int = 4242, age: float = 0.0, **more) -> None
     """A lock file as another holder would have written it, its heartbeat ``age`` s old."""
     info = {"host": host, "pid": pid, "since": "2030-01-01T00:00:00+00:00", **more}
     path = run / runlock.LOCK_NAME
-    path.write_text(json.dumps(info) + "\n")
+    tmp = run / "fake.lock.tmp"  # written aside and moved in: a running run never reads it
+    tmp.write_text(json.dumps(info) + "\n")  # half-written (that would be "unreadable")
     now = time.time()
-    os.utime(path, (now - age, now - age))
+    os.utime(tmp, (now - age, now - age))
+    os.replace(tmp, path)
 
 
 def this_machine() -> dict:
@@ -250,8 +252,8 @@ def test_a_run_that_lost_its_lock_stops_without_writing(tmp_path):
     proc, run, log = running(tmp_path)
     try:
         path = run / runlock.LOCK_NAME
-        path.rename(run / "old.lock")
-        fake_lock(run, "node-new-owner")
+        os.link(path, run / "old.lock")  # the old lock kept aside, as before
+        fake_lock(run, "node-new-owner")  # replaces it in one step: never missing or empty
         code = proc.wait(timeout=120)
     finally:
         stop(proc)
