@@ -55,7 +55,13 @@ RENDER_WIDTH: int = 600
 
 
 def step_dynamics(
-    x: float, x_dot: float, theta: float, theta_dot: float, action: float
+    x: float,
+    x_dot: float,
+    theta: float,
+    theta_dot: float,
+    action: float,
+    s: float | None = None,
+    c: float | None = None,
 ) -> tuple[float, float, float, float]:
     """Advances the cart-pole state by one explicit Euler step of length ``TIME_STEP``.
 
@@ -69,7 +75,8 @@ def step_dynamics(
     with s = sin(theta), c = cos(theta).
 
     This function only uses float arithmetic, ``math`` functions and numeric module constants,
-    so ``numba.njit(step_dynamics)`` compiles it.
+    so ``numba.njit(step_dynamics)`` compiles it (an omitted ``s`` or ``c`` is pruned at
+    compile time).
 
     Args:
         x: Cart position (m).
@@ -77,40 +84,18 @@ def step_dynamics(
         theta: Pole angle (rad), 0 is upright, counter-clockwise positive.
         theta_dot: Pole angular velocity (rad/s).
         action: Raw controller output; clipped to [-1, 1] (NaN propagates).
+        s, c: ``sin(theta)`` and ``cos(theta)`` if the caller has them (the swing-up lane
+            kernel: its observation's), else computed here; given as ``math.sin(theta)`` and
+            ``math.cos(theta)``, the result is the same bit for bit, with one ``sincos`` less.
 
     Returns:
         The new state ``(x, x_dot, theta, theta_dot)``.
     """
     force = min(max(action, -1.0), 1.0) * FORCE_SCALE
-    s = math.sin(theta)
-    c = math.cos(theta)
-    x_acc = (
-        -2.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s
-        + 3.0 * POLE_MASS * GRAVITY * s * c
-        + 4.0 * force
-        - 4.0 * FRICTION * x_dot
-    ) / (4.0 * TOTAL_MASS - 3.0 * POLE_MASS * c**2)
-    theta_acc = (
-        -3.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s * c
-        + 6.0 * TOTAL_MASS * GRAVITY * s
-        + 6.0 * (force - FRICTION * x_dot) * c
-    ) / (4.0 * POLE_LENGTH * TOTAL_MASS - 3.0 * POLE_MASS * POLE_LENGTH * c**2)
-    new_x = x + x_dot * TIME_STEP
-    new_theta = theta + theta_dot * TIME_STEP
-    new_x_dot = x_dot + x_acc * TIME_STEP
-    new_theta_dot = theta_dot + theta_acc * TIME_STEP
-    return new_x, new_x_dot, new_theta, new_theta_dot
-
-
-def step_dynamics_sc(
-    x: float, x_dot: float, theta: float, theta_dot: float, action: float, s: float, c: float
-) -> tuple[float, float, float, float]:
-    """:func:`step_dynamics` given ``s = sin(theta)`` and ``c = cos(theta)``: the same
-    formula, operation for operation, so the same result bit for bit when they are
-    ``math.sin(theta)`` and ``math.cos(theta)`` (tested; an edit to one must be made to the
-    other). The swing-up lane kernel has them already (the observation's ``sin`` and ``cos``
-    of the angle) and so makes one ``sincos`` call a step fewer. ``numba.njit``-compatible."""
-    force = min(max(action, -1.0), 1.0) * FORCE_SCALE
+    if s is None:
+        s = math.sin(theta)
+    if c is None:
+        c = math.cos(theta)
     x_acc = (
         -2.0 * POLE_MASS * POLE_LENGTH * theta_dot**2 * s
         + 3.0 * POLE_MASS * GRAVITY * s * c

@@ -34,7 +34,7 @@ CHOICES = {
     "champion_weights": CHAMPION_WEIGHTS,
     "mnist_preprocess": ("project", "reference"),  # src.tasks.mnist.PREPROCESSING
     "mnist_dtype": ("float64", "float32"),  # src.tasks.mnist.Mnist256
-    "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH
+    "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH (read from here)
     "breeding": ("root", "workers"),  # src.search.loop.breed
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes

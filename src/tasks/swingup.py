@@ -47,13 +47,12 @@ from llvmlite import ir
 
 from envs import swingup as env
 
-from ..config import WannConfig
+from ..config import CHOICES, WannConfig
 from ..core import activations, fastmath, jitcache
 from ..core.network import Plan
 from . import Task
 
 _dynamics = numba.njit(cache=True, inline="always")(env.step_dynamics)
-_dynamics_sc = numba.njit(cache=True, inline="always")(env.step_dynamics_sc)
 _reward = numba.njit(cache=True, inline="always")(env.step_reward)
 _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 #: ``apply_scalar`` as a plain call for the lane kernel: LLVM inlines it into each branch of
@@ -62,9 +61,9 @@ _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 #: Not cached by itself: it is compiled only into kernels that are.
 _act_call = numba.njit(activations.numba_scalar())
 
-#: The ``swingup_math`` values (``src.config.CHOICES`` lists them too): ``'libm'`` (glibc's
-#: functions, the default) or ``'fast'`` (:mod:`src.core.fastmath`'s, vectorised over lanes).
-MATH = ("libm", "fast")
+#: The ``swingup_math`` values, as the config validates them: ``'libm'`` (glibc's functions,
+#: the default) or ``'fast'`` (:mod:`src.core.fastmath`'s, vectorised over lanes).
+MATH: tuple[str, ...] = CHOICES["swingup_math"]
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -356,8 +355,8 @@ def _swingup_rollouts(
     new angle is reused). ``error_model="numpy"`` drops numba's division-by-zero checks (the
     dynamics' denominators are never zero), which lets LLVM fuse the dynamics' ``sin`` and
     ``cos`` into one ``sincos`` call: the same results, one libm call less. The dynamics take
-    ``sin`` and ``cos`` of the angle from the step's inputs (``step_dynamics_sc``), which
-    hold exactly what ``step_dynamics`` would compute: one ``sincos`` call a step fewer.
+    ``sin`` and ``cos`` of the angle from the step's inputs (``step_dynamics``' ``s`` and
+    ``c``), which hold exactly what it would compute: one ``sincos`` call a step fewer.
     """
     n = weights.shape[0]
     returns = np.zeros(n)
@@ -422,7 +421,7 @@ def _swingup_rollouts(
             a = values[out_slot, j]
             if math.isfinite(a):
                 # values[4, j], values[3, j]: sin and cos of th[j], the inputs of this step
-                x1, x_dot1, th1, th_dot1 = _dynamics_sc(
+                x1, x_dot1, th1, th_dot1 = _dynamics(
                     x[j], x_dot[j], th[j], th_dot[j], a, values[4, j], values[3, j]
                 )
                 total[j] += _reward(x1, th1)

@@ -17,7 +17,6 @@ from envs.swingup import (
     initial_state,
     observation,
     step_dynamics,
-    step_dynamics_sc,
     step_reward,
 )
 
@@ -230,19 +229,18 @@ def test_njit_step_dynamics_matches_python() -> None:
         )
 
 
-def test_step_dynamics_sc_is_step_dynamics_given_sin_and_cos() -> None:
-    """The swing-up lanes pass sin and cos of the angle in (step_dynamics_sc): bit for bit
-    what step_dynamics gives, in Python and compiled, also at the action's clip and with
-    NaN."""
+def test_step_dynamics_given_sin_and_cos_is_step_dynamics() -> None:
+    """The swing-up lanes pass sin and cos of the angle in (``s``, ``c``): bit for bit what
+    step_dynamics computes without them, in Python and compiled, also at the action's clip
+    and with NaN."""
     jitted = numba.njit(step_dynamics)
-    jitted_sc = numba.njit(step_dynamics_sc)
     rng = np.random.default_rng(11)
     for i in range(2000):
         state = tuple(float(v) for v in rng.normal(0.0, 3.0, size=4))
         action = float(rng.normal(0.0, 2.0)) if i % 100 else math.nan
         s, c = math.sin(state[2]), math.cos(state[2])
         expected = np.array(step_dynamics(*state, action))
-        for got in (step_dynamics_sc(*state, action, s, c), jitted_sc(*state, action, s, c)):
+        for got in (step_dynamics(*state, action, s, c), jitted(*state, action, s, c)):
             assert np.array(got).tobytes() == expected.tobytes()
         assert np.array(jitted(*state, action)).tobytes() == expected.tobytes()
 
