@@ -96,8 +96,9 @@ def _reduce(x):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _kernels(r):
-    """(sin r, cos r) for |r| <= pi/4 (fdlibm's __kernel_sin and __kernel_cos, tail 0)."""
+def _kernels(r, rr):
+    """(sin, cos) of r + rr for |r| <= pi/4 and rr its tail (fdlibm's __kernel_sin and
+    __kernel_cos of r, then the tail's first-order term)."""
     z = r * r
     v = z * r
     ps = _S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))
@@ -106,15 +107,14 @@ def _kernels(r):
     hz = 0.5 * z
     w = 1.0 - hz
     c = w + (((1.0 - w) - hz) + z * pc)
-    return s, c
+    return s + rr * c, c - rr * s
 
 
 @numba.njit(inline="always", error_model="numpy")
 def sin(x):
     """sin(x), within 2 ulp of glibc's for |x| < :data:`TRIG_EXACT_BELOW`; vectorisable."""
     r, rr, q = _reduce(x)
-    s, c = _kernels(r)
-    s, c = s + rr * c, c - rr * s  # sin and cos of r + rr
+    s, c = _kernels(r, rr)
     v = s if q == 0.0 or q == 2.0 else c
     v = -v if q >= 2.0 else v
     v = v if x != 0.0 else x  # +-0 keeps its sign, as glibc's
@@ -125,8 +125,7 @@ def sin(x):
 def cos(x):
     """cos(x), within 2 ulp of glibc's for |x| < :data:`TRIG_EXACT_BELOW`; vectorisable."""
     r, rr, q = _reduce(x)
-    s, c = _kernels(r)
-    s, c = s + rr * c, c - rr * s  # sin and cos of r + rr
+    s, c = _kernels(r, rr)
     v = c if q == 0.0 or q == 2.0 else s
     v = -v if q == 1.0 or q == 2.0 else v
     return v if x - x == 0.0 else x - x  # +-inf, NaN: NaN
