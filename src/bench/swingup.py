@@ -89,40 +89,59 @@ def steps_per_second(plan: Plan, seconds: float) -> float:
     return total_steps / total_time
 
 
-def kernels_ns_per_step(
-    task: swingup.SwingUp, plans: list[Plan], seconds: float, reps: int = 3
+def alternate(
+    pairs: list[tuple[swingup.SwingUp, Callable]],
+    plans: list[Plan],
+    seconds: float,
+    reps: int = 3,
+    stream: int = 1,
 ) -> tuple[float, float, float, bool]:
-    """CPU ns per env step of the one-by-one and the lane kernel on the same rollouts.
+    """CPU ns per env step of two (task, rollout kernel) pairs on the same rollouts.
 
-    Each plan gets 6 weights x ``reps`` rollouts on a new generation's seeds each round; the
-    two kernels alternate call by call (which goes first alternates too) until each has run
-    ``seconds`` of CPU time.
+    Each plan gets 6 weights x ``reps`` rollouts on a new generation's seeds (of run seed
+    ``stream``) each round; the kernel gets its task's ``kernel_args`` (built untimed), and
+    the two pairs alternate call by call (which goes first alternates too) until each has
+    run ``seconds`` of CPU time.
 
     Returns:
-        (one-by-one ns/step, lanes ns/step, env steps per rollout, results identical).
+        (first ns/step, second ns/step, env steps per rollout of the first, whether the two
+        returned the same results bit for bit).
     """
-    kernels: list[Callable] = [swingup._swingup_rollouts_reference, swingup._swingup_rollouts]
     w = np.repeat(WEIGHTS, reps)
-    for kernel in kernels:  # compile or load from the cache before timing
+    for task, kernel in pairs:  # compile or load from the cache before timing
         kernel(*task.kernel_args(plans[0], w[:1], np.zeros(1, dtype=np.int64)))
     cpu = [0.0, 0.0]
     steps = [0, 0]
     identical = True
     calls = 0
     while min(cpu) < seconds:
-        seeds = np.tile(rollout_seeds(1, calls, reps), len(WEIGHTS))
+        seeds = np.tile(rollout_seeds(stream, calls, reps), len(WEIGHTS))
         for plan in plans:
-            args = task.kernel_args(plan, w, seeds)
             out: list[tuple[np.ndarray, int]] = [(np.zeros(0), 0), (np.zeros(0), 0)]
             for k in (0, 1) if calls % 2 == 0 else (1, 0):
+                task, kernel = pairs[k]
+                args = task.kernel_args(plan, w, seeds)
                 start = time.process_time()
-                out[k] = kernels[k](*args)
+                out[k] = kernel(*args)
                 cpu[k] += time.process_time() - start
                 steps[k] += out[k][1]
             identical &= out[0][1] == out[1][1] and out[0][0].tobytes() == out[1][0].tobytes()
             calls += 1
     per_rollout = steps[0] / (calls * len(w))
     return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9, per_rollout, identical
+
+
+def kernels_ns_per_step(
+    task: swingup.SwingUp, plans: list[Plan], seconds: float, reps: int = 3
+) -> tuple[float, float, float, bool]:
+    """CPU ns per env step of the one-by-one and the lane kernel on the same rollouts
+    (:func:`alternate`).
+
+    Returns:
+        (one-by-one ns/step, lanes ns/step, env steps per rollout, results identical).
+    """
+    pairs = [(task, swingup._swingup_rollouts_reference), (task, swingup._swingup_rollouts)]
+    return alternate(pairs, plans, seconds, reps)
 
 
 def committed_champions() -> list[Plan]:
@@ -137,27 +156,15 @@ def committed_champions() -> list[Plan]:
 
 def math_ns_per_step(plans: list[Plan], seconds: float, reps: int = 3) -> tuple[float, float]:
     """CPU ns per env step of the lane kernel with ``swingup_math`` 'libm' and 'fast' on the
-    same plans and seeds, alternating call by call (which goes first alternates too) until
-    each has run ``seconds`` of CPU time.
+    same plans and seeds (:func:`alternate`).
 
     Returns:
         (libm ns/step, fast ns/step).
     """
-    tasks = [swingup.SwingUp(math="libm"), swingup.SwingUp(math="fast")]
-    w = np.repeat(WEIGHTS, reps)
-    for task in tasks:  # compile or load from the cache before timing
-        task.rollouts(plans[0], w[:1], np.zeros(1, dtype=np.int64))
-    cpu, steps, calls = [0.0, 0.0], [0, 0], 0
-    while min(cpu) < seconds:
-        seeds = np.tile(rollout_seeds(2, calls, reps), len(WEIGHTS))
-        for plan in plans:
-            for k in (0, 1) if calls % 2 == 0 else (1, 0):
-                start = time.process_time()
-                _, n = tasks[k].rollouts(plan, w, seeds)
-                cpu[k] += time.process_time() - start
-                steps[k] += n
-            calls += 1
-    return cpu[0] / steps[0] * 1e9, cpu[1] / steps[1] * 1e9
+    lanes = swingup._swingup_rollouts
+    pairs = [(swingup.SwingUp(math="libm"), lanes), (swingup.SwingUp(math="fast"), lanes)]
+    libm_ns, fast_ns, _, _ = alternate(pairs, plans, seconds, reps, stream=2)
+    return libm_ns, fast_ns
 
 
 def _kernel_line(label: str, figures: tuple[float, float, float, bool]) -> str:
