@@ -274,7 +274,9 @@ def test_rollouts_give_the_previous_implementations_returns(tiny_data, hidden, p
     to the paper's champion's size, with seeds shared by some weights only."""
     from src.bench.tasks import grown
 
-    task = make_task(build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=60"]))
+    task = make_task(
+        build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=60", "mnist_dtype='float64'"])
+    )
     g = grown(256, 10, 1 + 256 + 10 + hidden, activations.CLASSIFICATION_POOL, 3, p_init)
     plan = compile_genome(g)
     for seeds in (np.full(6, 11), np.array([3, 3, 5, 3, 5, 3]), np.arange(6)):
@@ -420,7 +422,8 @@ def test_every_activation_split_gives_the_registrys_floats(w):
 
 
 def test_fitness_is_minus_mean_cross_entropy_on_a_seeded_batch(tiny_data):
-    task = make_task(build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=50"]))
+    sets = [f"data_dir='{tiny_data}'", "batch_size=50", "mnist_dtype='float64'"]
+    task = make_task(build("mnist256", sets=sets))
     assert task.default_pool == activations.CLASSIFICATION_POOL
     assert activations.STEP not in task.default_pool
     plan = compile_genome(grown_genome(256, 10, 30, seed=2, pool=activations.CLASSIFICATION_POOL))
@@ -503,7 +506,7 @@ def test_float32_rollouts_are_float64_to_float32_precision(tiny_data, hidden, p_
     from src.bench.tasks import grown
 
     sets = [f"data_dir='{tiny_data}'", "batch_size=60"]
-    t64 = make_task(build("mnist256", sets=sets))
+    t64 = make_task(build("mnist256", sets=[*sets, "mnist_dtype='float64'"]))
     t32 = make_task(build("mnist256", sets=[*sets, "mnist_dtype='float32'"]))
     assert t32.dtype == np.float32 and t32.batch_transposed(11).dtype == np.float32
     g = grown(256, 10, 1 + 256 + 10 + hidden, activations.CLASSIFICATION_POOL, 3, p_init)
