@@ -51,7 +51,8 @@ class EvalRequest:
     Attributes:
         config: the run config (task, weights, n_reps, seed, ...).
         generation: selects the rollout seeds.
-        genomes: packed genomes (:func:`src.core.genome.pack`).
+        genomes: packed genomes (:func:`src.core.genome.pack`); their enabled connections
+            only unless the request breeds children (``children``), whose parents go whole.
         stream: which seeds: :data:`SEARCH_STREAM` (the generation's) or
             :data:`CHAMPION_STREAM` (the fixed seeds champion candidates are compared on).
         rollouts: ``None`` (every rollout) or ``(start, stop)``: only those of the genome's
@@ -81,7 +82,8 @@ class EvalRequest:
             raise ValueError(f"a slice of rollouts is of one genome, not {len(genomes)}")
         if children is not None and len(children) != len(genomes):
             raise ValueError(f"{len(children)} child indices for {len(genomes)} genomes")
-        return cls(config, generation, pack(genomes), stream, rollouts, children, innovations)
+        packed = pack(genomes, enabled_only=children is None)
+        return cls(config, generation, packed, stream, rollouts, children, innovations)
 
     @property
     def n_genomes(self) -> int:

@@ -41,6 +41,32 @@ def test_pack_unpack_and_json_roundtrip():
         assert Genome.from_dict(g.to_dict()) == g
 
 
+def test_pack_enabled_only_keeps_the_network():
+    """What an evaluation is sent: the enabled connections, in order; the same key, the
+    same compiled network (its edges indexed in the smaller arrays), the same outputs."""
+    from src.core.network import compile_genome, forward
+
+    genomes = [initial_genome(16, 3, 0.1, np.random.default_rng(4))]
+    genomes += [grown_genome(16, 3, n, seed=n) for n in (5, 40)]
+    assert any(not g.conn_enabled.all() for g in genomes)
+    packed = pack(genomes, enabled_only=True)
+    assert (
+        len(packed["conns"]) == sum(g.n_connections for g in genomes) < len(pack(genomes)["conns"])
+    )
+    x = np.random.default_rng(0).normal(size=(7, 16))
+    for g, sent in zip(genomes, unpack(packed)):
+        assert sent.conn_enabled.all() and sent.key() == g.key()
+        en = g.conn_enabled
+        for name in ("conn_src", "conn_dst", "conn_innov"):
+            assert np.array_equal(getattr(sent, name), getattr(g, name)[en])
+        assert np.array_equal(sent.node_id, g.node_id)
+        a, b = compile_genome(g), compile_genome(sent)
+        for f in ("order", "act", "indptr", "indices", "output_slots"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+        assert np.array_equal(np.flatnonzero(en)[b.edge_conn], a.edge_conn)
+        assert np.array_equal(forward(a, x, 0.7), forward(b, x, 0.7))
+
+
 def test_key_identifies_the_network():
     g = grown_genome(5, 1, 15, seed=3)
     assert g.key() == unpack(pack([g]))[0].key()

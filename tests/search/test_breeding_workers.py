@@ -127,7 +127,13 @@ def test_a_worker_breeds_the_child_the_root_would_and_sends_back_an_edit():
         innovations=offspring[0].base,
     )
     result = evaluate(request)
-    alone = evaluate(EvalRequest.of(config, 1, [o.make(config) for o in offspring]))
+    kids = [o.make(config) for o in offspring]
+    plain = EvalRequest.of(config, 1, kids)
+    # parents to breed from go whole; genomes only to evaluate, as their enabled connections
+    assert len(request.genomes["conns"]) == sum(len(p.conn_src) for p in parents)
+    assert len(plain.genomes["conns"]) == sum(k.n_connections for k in kids)
+    assert sum(k.n_connections for k in kids) < sum(len(k.conn_src) for k in kids)
+    alone = evaluate(plain)
     assert result.returns.tobytes() == alone.returns.tobytes()
     for o, (edit, key) in zip(offspring, result.children):
         assert apply_edit(o.parent, edit, key) == o.make(config)
