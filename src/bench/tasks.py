@@ -454,6 +454,7 @@ class _TimedExecutor:
         self.last_result: float | None = None
         self.last_first: float | None = None
         self.rows: list[dict[str, float]] = []
+        self.share = 1.0  # the part of a deferred call's time to count (amortised calls)
         self._mark = time.process_time()
 
     def _tick(self) -> None:
@@ -485,7 +486,7 @@ class _TimedExecutor:
         self._tick()
         fn(*args)
         now = time.process_time()
-        self.background += now - self._mark
+        self.background += (now - self._mark) * self.share
         self._mark = now
 
     def map(self, fn, items, on_result=None) -> list:
@@ -575,7 +576,9 @@ def root_critical_path(breeding: str, generations: int, pop: int = 960, workers:
     """The root's CPU ms per generation of an MNIST-shaped search at ``pop`` on late genomes
     (:func:`_late_mnist_state`), the loop run as the root of ``workers + 1`` ranks
     (:class:`_TimedExecutor`), stats.csv written and a checkpoint deferred each generation
-    as ``src.master`` does. Returns the median over ``generations`` (after one warm-up) of
+    as ``src.master`` does, its cost counted as ``1 / checkpoint_every`` (src.master writes
+    one after every ``checkpoint_every``-th). Returns the median over ``generations`` (after
+    one warm-up) of
     ``crit``, ``fill`` and ``total`` (see :class:`_TimedExecutor`)."""
     import tempfile
     from pathlib import Path
@@ -600,7 +603,8 @@ def root_critical_path(breeding: str, generations: int, pop: int = 960, workers:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
 
-        def save(s) -> None:
+        def save(s) -> None:  # each generation, counted as 1 / checkpoint_every of one
+            ex.share = 1 / s.config.checkpoint_every
             ex.defer(checkpoint.save, loop.snapshot(s), run_dir, "bench")
 
         loop.run(state, ex, [Timed(run_dir)], save)
