@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +39,7 @@ REF_BIPED_STEP_US = 203.0
 REF_BIPED_RESET_MS = 3.0
 REF_MNIST_MS = 23.0
 REF_CARRACING_STEP_MS = (15.0, 20.0)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def grown(
@@ -237,6 +239,7 @@ def run_mnist(quick: bool) -> None:
         f"mnist256: data ready in {load_s:.2f} s (preprocessed cache, memory-mapped); "
         f"genome of {g.n_hidden} hidden nodes / {g.n_connections} connections, "
         f"1000 images x 6 weights: {t_ours * 1e3:.1f} CPU-ms per fitness evaluation "
+        f"({np.dtype(task.dtype).name}, the default) "
         f"(reference ~{REF_MNIST_MS:.0f} ms: {REF_MNIST_MS / (t_ours * 1e3):.1f}x; "
         f"generic numpy forward {t_numpy * 1e3:.1f} ms); "
         f"test accuracy, 10,000 images x 6 weights + ensemble: {t_acc:.2f} s"
@@ -330,10 +333,18 @@ def mnist_genome_ms(task, genome: Genome, repeats: int, task32) -> dict[str, flo
     def f32() -> None:
         task32.rollouts(compile_genome(genome), WEIGHTS, seeds)
 
+    z32 = z.astype(np.float32)
+
+    def floor32() -> None:  # the same in float32 (mnist_dtype = 'float32')
+        for a in acts:
+            if a != activations.LINEAR:
+                activations.apply(a, z32)
+
     cpu = time.process_time
     f32()  # its batch drawn and cached, its kernels compiled
     cases = (
-        ("now", now), ("before", before), ("floor", floor), ("unpaired", unpaired), ("f32", f32)
+        ("now", now), ("before", before), ("floor", floor), ("unpaired", unpaired), ("f32", f32),
+        ("floor32", floor32),
     )  # fmt: skip
     best = {name: np.inf for name, _ in cases}
     for _ in range(repeats):
@@ -344,7 +355,7 @@ def mnist_genome_ms(task, genome: Genome, repeats: int, task32) -> dict[str, flo
 
 def run_mnist_search(quick: bool) -> None:
     """The paper's MNIST search (pop 960, 4096 generations): evaluation, root, projections."""
-    task = make_task(build("mnist256"))
+    task = make_task(build("mnist256", sets=["mnist_dtype='float64'"]))
     task32 = make_task(build("mnist256", sets=["mnist_dtype='float32'"]))
     repeats = 3 if quick else 8
     early = initial_genome(256, 10, 0.05, np.random.default_rng(0))
@@ -352,10 +363,16 @@ def run_mnist_search(quick: bool) -> None:
     # the size of the paper's MNIST champion: about 100 hidden nodes, 1800 connections
     big = grown(256, 10, 1 + 256 + 10 + 100, activations.CLASSIFICATION_POOL, 2, 0.65)
     genomes = {"early": early, "late": late, "late, champion-sized": big}
+    committed = ROOT / "docs" / "results" / "mnist256" / "best_genome.json"
+    if committed.exists():  # a real late network (the paper-budget run's champion)
+        from ..api import load_genome
+
+        genomes["the committed champion"] = load_genome(committed)
     ev = {name: mnist_genome_ms(task, g, repeats, task32) for name, g in genomes.items()}
     print(
         "### MNIST-256 at the paper's budget (pop 960, 4096 generations); CPU ms, best of "
-        f"{repeats}, previous code (src/bench/legacy.py) timed alternately in this process"
+        f"{repeats}, previous code (src/bench/legacy.py) timed alternately in this process; "
+        "float64 unless said (the default since 2026-12-01: float32)"
     )
     print("| figure | previous | now | ratio |")
     print("|---|---|---|---|")
@@ -371,12 +388,17 @@ def run_mnist_search(quick: bool) -> None:
             f"| genome fitness, {name}: float64 now / `mnist_dtype = 'float32'` | "
             f"{e['now']:.2f} | {e['f32']:.2f} | {e['now'] / e['f32']:.2f}x |"
         )
-    for name in ("late", "late, champion-sized"):
+    for name in [k for k in genomes if k != "early"]:
         f = ev[name]
         print(
             f"| {name} genome / activation floor ({f['floor']:.2f} ms; target <= 1.3; "
             f"now without pairing opposite weights: {f['unpaired'] / f['floor']:.2f}) | "
             f"{f['before'] / f['floor']:.2f} | {f['now'] / f['floor']:.2f} | |"
+        )
+        print(
+            f"| {name}, `mnist_dtype = 'float32'` (the default): / the float64 floor; / the "
+            f"float32 floor ({f['floor32']:.2f} ms) | | {f['f32'] / f['floor']:.2f}; "
+            f"{f['f32'] / f['floor32']:.2f} | |"
         )
     state = _mnist_population(2 if quick else 8)
     r = mnist_root_ms(state, repeats)
@@ -581,7 +603,6 @@ def root_critical_path(breeding: str, generations: int, pop: int = 960, workers:
     one warm-up) of
     ``crit``, ``fill`` and ``total`` (see :class:`_TimedExecutor`)."""
     import tempfile
-    from pathlib import Path
 
     from ..search import checkpoint, loop
     from ..search.reporters import StatsFiles
