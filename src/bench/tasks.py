@@ -430,17 +430,18 @@ def run_mnist_search(quick: bool) -> None:
     print(f"| root ms from last result to all {workers} workers busy | {row} | |")
     row = " | ".join(f"{m['total']:.0f}" for m in modes.values())
     print(f"| root CPU ms per generation (checkpoint included) | {row} | |")
-    for name in ("early", "late"):
-        cells = []
-        for mode, m in modes.items():
-            evaluation = 960 * ev[name]["now"] / workers
-            worker = evaluation + (768 * per_child / workers if mode == "workers" else 0.0)
-            gen = m["crit"] + max(worker, m["total"] - m["crit"])
-            cells.append(f"{evaluation / gen:.2f}")
-        print(
-            f"| {name}: efficiency (target >= 0.8; critical path target <= 30 ms) | "
-            f"{' | '.join(cells)} | |"
-        )
+    for name in [k for k in genomes if k != "late, champion-sized"]:
+        for dtype, cost in (("float32, the default", "f32"), ("float64", "now")):
+            cells = []
+            for mode, m in modes.items():
+                evaluation = 960 * ev[name][cost] / workers
+                worker = evaluation + (768 * per_child / workers if mode == "workers" else 0.0)
+                gen = m["crit"] + max(worker, m["total"] - m["crit"])
+                cells.append(f"{evaluation / gen:.2f}")
+            print(
+                f"| {name} genomes, {dtype}: efficiency (target >= 0.8; critical path "
+                f"target <= 30 ms) | {' | '.join(cells)} | |"
+            )
     # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
     cells = []
     for breed, ms in (("breed_prev", "before"), ("breed", "now"), ("breed", "f32")):
