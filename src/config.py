@@ -36,6 +36,7 @@ CHOICES = {
     "mnist_dtype": ("float64", "float32"),  # src.tasks.mnist.Mnist256
     "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH (read from here)
     "breeding": ("root", "workers"),  # src.search.loop.breed
+    "duplicates": ("keep", "last"),  # src.core.ranking.rank_copies_last
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
 #: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
@@ -97,6 +98,12 @@ class WannConfig:
         max=1.0,
     )
     ranking: str = _f("paper", "'paper' (the 80/20 scheme) or 'nsga3obj' (mean, max, connections)")
+    duplicates: str = _f(
+        "keep",
+        "ranking: 'keep' (copies of one network ranked like any genome, as the paper) or "
+        "'last' (the first copy ranked among the distinct networks, the other copies after "
+        "all of them, so clones cannot fill the elites and the first fronts)",
+    )
     prob_add_connection: float = _f(0.20, "roulette weight of the add-connection mutation", min=0.0)
     prob_add_node: float = _f(0.25, "roulette weight of the add-node mutation", min=0.0)
     prob_enable: float = _f(0.05, "roulette weight of re-enabling a disabled connection", min=0.0)

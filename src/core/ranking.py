@@ -379,6 +379,47 @@ def rank_population(
     return scheme(mean, best, conns, u < prob_moo, crowding)
 
 
+def rank_copies_last(
+    objectives: np.ndarray,
+    first_copy: np.ndarray,
+    method: str,
+    rng: np.random.Generator,
+    prob_moo: float = 0.8,
+    crowding: str = "range",
+) -> np.ndarray:
+    """:func:`rank_population` of the distinct networks, then the other copies last.
+
+    ``first_copy[i]`` is the index of the first genome with the same network as genome
+    ``i`` (``i`` itself for the first copy; copies have equal objectives). The first copies
+    are ranked by :func:`rank_population` among themselves (one draw from ``rng``, as
+    always); every other copy ranks after all of them, in the order of its first copy's
+    rank, then by index. Why: copies of one network share its front and its crowding
+    distance, so a network that is copied often (small networks, whose mutations often
+    change nothing the network computes) fills the first ranks many times over. A swing-up
+    search sat for hundreds of generations with 27 copies of one 3-connection network on
+    its first front and 177 of its 192 genomes under 5 connections.
+
+    Returns:
+        (n,) int64 ranks, a permutation of ``0 .. n-1``.
+    """
+    first = np.asarray(first_copy, dtype=np.int64)
+    n = len(first)
+    if first.shape != (len(objectives),) or ((first < 0) | (first >= np.maximum(n, 1))).any():
+        raise ValueError("first_copy must hold one index into the population per genome")
+    index = np.arange(n)
+    distinct = np.flatnonzero(first == index)
+    if (first[first] != first).any():
+        raise ValueError("first_copy must point at first copies (first_copy[i] == i there)")
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[distinct] = rank_population(
+        np.asarray(objectives)[distinct], method, rng, prob_moo, crowding
+    )
+    copies = np.flatnonzero(first != index)
+    order = np.lexsort((copies, ranks[first[copies]]))
+    ranks[copies[order]] = len(distinct) + np.arange(len(copies))
+    return ranks
+
+
 def _rank_paper(
     mean: np.ndarray, best: np.ndarray, conns: np.ndarray, on_connections: bool, crowding: str
 ) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..config import WannConfig
 from ..core.genome import Genome, Innovations, apply_edit, initial_genome
-from ..core.ranking import rank_population, tournament
+from ..core.ranking import rank_copies_last, rank_population, tournament
 from ..core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD, mutate
 from ..evaluation import (
     CHAMPION_STREAM,
@@ -204,9 +204,17 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     generation = state.generation + 1
 
     def genomes() -> Iterator[Genome | Offspring]:
-        ranks = rank_population(
-            rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
-        )
+        if config.duplicates == "last":
+            seen: dict[bytes, int] = {}
+            first = [seen.setdefault(g.key(), i) for i, g in enumerate(pop)]
+            ranks = rank_copies_last(
+                rankable(objs), np.array(first), config.ranking, rng, config.prob_moo,
+                config.crowding,
+            )  # fmt: skip
+        else:
+            ranks = rank_population(
+                rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
+            )
         order = np.argsort(ranks, kind="stable")
         n = config.pop_size
         n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))

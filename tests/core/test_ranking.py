@@ -13,6 +13,7 @@ from src.core.ranking import (
     RANKING_METHODS,
     crowding_distance,
     nondominated_fronts,
+    rank_copies_last,
     rank_order,
     rank_population,
     tournament,
@@ -280,6 +281,52 @@ def test_fewer_connections_rank_better(
     # also in isolation
     ranks2 = rank_population(pair, method, np.random.default_rng(seed), prob_moo)
     np.testing.assert_array_equal(ranks2, [1, 0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", RANKING_METHODS)
+def test_copies_last_ranks_first_copies_as_rank_population_then_the_copies(seed, method):
+    rng = np.random.default_rng(seed)
+    obj = random_population(seed, n=30)
+    first = np.arange(30)
+    assert np.array_equal(  # no copies: rank_population itself
+        rank_copies_last(obj, first, method, np.random.default_rng(seed), 1.0),
+        rank_population(obj, method, np.random.default_rng(seed), 1.0),
+    )
+    # genomes 30.. copy genomes 0..9 (equal objectives), some twice, in shuffled places
+    src = rng.integers(0, 10, size=14)
+    full = np.vstack([obj, obj[src]])
+    first = np.concatenate([np.arange(30), src])
+    perm = rng.permutation(len(full))
+    full, first = full[perm], np.argsort(perm)[first[perm]]
+    # the first copy of each network is the lowest index holding it
+    lowest = {}
+    for i, f in enumerate(first.tolist()):
+        lowest.setdefault(f, i)
+    first = np.array([lowest[f] for f in first.tolist()])
+    for prob_moo in (0.0, 1.0):
+        ranks = rank_copies_last(full, first, method, np.random.default_rng(seed), prob_moo)
+        assert sorted(ranks.tolist()) == list(range(len(full)))
+        is_first = first == np.arange(len(full))
+        want = rank_population(full[is_first], method, np.random.default_rng(seed), prob_moo)
+        assert np.array_equal(ranks[is_first], want)
+        copies = np.flatnonzero(~is_first)
+        assert ranks[copies].min() == is_first.sum()  # after every first copy
+        by_rank = copies[np.argsort(ranks[copies])]
+        keys = list(zip(ranks[first[by_rank]].tolist(), by_rank.tolist()))
+        assert keys == sorted(keys)  # in the order of their first copy's rank, then index
+
+
+def test_copies_last_draws_one_number_and_rejects_bad_indices():
+    obj = random_population(1, n=6)
+    rng = np.random.default_rng(3)
+    rank_copies_last(obj, np.array([0, 1, 1, 3, 0, 5]), "paper", rng)
+    after = np.random.default_rng(3)
+    after.random()
+    assert rng.random() == after.random()
+    for bad in ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 6], [0, 2, 1, 3, 4, 5], [0, -1, 2, 3, 4, 5]):
+        with pytest.raises(ValueError, match="first_copy"):
+            rank_copies_last(obj, np.array(bad), "paper", np.random.default_rng(0))
 
 
 def test_unknown_method_raises() -> None:

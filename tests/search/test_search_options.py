@@ -174,7 +174,9 @@ def test_each_weight_option_changes_the_run_it_should(tmp_path):
 @pytest.mark.checkpoint
 @pytest.mark.mpi
 @pytest.mark.parametrize(
-    "item", ["weight_sampling='stratified'", "champion_weights='uniform'"], ids=str
+    "item",
+    ["weight_sampling='stratified'", "champion_weights='uniform'", "duplicates='last'"],
+    ids=str,
 )
 def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, item):
     sets = ["--set", "champion_reps=3", "--set", "champion_candidates=2", "--set", item]
@@ -187,6 +189,7 @@ def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, i
         (["weight_sampling='uniform'"], "weight_sampling must be one of series, stratified"),
         (["champion_weights='stratified'"], "champion_weights must be one of series, uniform"),
         (["weight_sampling=1"], "weight_sampling must be a string"),
+        (["duplicates='drop'"], "duplicates must be one of keep, last"),
         (
             ["weight_sampling='stratified'", "weight_jitter=0.3"],
             "weight_jitter needs weight_sampling = 'series'",
@@ -223,3 +226,26 @@ def assert_resume_and_ranks_change_nothing(tmp_path, sets, stop, generations, ra
     assert_same_run(runs["straight"], runs["resumed"])
     assert_same_run(runs["straight"], runs["mpi"])
     return runs
+
+
+def test_with_duplicates_last_the_elites_are_distinct_networks():
+    """``duplicates = 'last'``: the elites (the best-ranked genomes, copied unchanged) are
+    distinct networks whenever the population holds that many; with 'keep' copies of one
+    network can take several elite places (a tiny network's mutations often change nothing)."""
+    from src.search.loop import next_population
+
+    copies = {}
+    for rule in ("keep", "last"):
+        config = build(
+            "swingup",
+            overrides={"pop_size": 40, "seed": 2, "generations": 8},
+            sets=["episode_steps=100", f"duplicates='{rule}'", "elite_ratio=0.5"],
+        )
+        state = run(initial_state(config), SerialExecutor())
+        n_elite = int(config.elite_ratio * config.pop_size)
+        distinct = len({g.key() for g in state.population})
+        elites = next_population(state)[:n_elite]
+        copies[rule] = n_elite - len({g.key() for g in elites})
+        if rule == "last":
+            assert distinct >= n_elite and copies[rule] == 0
+    assert copies["keep"] > 0
