@@ -390,7 +390,8 @@ def rank_copies_last(
     """:func:`rank_population` of the distinct networks, then the other copies last.
 
     ``first_copy[i]`` is the index of the first genome with the same network as genome
-    ``i`` (``i`` itself for the first copy; copies have equal objectives). The first copies
+    ``i`` (``i`` itself for the first copy, so never above ``i``; copies have equal
+    objectives). The first copies
     are ranked by :func:`rank_population` among themselves (one draw from ``rng``, as
     always); every other copy ranks after all of them, in the order of its first copy's
     rank, then by index. Why: copies of one network share its front and its crowding
@@ -402,11 +403,18 @@ def rank_copies_last(
     Returns:
         (n,) int64 ranks, a permutation of ``0 .. n-1``.
     """
-    first = np.asarray(first_copy, dtype=np.int64)
+    first = np.asarray(first_copy)
     n = len(first)
-    if first.shape != (len(objectives),) or ((first < 0) | (first >= np.maximum(n, 1))).any():
-        raise ValueError("first_copy must hold one index into the population per genome")
     index = np.arange(n)
+    if (
+        first.shape != (len(objectives),)
+        or not np.issubdtype(first.dtype, np.integer)
+        or ((first < 0) | (first > index)).any()
+    ):
+        raise ValueError(
+            "first_copy must hold one integer index <= i into the population per genome"
+        )
+    first = first.astype(np.int64, copy=False)
     distinct = np.flatnonzero(first == index)
     if (first[first] != first).any():
         raise ValueError("first_copy must point at first copies (first_copy[i] == i there)")

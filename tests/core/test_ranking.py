@@ -324,7 +324,9 @@ def test_copies_last_draws_one_number_and_rejects_bad_indices():
     after = np.random.default_rng(3)
     after.random()
     assert rng.random() == after.random()
-    for bad in ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 6], [0, 2, 1, 3, 4, 5], [0, -1, 2, 3, 4, 5]):
+    bad_ones = ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 6], [0, 0, 1, 3, 4, 5], [0, -1, 2, 3, 4, 5])
+    bad_ones += ([1, 1, 2, 3, 4, 5], [0.0, 1.0, 1.0, 3.0, 0.0, 5.0])
+    for bad in bad_ones:
         with pytest.raises(ValueError, match="first_copy"):
             rank_copies_last(obj, np.array(bad), "paper", np.random.default_rng(0))
 

@@ -275,7 +275,9 @@ def test_rollouts_give_the_previous_implementations_returns(tiny_data, hidden, p
     from src.bench.tasks import grown
 
     task = make_task(
-        build("mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=60", "mnist_dtype='float64'"])
+        build(
+            "mnist256", sets=[f"data_dir='{tiny_data}'", "batch_size=60", "mnist_dtype='float64'"]
+        )
     )
     g = grown(256, 10, 1 + 256 + 10 + hidden, activations.CLASSIFICATION_POOL, 3, p_init)
     plan = compile_genome(g)
