@@ -175,7 +175,7 @@ def test_each_weight_option_changes_the_run_it_should(tmp_path):
 @pytest.mark.mpi
 @pytest.mark.parametrize(
     "item",
-    ["weight_sampling='stratified'", "champion_weights='uniform'", "duplicates='keep'"],
+    ["weight_sampling='stratified'", "champion_weights='uniform'", "duplicates='last'"],
     ids=str,
 )
 def test_weight_options_are_the_same_at_any_rank_count_and_on_resume(tmp_path, item):
