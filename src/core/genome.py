@@ -345,7 +345,8 @@ def pack(genomes: list[Genome], enabled_only: bool = False) -> dict[str, np.ndar
     n = len(genomes)
     picks = [np.flatnonzero(g.conn_enabled) if enabled_only else slice(None) for g in genomes]
     node_counts = np.fromiter((len(g.node_id) for g in genomes), np.int64, n)
-    conn_counts = np.fromiter((len(g.conn_src[p]) for g, p in zip(genomes, picks)), np.int64, n)
+    counts = (len(p) if enabled_only else len(g.conn_src) for g, p in zip(genomes, picks))
+    conn_counts = np.fromiter(counts, np.int64, n)
     node_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(node_counts, out=node_offsets[1:])
     conn_offsets = np.zeros(n + 1, dtype=np.int64)

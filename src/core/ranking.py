@@ -391,12 +391,12 @@ def rank_copies_last(
 
     ``first_copy[i]`` is the index of the first genome with the same network as genome
     ``i`` (``i`` itself for the first copy, so never above ``i``; copies have equal
-    objectives). The first copies
-    are ranked by :func:`rank_population` among themselves (one draw from ``rng``, as
-    always); every other copy ranks after all of them, in the order of its first copy's
-    rank, then by index. Why: copies of one network share its front and its crowding
-    distance, so a network that is copied often (small networks, whose mutations often
-    change nothing the network computes) fills the first ranks many times over. A swing-up
+    objectives). The first copies are ranked by :func:`rank_population` among themselves
+    (one draw from ``rng``, as always); every other copy ranks after all of them, in the
+    order of its first copy's rank, then by index. Why: copies of one network share its
+    front and its crowding distance, so a network that is copied often (small networks,
+    whose mutations often change nothing the network computes) fills the first ranks many
+    times over. A swing-up
     search sat for hundreds of generations with 27 copies of one 3-connection network on
     its first front and 177 of its 192 genomes under 5 connections.
 

@@ -208,9 +208,13 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
             seen: dict[bytes, int] = {}
             first = [seen.setdefault(g.key(), i) for i, g in enumerate(pop)]
             ranks = rank_copies_last(
-                rankable(objs), np.array(first), config.ranking, rng, config.prob_moo,
+                rankable(objs),
+                np.array(first),
+                config.ranking,
+                rng,
+                config.prob_moo,
                 config.crowding,
-            )  # fmt: skip
+            )
         else:
             ranks = rank_population(
                 rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
