@@ -138,9 +138,11 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
     process's lock over."""
     run = tmp_path / "run"
     # Generations of several seconds: the second Ctrl-C must land before the one the first
-    # asked to finish ends (with 600 genomes, ~0.5 s early on, a loaded machine could let
-    # that generation end, checkpoint and release its lock between the two signals).
-    slow = [*TINY[:3], "2400", *TINY[4:6], "--set", "episode_steps=1000", "--quiet"]
+    # asked to finish ends (with 2400 genomes and 3 reps a generation now takes ~0.5 s, and
+    # CI once saw that generation end, checkpoint and release its lock between the two
+    # signals); 30 reps make it 3-5 s here.
+    slow = [*TINY[:3], "2400", *TINY[4:6], "--set", "episode_steps=1000", "--set", "n_reps=30"]
+    slow.append("--quiet")
     proc = start_master(*slow, "--generations", ENDLESS, "--out", str(run), log=tmp_path / "log")
     try:
         wait_for(lambda: len(checkpoints(run)) >= 1, 300, "a checkpoint")
