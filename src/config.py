@@ -353,7 +353,7 @@ def from_mapping(values: dict[str, Any], source: str) -> WannConfig:
 #: Keys a config file may hold that are not config keys, ignored when it is read: a run's
 #: ``config.toml`` names its run (``run_id``) and records what it resolved beyond its config
 #: (``src.search.provenance``), and is still usable with ``--config``.
-IGNORED_FILE_KEYS = ("run_id", "resolved_activations", "software_version")
+IGNORED_FILE_KEYS = ("run_id", "resolved_activations", "software_version", "platform")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -388,8 +388,8 @@ def write_config(config: WannConfig, path: Path, run_id: str = "") -> None:
     from .search import provenance  # here: provenance imports this module
 
     header = (
-        "Full configuration of this run (usable with --config; run_id, resolved_activations "
-        "and software_version are then ignored)."
+        "Full configuration of this run (usable with --config; run_id, resolved_activations, "
+        "software_version and platform are then ignored)."
     )
     extra = {"run_id": run_id} if run_id else {}
     text = to_toml(config, header, {**extra, **provenance.current(config).toml_items()})

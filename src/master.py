@@ -47,6 +47,7 @@ from .search import (
     checkpoint,
     files,
     loop,
+    provenance,
     reporters,
     resume,
     runfolder,
@@ -311,6 +312,9 @@ def warm_up_everywhere(config: cfg.WannConfig, executor: parallel.Executor) -> f
     executor.call_on_workers(warm_up, config)
     make_task(config).warmup()
     executor.wait_for_workers()  # every rank started (imports) before generation 0
+    mixed = provenance.mixed_ranks(executor.worker_platforms(), provenance.platform())
+    if mixed is not None:
+        warn(mixed)
     return time.perf_counter() - start
 
 

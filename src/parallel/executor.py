@@ -76,6 +76,11 @@ class Executor(abc.ABC):
     def wait_for_workers(self) -> None:  # noqa: B027
         """Return once every worker has handled everything sent to it so far (started up)."""
 
+    def worker_platforms(self) -> dict[int, str]:
+        """Worker rank -> its :func:`src.search.provenance.platform`, where workers run on
+        other machines (MPI); empty where they share this process's."""
+        return {}
+
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in this process while the workers evaluate the next :meth:`map`.
 

@@ -5,9 +5,10 @@ worker that returns a result gets the next item, so one long episode or one larg
 does not idle everyone. Results come back in item order, whoever computed them. Details of
 the schedule:
 
-- Slots: a worker says hello (node name, cores) when it starts serving and only then gets
-  work; per node at most as many workers hold work as the node has cores (one less on the
-  root's node while the root evaluates). Extra ranks (``-n 64`` on 2 cores) sleep instead
+- Slots: a worker says hello (node name, cores, its platform: what its floats depend on,
+  :func:`src.search.provenance.platform`) when it starts serving and only then gets work;
+  per node at most as many workers hold work as the node has cores (one less on the root's
+  node while the root evaluates). Extra ranks (``-n 64`` on 2 cores) sleep instead
   of evicting each other from the caches. A free slot goes to the worker that finished last
   (it is awake).
 - Depth: a worker holds at most :data:`~src.parallel.schedule.DEPTH` items (one running,
@@ -87,7 +88,7 @@ def _wait_all(requests: list[Any], backoff: Backoff | None = None) -> None:
 class MPIExecutor(Executor):
     """The root's side of the MPI protocol; the workers run :func:`serve`.
 
-    Scheduling: a worker says hello (its node and that node's cores) when it starts
+    Scheduling: a worker says hello (its node, that node's cores, its platform) when it starts
     serving, and only then gets work. On each node at most as many workers hold work at a
     time as the node has cores (one less on the root's node while the root evaluates), so
     ``mpiexec -n 64`` on 2 cores runs 2 evaluations at a time, not 64 that evict each other
@@ -125,6 +126,7 @@ class MPIExecutor(Executor):
         self.workers = list(range(1, self.n_ranks))
         self._node = socket.gethostname()
         self._node_of: dict[int, str] = {}  # workers that said hello -> their node
+        self._platform_of: dict[int, str] = {}  # and their provenance.platform()
         self._slots: dict[str, int] = {}  # node -> workers that may hold work at once
         self._idle: dict[str, list[int]] = {}  # node -> ready idle workers, last active last
         self._busy: dict[str, int] = {}  # node -> workers holding work
@@ -156,8 +158,9 @@ class MPIExecutor(Executor):
         there = min(others, math.ceil(others / per_node) * min(per_node, cores))
         return max(1, root + here + there)
 
-    def _hello(self, worker: int, node: str, cores: int) -> None:
+    def _hello(self, worker: int, node: str, cores: int, platform: str = "") -> None:
         self._node_of[worker] = node
+        self._platform_of[worker] = platform
         if node not in self._slots:
             root_core = 1 if node == self._node and self.evaluate_on_root else 0
             self._slots[node] = max(1, cores - root_core)
@@ -223,6 +226,11 @@ class MPIExecutor(Executor):
             self._receive(msg, status)
             waiting.discard(status.Get_source())
         self._poll_hellos()  # each worker's hello came before its pong
+
+    def worker_platforms(self) -> dict[int, str]:
+        """Rank -> :func:`src.search.provenance.platform` of each worker that said hello (all
+        of them after :meth:`wait_for_workers`)."""
+        return dict(self._platform_of)
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the root while the workers evaluate the next generation.
@@ -302,7 +310,9 @@ def serve(comm: Any = None) -> None:
     comm = comm if comm is not None else MPI.COMM_WORLD
     status = MPI.Status()
     backoff = waiting_backoff(comm.Get_size(), root=False)
-    hello = pickle.dumps((socket.gethostname(), node_cores()))
+    from ..search.provenance import platform  # here: src.search imports this package
+
+    hello = pickle.dumps((socket.gethostname(), node_cores(), platform()))
     sends = [comm.Isend([hello, MPI.BYTE], dest=0, tag=TAG_HELLO)]
     first_item_cpu = None
     while True:

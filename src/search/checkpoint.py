@@ -20,6 +20,8 @@ Schema (``format = "wann-checkpoint"``, ``format_version = 2``; readable with pl
                                    software ("wann-at-scale <version>"),
                                    resolved_activations_json (the hidden-node activation
                                    pool the run uses, names in order; see provenance.py),
+                                   platform (what the floats depend on: machine, libc,
+                                   numpy and its SIMD targets, numba; provenance.py),
                                    config_json (the full config),
                                    rng_state_json (numpy bit_generator.state),
                                    next_node_id, next_innovation, digest (CRC-32 of every
@@ -337,6 +339,7 @@ def _image(snap: SearchState, run_id: str) -> bytes:
         recorded = provenance.current(config)
         a["software"] = provenance.SOFTWARE_PREFIX + str(recorded.software_version)
         a["resolved_activations_json"] = json.dumps(recorded.resolved_activations)
+        a["platform"] = str(recorded.platform)
         a["config_json"] = json.dumps(config.to_dict())
         a["rng_state_json"] = json.dumps(snap.rng.bit_generator.state)
         a["next_node_id"] = snap.innovations.next_node_id
@@ -568,14 +571,16 @@ def _read_state(f: h5py.File) -> SearchState:
 
 
 def read_provenance(path: Path) -> provenance.Provenance:
-    """The activation pool and software version a checkpoint records (``None`` for what a
-    checkpoint written before they were recorded lacks)."""
+    """The activation pool, software version and platform a checkpoint records (``None``
+    for what a checkpoint written before they were recorded lacks)."""
     with h5py.File(path, "r") as f:
         pool = f.attrs.get("resolved_activations_json")
         software = f.attrs.get("software")
+        where = f.attrs.get("platform")
     return provenance.Provenance(
         tuple(json.loads(_str(pool))) if pool is not None else None,
         provenance.version_of_software(_str(software)) if software is not None else None,
+        _str(where) if where is not None else None,
     )
 
 

@@ -1,20 +1,27 @@
 """What a run's results depend on besides its config, recorded so a resume can check it.
 
-Two things change results without any change to a run's config:
+Three things change results without any change to a run's config:
 
 * the **activation pool**: a config that does not list ``activations`` draws hidden nodes from
   its task's default pool, which follows the registry ``src.core.activations.ROWS``; adding
   an activation there changes what an unchanged config computes (its ids and their order:
   mutation picks from the pool by index);
-* the **software version**: any release may change results.
+* the **software version**: any release may change results;
+* the **platform** the floats are computed on (:func:`platform`): numpy picks its SIMD code
+  for sin, exp, tanh ... at run time by CPU (AVX-512 or not: other last bits, float32 most
+  of all), swing-up's default kernels call the C library's libm, and a numpy or numba
+  upgrade may change either.
 
-Every run records both, resolved: in ``config.toml`` (keys ``resolved_activations``, the pool's
-names in order, and ``software_version``; ``--config`` ignores them, as it ignores ``run_id``)
-and in every checkpoint (root attributes ``resolved_activations_json`` and ``software``,
-``"wann-at-scale <version>"``). ``--resume`` compares the recorded values with the ones this
-code resolves for the run's config and refuses a difference in one line naming both, as it
-refuses a config change that alters results; ``--force-config`` goes on anyway (with a
-warning), and the run's later files record the new values.
+Every run records all three: in ``config.toml`` (keys ``resolved_activations``, the pool's
+names in order, ``software_version`` and ``platform``; ``--config`` ignores them, as it
+ignores ``run_id``) and in every checkpoint (root attributes ``resolved_activations_json``,
+``software``, ``"wann-at-scale <version>"``, and ``platform``). ``--resume`` compares the
+recorded pool and version with the ones this code resolves for the run's config and refuses
+a difference in one line naming both, as it refuses a config change that alters results;
+``--force-config`` goes on anyway (with a warning), and the run's later files record the new
+values. The platform is never refused (a cluster's nodes are replaced; most moves change
+nothing): a resume on another platform warns in one line, and so does a launch whose worker
+ranks differ from the root (which rank evaluates which genome then changes results).
 
 Versions are compared as strings, exactly: the version is the only trace of a code change
 there is, and a patch release may change results as well as a major one. After an upgrade
@@ -30,6 +37,8 @@ with that key's default. (Every checkpoint of this format has ``software``.)
 
 from __future__ import annotations
 
+import functools
+import platform as _platform
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,29 +54,56 @@ SOFTWARE_VERSION = __version__
 SOFTWARE_PREFIX = "wann-at-scale "
 
 
+@functools.cache
+def platform() -> str:
+    """What this process's floats depend on besides the code, as one line: the machine, its
+    C library (swing-up's kernels call its libm), numpy's version and the SIMD targets its
+    dispatch uses on this CPU (numpy's ``__cpu_dispatch__`` entries this CPU has, and
+    ``NPY_DISABLE_CPU_FEATURES`` has not switched off), numba's version. E.g. ``x86_64
+    glibc 2.36; numpy 2.4.6 SIMD X86_V3 X86_V4; numba 0.68.1``."""
+    import numba
+    import numpy as np
+
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # numpy 1.x
+        from numpy.core import _multiarray_umath as umath  # type: ignore[no-redef]
+    features = getattr(umath, "__cpu_features__", {})
+    simd = [t for t in getattr(umath, "__cpu_dispatch__", []) if features.get(t)]
+    libc = " ".join(x for x in _platform.libc_ver() if x) or "unknown libc"
+    return (
+        f"{_platform.machine()} {libc}; numpy {np.__version__} SIMD {' '.join(simd) or '-'}; "
+        f"numba {numba.__version__}"
+    )
+
+
 @dataclass(frozen=True)
 class Provenance:
-    """A run's resolved activation pool (names, in order) and software version; ``None``
-    where a record made before they were kept lacks one."""
+    """A run's resolved activation pool (names, in order), software version and
+    :func:`platform`; ``None`` where a record made before they were kept lacks one."""
 
     resolved_activations: tuple[str, ...] | None
     software_version: str | None
+    platform: str | None = None
 
     def toml_items(self) -> dict[str, Any]:
         """The ``config.toml`` lines (keys the config reader ignores)."""
         return {
             "resolved_activations": list(self.resolved_activations or ()),
             "software_version": self.software_version or "",
+            "platform": self.platform or "",
         }
 
 
 #: The ``config.toml`` keys of :meth:`Provenance.toml_items`.
-TOML_KEYS = ("resolved_activations", "software_version")
+TOML_KEYS = ("resolved_activations", "software_version", "platform")
+#: Those a resume refuses to change (:func:`compare`); the platform only warns (:func:`moved`).
+CHECKED_KEYS = ("resolved_activations", "software_version")
 
 
 def current(config: WannConfig) -> Provenance:
-    """What this code uses for a run of ``config``."""
-    return Provenance(resolved_activations(config), SOFTWARE_VERSION)
+    """What this code uses for a run of ``config``, on this machine."""
+    return Provenance(resolved_activations(config), SOFTWARE_VERSION, platform())
 
 
 def from_toml(path: Path) -> Provenance:
@@ -76,9 +112,11 @@ def from_toml(path: Path) -> Provenance:
         data = tomllib.load(fh)
     pool = data.get("resolved_activations")
     version = data.get("software_version")
+    where = data.get("platform")
     return Provenance(
         tuple(pool) if isinstance(pool, list) else None,
         version if isinstance(version, str) and version else None,
+        where if isinstance(where, str) and where else None,
     )
 
 
@@ -90,11 +128,11 @@ def version_of_software(attribute: str) -> str | None:
 
 
 def compare(recorded: Provenance, now: Provenance) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
-    """``({name: (recorded, now)}`` for each recorded value that differs, ``[names not
-    recorded]``)."""
+    """``({name: (recorded, now)}`` for each recorded value of :data:`CHECKED_KEYS` that
+    differs, ``[names not recorded]``)."""
     changed: dict[str, tuple[Any, Any]] = {}
     missing: list[str] = []
-    for name in TOML_KEYS:
+    for name in CHECKED_KEYS:
         old, new = getattr(recorded, name), getattr(now, name)
         if old is None:
             missing.append(name)
@@ -104,3 +142,33 @@ def compare(recorded: Provenance, now: Provenance) -> tuple[dict[str, tuple[Any,
                 list(new) if isinstance(new, tuple) else new,
             )
     return changed, missing
+
+
+def moved(recorded: Provenance, now: Provenance, source: str) -> str | None:
+    """The one-line warning for a run recorded on another :func:`platform` (``source``: where
+    the record is), or ``None`` (the same, or not recorded)."""
+    if recorded.platform is None or recorded.platform == now.platform:
+        return None
+    return (
+        f"warning: {source} records platform {recorded.platform!r}, this is {now.platform!r}: "
+        f"numpy's SIMD code and libm may differ between them, so the generations from here "
+        f"may differ in the last bits from a run that never moved (going on)"
+    )
+
+
+def mixed_ranks(platforms: dict[int, str], root: str) -> str | None:
+    """The one-line warning for worker ranks whose :func:`platform` differs from the root's
+    (``platforms``: rank -> platform), or ``None``."""
+    other = sorted(r for r, p in platforms.items() if p != root)
+    if not other:
+        return None
+    shown = ", ".join(map(str, other[:8]))
+    if len(other) > 8:
+        shown += f" and {len(other) - 8} more"
+    return (
+        f"warning: rank{'s' if len(other) > 1 else ''} {shown} "
+        f"compute{'' if len(other) > 1 else 's'} on "
+        f"{platforms[other[0]]!r}, the root on {root!r}: results then depend on which rank "
+        f"evaluates which genome, so this run will not repeat bit for bit at another rank count "
+        f"or placement (run all ranks on one kind of node for that)"
+    )

@@ -12,7 +12,8 @@ unless ``force`` (``--force-config``). Keys that never alter results:
 What the run resolved beyond its config, its activation pool and the software version
 (:mod:`src.search.provenance`), must also be what this code resolves: a difference is refused
 the same way (``force`` goes on). A record without them (a run from before they were kept)
-is not checked for them, with a warning.
+is not checked for them, with a warning. A run recorded on another platform (numpy's SIMD
+targets, libc, numpy or numba version) resumes with a one-line warning.
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ def resume(
     if drift:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in drift.items())
         warn(f"warning: --force-config: continuing with changed {listed}")
+    if (elsewhere := provenance.moved(recorded, provenance.current(new), source)) is not None:
+        warn(elsewhere)
     if fresh:
         checkpoint.remove_temporaries(run_dir)  # a first checkpoint write that was killed
         if altering:

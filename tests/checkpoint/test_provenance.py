@@ -1,5 +1,6 @@
-"""The activation pool and software version a run resolved: recorded in config.toml and every
-checkpoint, checked by --resume (in-process: ``resume.resume`` is what ``--resume`` runs)."""
+"""The activation pool, software version and platform a run resolved: recorded in config.toml
+and every checkpoint, checked by --resume (in-process: ``resume.resume`` is what ``--resume``
+runs)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def make_old(run):
     for path in sorted((run / "checkpoints").glob("gen_*.h5")):
         with h5py.File(path, "r+") as f:
             del f.attrs["resolved_activations_json"]
+            del f.attrs["platform"]
             arrays: dict[str, np.ndarray] = {}
 
             def visit(name, obj, arrays=arrays):
@@ -68,13 +70,15 @@ def test_config_toml_and_checkpoints_record_the_pool_and_version(tmp_path, state
     text = (run / "config.toml").read_text()
     assert f"resolved_activations = {ALL!r}".replace("'", '"') in text
     assert f'software_version = "{__version__}"' in text
-    expected = provenance.Provenance(tuple(ALL), __version__)
+    assert f'platform = "{provenance.platform()}"' in text
+    expected = provenance.Provenance(tuple(ALL), __version__, provenance.platform())
     assert provenance.from_toml(run / "config.toml") == expected
     (path,) = (run / "checkpoints").glob("gen_*.h5")
     assert checkpoint.read_provenance(path) == expected
     with h5py.File(path, "r") as f:  # plain h5py, no code of ours
         assert f.attrs["software"] == f"wann-at-scale {__version__}"
         assert f.attrs["resolved_activations_json"] == str(ALL).replace("'", '"')
+        assert f.attrs["platform"] == provenance.platform()
     # still a config file: --config ignores the records, as it ignores run_id
     config = cfg.from_mapping(cfg.read_toml(run / "config.toml"), "config")
     assert config == state.config
@@ -134,7 +138,7 @@ def test_a_run_from_before_the_records_resumes_with_a_warning(tmp_path, state):
     run = write_run(tmp_path / "run", state)
     make_old(run)
     (path,) = (run / "checkpoints").glob("gen_*.h5")
-    assert checkpoint.read_provenance(path) == provenance.Provenance(None, __version__)
+    assert checkpoint.read_provenance(path) == provenance.Provenance(None, __version__, None)
     resumed, used, warnings = resume_run(run)
     assert used == path and resumed.generation == state.generation
     assert warnings == [
@@ -145,3 +149,37 @@ def test_a_run_from_before_the_records_resumes_with_a_warning(tmp_path, state):
     _, used, warnings = resume_run(run)
     assert used == run / "config.toml"
     assert "config.toml records no resolved_activations and no software_version" in warnings[0]
+
+
+def test_the_platform_names_what_the_floats_depend_on(monkeypatch):
+    """numpy's dispatched SIMD targets as this CPU runs them: turned off, the record says so."""
+    now = provenance.platform()
+    assert f"numpy {np.__version__} SIMD " in now and "numba " in now
+    from numpy._core import _multiarray_umath as umath
+
+    active = [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)]
+    assert now.split(" SIMD ")[1].split(";")[0] == (" ".join(active) or "-")
+
+
+@pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "config.toml"])
+def test_a_run_moved_to_another_platform_resumes_with_a_one_line_warning(
+    tmp_path, state, monkeypatch, with_checkpoint
+):
+    """A cluster's nodes differ (AVX-512 or not, another libc): never refused, but said."""
+    elsewhere = "x86_64 glibc 2.28; numpy 2.4.6 SIMD X86_V3; numba 0.68.1"
+    with monkeypatch.context() as m:
+        m.setattr(provenance, "platform", lambda: elsewhere)
+        run = write_run(tmp_path / "run", state, with_checkpoint)
+    assert provenance.from_toml(run / "config.toml").platform == elsewhere
+    resumed, used, warnings = resume_run(run)
+    assert resumed.generation == (state.generation if with_checkpoint else 0)
+    (warning,) = warnings
+    assert "\n" not in warning
+    source = f"the checkpoint {used.name}" if with_checkpoint else "config.toml"
+    assert warning.startswith(f"warning: {source} records platform {elsewhere!r}, ")
+    assert f"this is {provenance.platform()!r}" in warning
+    if with_checkpoint:  # the checkpoints written from here on record this platform
+        assert checkpoint.read_provenance(used).platform == elsewhere
+        checkpoint.save(resumed, run, RUN_ID)
+        newest = checkpoint.list_checkpoints(run)[-1][1]
+        assert checkpoint.read_provenance(newest).platform == provenance.platform()

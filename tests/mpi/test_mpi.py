@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import assert_same_run, descendants, launch, running, stats, wait_for
+from harness import PYTHON, assert_same_run, descendants, launch, running, stats, wait_for
 
 from src.search import checkpoint
 from src.tasks import kernels
@@ -54,6 +54,7 @@ def test_three_ranks_equal_serial_and_serial_without_mpi4py(tmp_path):
     assert no_mpi.returncode == 0, no_mpi.stderr
     three = launch("-m", "src.master", *args, "--out", str(tmp_path / "three"), mpi=3)
     assert three.returncode == 0, three.stderr
+    assert "warning" not in three.stderr  # e.g. ranks on other platforms: none here
     assert_same_run(tmp_path / "serial", tmp_path / "no_mpi")
     assert_same_run(tmp_path / "serial", tmp_path / "three")
 
@@ -70,6 +71,26 @@ def test_fast_swingup_math_on_three_ranks_equals_serial(tmp_path):
     libm = launch("-m", "src.master", *args[:-2], "--out", str(tmp_path / "libm"))
     assert libm.returncode == 0, libm.stderr
     assert stats(tmp_path / "libm") != stats(tmp_path / "serial")
+
+
+def test_a_worker_rank_on_another_platform_is_named_in_one_warning(tmp_path):
+    """A job over nodes of two kinds: rank 1 runs without numpy's dispatched SIMD targets
+    (``NPY_DISABLE_CPU_FEATURES``, as on a node without them; MPMD launch)."""
+    from numpy._core import _multiarray_umath as umath
+
+    active = [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)]
+    if not active:
+        pytest.skip("this CPU runs none of numpy's dispatched SIMD targets: no other to make")
+    run = ["-m", "src.master", *SMALL, "--generations", "2", "--out", str(tmp_path / "run")]
+    other = ["-n", "1", "-env", "NPY_DISABLE_CPU_FEATURES", " ".join(active), PYTHON, *run]
+    mixed = launch(*run, ":", *other, mpi=1)
+    assert mixed.returncode == 0, mixed.stderr
+    (line,) = [x for x in mixed.stderr.splitlines() if x.startswith("warning")]
+    assert line.startswith("warning: rank 1 computes on '")
+    ranks, root = line.split("the root on ")
+    assert " SIMD -; " in ranks  # rank 1's record, then the root's
+    assert f" SIMD {' '.join(active)}; " in root
+    assert "not repeat bit for bit at another rank count" in line
 
 
 def test_sixteen_ranks_oversubscribed_complete_with_the_same_answer(tmp_path):
