@@ -104,6 +104,15 @@ class WannConfig:
         "'last' (the first copy ranked among the distinct networks, the other copies after "
         "all of them, so clones cannot fill the elites and the first fronts)",
     )
+    starts: int = _f(
+        1,
+        "independent starts: the first starts x start_generations generations run that many "
+        "searches one after another, each from fresh initial genomes, and the search goes on "
+        "from the one whose best generation mean was highest (1: one search, the paper; a "
+        "run of fewer generations ends within its starts, as the same run stopped early)",
+        min=1,
+    )
+    start_generations: int = _f(0, "generations of each start when starts > 1", min=0)
     prob_add_connection: float = _f(0.20, "roulette weight of the add-connection mutation", min=0.0)
     prob_add_node: float = _f(0.25, "roulette weight of the add-node mutation", min=0.0)
     prob_enable: float = _f(0.05, "roulette weight of re-enabling a disabled connection", min=0.0)
@@ -314,6 +323,8 @@ def validate(config: WannConfig) -> None:
         raise ConfigError("the four prob_* mutation weights must not all be zero")
     if config.cull_ratio + config.elite_ratio > 1.0:
         raise ConfigError("cull_ratio + elite_ratio must be <= 1")
+    if config.starts > 1 and config.start_generations < 1:
+        raise ConfigError("starts > 1 needs start_generations >= 1 (the generations of each)")
     from .core import activations  # imported here: core is a leaf, no cycle
 
     try:

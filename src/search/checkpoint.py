@@ -44,6 +44,9 @@ Schema (``format = "wann-checkpoint"``, ``format_version = 2``; readable with pl
     /best/...               the best genome so far as nodes/conns/offsets (one genome);
                             attrs: info_json (and each key of it: generation, mean_reward,
                             max_reward, n_connections)
+    /reserve/...            (starts > 1, from the end of the first start to the end of the
+                            last) the best start's last genomes, stored as /best/ is:
+                            nodes, node_offsets, conns, conn_offsets
 """
 
 from __future__ import annotations
@@ -315,6 +318,9 @@ def _arrays_of(snap: SearchState) -> dict[str, np.ndarray]:
     if snap.best is not None:
         for k, v in pack([snap.best]).items():
             arrays[f"best/{k}"] = v
+    if snap.reserve is not None:
+        for k, v in pack(snap.reserve).items():
+            arrays[f"reserve/{k}"] = v
     return arrays
 
 
@@ -557,6 +563,9 @@ def _read_state(f: h5py.File) -> SearchState:
     if "best" in f:
         (best,) = unpack({k: arrays[f"best/{k}"] for k in _POP_KEYS})
         best_info = json.loads(_str(f["best"].attrs["info_json"]))
+    reserve = None
+    if "reserve" in f:
+        reserve = unpack({k: arrays[f"reserve/{k}"] for k in _POP_KEYS})
     return SearchState(
         config=config,
         generation=generation,
@@ -567,6 +576,7 @@ def _read_state(f: h5py.File) -> SearchState:
         history=history,
         best=best,
         best_info=best_info,
+        reserve=reserve,
     )
 
 

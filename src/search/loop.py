@@ -89,6 +89,9 @@ class SearchState:
     history: list[dict[str, float]] = field(default_factory=list)
     best: Genome | None = None
     best_info: dict[str, Any] = field(default_factory=dict)
+    #: ``starts > 1``: the last generation's genomes of the best start so far, from the end of
+    #: the first start until the search goes on from them (checkpointed)
+    reserve: list[Genome] | None = None
     #: memo of champion re-evaluations, genome key -> (score, env steps); never checkpointed:
     #: the same genome always gets the same score (fixed seeds), so it only saves time
     champion_memo: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
@@ -123,6 +126,7 @@ def snapshot(state: SearchState) -> SearchState:
     return replace(
         state,
         population=list(state.population),
+        reserve=None if state.reserve is None else list(state.reserve),
         rng=copy.deepcopy(state.rng),
         innovations=copy.copy(state.innovations),
         history=list(state.history),
@@ -186,6 +190,43 @@ def next_population(state: SearchState) -> list[Genome]:
     With ``breeding = "workers"`` the children are bred here, as a worker would.
     """
     return [g if isinstance(g, Genome) else g.make(state.config) for g in breed(state)]
+
+
+def start_scores(history: Sequence[dict[str, float]], config: WannConfig) -> list[float]:
+    """The score of each finished start (``starts > 1``): the highest ``best_mean`` of its
+    generations (rows of ``history``)."""
+    n = config.start_generations
+    done = min(len(history) // n, config.starts) if config.starts > 1 else 0
+    return [max(r["best_mean"] for r in history[s * n : (s + 1) * n]) for s in range(done)]
+
+
+def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
+    """The genomes of the generation after ``state``'s: :func:`breed` (lazy), except at the
+    end of a start (``starts > 1``).
+
+    There, the start just finished becomes the reserve if it scored higher than every start
+    before it (:func:`start_scores`; the first start always does). Then the next start
+    begins from ``pop_size`` fresh initial genomes drawn from ``state.rng``, or, after the
+    last start, the search goes on from the reserve (the best start's last genomes,
+    evaluated again as the next generation). All of it a function of the state, so the same
+    at any rank count and on resume (the reserve is checkpointed).
+    """
+    config = state.config
+    n, done = config.start_generations, state.generation + 1
+    if config.starts <= 1 or done % n or done > config.starts * n:
+        return breed(state)
+    *before, last = start_scores(state.history, config)
+    if not before or last > max(before):
+        state.reserve = list(state.population)
+    if done < config.starts * n:
+        task = make_task(config)
+        return [
+            initial_genome(task.n_inputs, task.n_outputs, config.prob_init_enable, state.rng)
+            for _ in range(config.pop_size)
+        ]
+    assert state.reserve is not None
+    population, state.reserve = state.reserve, None
+    return population
 
 
 def breed(state: SearchState) -> Iterator[Genome | Offspring]:
@@ -516,7 +557,7 @@ def _generations(
         if state.objectives is not None:
             if state.generation + 1 >= config.generations:
                 return state
-            population = breed(state)  # bred while the first chunks are evaluated
+            population = next_generation(state)  # bred while the first chunks are evaluated
             state.generation += 1
             state.objectives = None
         else:

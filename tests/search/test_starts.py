@@ -1,0 +1,85 @@
+"""Independent starts (``starts``, ``start_generations``): each start from fresh initial
+genomes, the search going on from the best start's last genomes; the same at any rank count
+and on resume (the reserve is checkpointed)."""
+
+from __future__ import annotations
+
+import pytest
+from test_search_options import assert_resume_and_ranks_change_nothing
+
+from src.config import ConfigError, build
+from src.parallel import SerialExecutor
+from src.search import checkpoint
+from src.search.loop import initial_state, run, start_scores
+
+STARTS = ["starts=3", "start_generations=2", "episode_steps=100", "champion_reps=2"]
+
+
+def test_each_start_is_fresh_and_the_best_one_goes_on():
+    config = build("swingup", overrides={"pop_size": 16, "seed": 3, "generations": 9}, sets=STARTS)
+    populations = []
+    state = run(
+        initial_state(config),
+        SerialExecutor(),
+        on_generation=lambda s: populations.append(list(s.population)),
+    )
+    assert [r["generation"] for r in state.history] == list(range(9))
+    # generations 0, 2 and 4 begin a start: initial genomes only (no hidden node), each
+    # start's its own draws
+    for g in (0, 2, 4):
+        assert all(x.n_hidden == 0 for x in populations[g])
+    assert {x.key() for x in populations[2]} != {x.key() for x in populations[4]}
+    # a start's second generation is bred from its first (one mutation each, elites kept)
+    assert any(
+        x.n_hidden > 0 or x.n_connections != y.n_connections
+        for x, y in zip(populations[3], populations[2])
+    )
+    scores = start_scores(state.history, config)
+    assert scores == [
+        max(state.history[g]["best_mean"] for g in (2 * s, 2 * s + 1)) for s in range(3)
+    ]
+    best = scores.index(max(scores))
+    assert len(set(scores)) == 3  # the pick is not a tie
+    # generation 6 is the best start's last generation, evaluated again
+    assert [x.key() for x in populations[6]] == [x.key() for x in populations[2 * best + 1]]
+    assert state.reserve is None
+
+
+def test_one_start_is_the_search_as_before():
+    base = {"pop_size": 12, "seed": 1, "generations": 4}
+    plain = run(initial_state(build("swingup", overrides=base, sets=STARTS[2:])), SerialExecutor())
+    one = run(
+        initial_state(
+            build("swingup", overrides=base, sets=["starts=1", "start_generations=2", *STARTS[2:]])
+        ),
+        SerialExecutor(),
+    )
+    assert [x.key() for x in one.population] == [x.key() for x in plain.population]
+    assert [r["best_mean"] for r in one.history] == [r["best_mean"] for r in plain.history]
+
+
+@pytest.mark.checkpoint
+@pytest.mark.mpi
+def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
+    sets = [x for item in ["starts=3", "start_generations=2"] for x in ("--set", item)]
+    runs = assert_resume_and_ranks_change_nothing(tmp_path, sets, 3, 8, 3)
+    # the resume went on from generation 2's checkpoint, which held the first start's
+    # genomes as the reserve (so did generation 5's, in the third start; not the last one's)
+    kept = dict(checkpoint.list_checkpoints(runs["straight"]))
+    in_starts, after = checkpoint.load(kept[5]), checkpoint.load(kept[7])
+    assert in_starts.reserve is not None and len(in_starts.reserve) == 24
+    assert after.reserve is None
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["starts=2"], "starts > 1 needs start_generations >= 1"),
+        (["starts=0"], "starts must be >= 1"),
+        (["starts=2", "start_generations=-1"], "start_generations must be >= 0"),
+    ],
+)
+def test_bad_starts_are_one_line(sets, message):
+    with pytest.raises(ConfigError) as exc:
+        build("swingup", sets=sets)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
