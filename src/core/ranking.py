@@ -23,6 +23,7 @@ Pure numpy; nothing here imports any other part of ``src``.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
@@ -68,9 +69,13 @@ def nondominated_fronts(objectives: np.ndarray) -> np.ndarray:
     set of rows that are non-dominated once fronts ``0 .. i-1`` are removed, so every member
     of front ``i`` is dominated by at least one member of front ``i - 1``.
 
-    The full (n, n) dominance matrix is built with vectorised comparisons of per-objective
-    dense ranks (O(n^2 k) time, about 3 n^2 bytes of memory), then fronts are peeled off by
-    decrementing domination counts (a few ms for n = 960, k = 3). ``-inf``/``+inf`` are
+    Two objectives (what the paper's ranking uses) take a sweep in O(n log n) (Jensen,
+    "Reducing the run-time complexity of multiobjective EAs: the NSGA-II and other
+    algorithms", IEEE Trans. Evol. Comput. 7(5), 2003): ~0.5 ms for n = 960. Otherwise the
+    full (n, n) dominance matrix is built with vectorised comparisons of per-objective dense
+    ranks (O(n^2 k) time, about 3 n^2 bytes of memory), then fronts are peeled off by
+    decrementing domination counts (a few ms for n = 960, k = 3). Both give the same fronts
+    (tested). ``-inf``/``+inf`` are
     ordinary ordered values (``-inf`` is worse than any finite value); NaN is rejected.
 
     Args:
@@ -91,6 +96,47 @@ def nondominated_fronts(objectives: np.ndarray) -> np.ndarray:
     if k == 0:
         fronts[:] = 0
         return fronts
+    if k == 2:
+        return _fronts_two(obj)
+    return _fronts_matrix(obj)
+
+
+def _fronts_two(obj: np.ndarray) -> np.ndarray:
+    """:func:`nondominated_fronts` of (n, 2) objectives by a sweep.
+
+    Rows are visited by the first objective descending, ties by the second descending, so a
+    row can only be dominated by rows visited before it. Within a front, later rows have a
+    strictly higher second objective (or are identical to the row before), so each front is
+    summed up by its last row's second objective ``top[f]``, and ``top`` does not increase
+    with ``f`` (every row of front f + 1 has a dominator in front f, visited earlier). A
+    row is dominated by front ``f`` iff ``top[f] >= b`` (it is not identical to that row:
+    identical rows are visited one after the other and take the front of the first): its
+    front is the first ``f`` with ``top[f] < b``, found by bisection.
+    """
+    n = obj.shape[0]
+    order = np.lexsort((-obj[:, 1], -obj[:, 0]))
+    a, b = obj[order, 0].tolist(), obj[order, 1].tolist()
+    front_of = [0] * n
+    neg_top: list[float] = []  # -top[f], non-decreasing: bisect needs ascending order
+    for i in range(n):
+        if i and a[i] == a[i - 1] and b[i] == b[i - 1]:
+            front_of[i] = front_of[i - 1]
+            continue
+        f = bisect_right(neg_top, -b[i])
+        if f == len(neg_top):
+            neg_top.append(-b[i])
+        else:
+            neg_top[f] = -b[i]
+        front_of[i] = f
+    fronts = np.empty(n, dtype=np.int64)
+    fronts[order] = front_of
+    return fronts
+
+
+def _fronts_matrix(obj: np.ndarray) -> np.ndarray:
+    """:func:`nondominated_fronts` of (n, k) objectives from the full dominance matrix."""
+    n, k = obj.shape
+    fronts = np.full(n, -1, dtype=np.int64)
 
     # Dense per-column ranks preserve every comparison (ties and infinities included) and
     # make the (n, n) comparisons several times faster than on float64.

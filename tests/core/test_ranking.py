@@ -88,6 +88,27 @@ def test_fronts_reject_nan_and_handle_empty() -> None:
     assert nondominated_fronts(np.zeros((0, 3))).shape == (0,)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_two_objective_sweep_equals_the_dominance_matrix(seed: int) -> None:
+    """Two objectives take the O(n log n) sweep; the general (n, n) method agrees on ties,
+    duplicates, -0.0 and infinities."""
+    from src.core.ranking import _fronts_matrix
+
+    rng = np.random.default_rng(seed)
+    values = np.array([-np.inf, np.inf, 0.0, -0.0, 1.0, 2.0, -1.0, 0.5])
+    for trial in range(200):
+        n = int(rng.integers(1, 50))
+        obj = (
+            rng.choice(values, (n, 2))
+            if trial % 3 == 0
+            else rng.integers(0, 5, (n, 2)).astype(np.float64)
+            if trial % 3 == 1
+            else rng.normal(size=(n, 2))
+        )
+        obj = np.concatenate([obj, obj[rng.integers(0, n, n // 3)]])  # exact duplicates
+        np.testing.assert_array_equal(nondominated_fronts(obj), _fronts_matrix(obj))
+
+
 def test_fronts_fast_enough() -> None:
     obj = np.random.default_rng(0).normal(size=(960, 3))
     nondominated_fronts(obj)
