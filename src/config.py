@@ -109,7 +109,8 @@ class WannConfig:
         "independent starts: the first starts x start_generations generations run that many "
         "searches one after another, each from fresh initial genomes, and the search goes on "
         "from the one whose best generation mean was highest (1: one search, the paper; a "
-        "run of fewer generations ends within its starts, as the same run stopped early)",
+        "run of at most starts x start_generations generations ends in its last start, as "
+        "the same run stopped early)",
         min=1,
     )
     start_generations: int = _f(0, "generations of each start when starts > 1", min=0)

@@ -45,8 +45,8 @@ Schema (``format = "wann-checkpoint"``, ``format_version = 2``; readable with pl
                             attrs: info_json (and each key of it: generation, mean_reward,
                             max_reward, n_connections)
     /reserve/...            (starts > 1, from the end of the first start to the end of the
-                            last) the best start's last genomes, stored as /best/ is:
-                            nodes, node_offsets, conns, conn_offsets
+                            last) the best start's last genomes, encoded as /population
+                            with its own genes table (/reserve/genes)
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def _arrays_of(snap: SearchState) -> dict[str, np.ndarray]:
         for k, v in pack([snap.best]).items():
             arrays[f"best/{k}"] = v
     if snap.reserve is not None:
-        for k, v in pack(snap.reserve).items():
+        for k, v in encode_population(snap.reserve).items():
             arrays[f"reserve/{k}"] = v
     return arrays
 
@@ -565,7 +565,9 @@ def _read_state(f: h5py.File) -> SearchState:
         best_info = json.loads(_str(f["best"].attrs["info_json"]))
     reserve = None
     if "reserve" in f:
-        reserve = unpack({k: arrays[f"reserve/{k}"] for k in _POP_KEYS})
+        reserve = decode_population(
+            {k.split("/")[1]: v for k, v in arrays.items() if k.startswith("reserve/")}
+        )
     return SearchState(
         config=config,
         generation=generation,

@@ -224,8 +224,7 @@ def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
             initial_genome(task.n_inputs, task.n_outputs, config.prob_init_enable, state.rng)
             for _ in range(config.pop_size)
         ]
-    assert state.reserve is not None
-    population, state.reserve = state.reserve, None
+    population, state.reserve = state.reserve or list(state.population), None
     return population
 
 

@@ -158,17 +158,23 @@ def moved(recorded: Provenance, now: Provenance, source: str) -> str | None:
 
 def mixed_ranks(platforms: dict[int, str], root: str) -> str | None:
     """The one-line warning for worker ranks whose :func:`platform` differs from the root's
-    (``platforms``: rank -> platform), or ``None``."""
-    other = sorted(r for r, p in platforms.items() if p != root)
-    if not other:
+    (``platforms``: rank -> platform), or ``None``. Ranks are grouped by platform."""
+    groups: dict[str, list[int]] = {}
+    for rank in sorted(platforms):
+        if platforms[rank] != root:
+            groups.setdefault(platforms[rank], []).append(rank)
+    if not groups:
         return None
-    shown = ", ".join(map(str, other[:8]))
-    if len(other) > 8:
-        shown += f" and {len(other) - 8} more"
+
+    def named(ranks: list[int]) -> str:
+        shown = ", ".join(map(str, ranks[:8]))
+        if len(ranks) > 8:
+            shown += f" and {len(ranks) - 8} more"
+        return f"rank{'s' if len(ranks) > 1 else ''} {shown} compute{'' if len(ranks) > 1 else 's'}"
+
+    parts = "; ".join(f"{named(ranks)} on {where!r}" for where, ranks in groups.items())
     return (
-        f"warning: rank{'s' if len(other) > 1 else ''} {shown} "
-        f"compute{'' if len(other) > 1 else 's'} on "
-        f"{platforms[other[0]]!r}, the root on {root!r}: results then depend on which rank "
-        f"evaluates which genome, so this run will not repeat bit for bit at another rank count "
-        f"or placement (run all ranks on one kind of node for that)"
+        f"warning: {parts}; the root on {root!r}: results then depend on which rank evaluates "
+        f"which genome, so this run will not repeat bit for bit at another rank count or "
+        f"placement (run all ranks on one kind of node for that)"
     )

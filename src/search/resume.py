@@ -13,7 +13,8 @@ What the run resolved beyond its config, its activation pool and the software ve
 (:mod:`src.search.provenance`), must also be what this code resolves: a difference is refused
 the same way (``force`` goes on). A record without them (a run from before they were kept)
 is not checked for them, with a warning. A run recorded on another platform (numpy's SIMD
-targets, libc, numpy or numba version) resumes with a one-line warning.
+targets, libc, numpy or numba version) resumes with a one-line warning. ``starts`` and
+``start_generations`` cannot change while the run is in its starts, even with ``force``.
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ def resume(
     if fixed:
         raise cfg.ConfigError(
             f"--resume: the run's task is {base.task!r}; it cannot change (got {new.task!r})"
+        )
+    in_starts = base.starts > 1 and generation + 1 <= base.starts * base.start_generations
+    if in_starts and {"starts", "start_generations"} & set(changes):
+        raise cfg.ConfigError(
+            f"--resume: the run is in its starts (generation {generation + 1} of "
+            f"{base.starts} x {base.start_generations}); starts and start_generations cannot "
+            f"change until they are done"
         )
     altering = {k: v for k, v in changes.items() if k not in NEUTRAL_KEYS}
     if altering and not force:

@@ -152,13 +152,22 @@ def test_a_run_from_before_the_records_resumes_with_a_warning(tmp_path, state):
 
 
 def test_the_platform_names_what_the_floats_depend_on(monkeypatch):
-    """numpy's dispatched SIMD targets as this CPU runs them: turned off, the record says so."""
-    now = provenance.platform()
-    assert f"numpy {np.__version__} SIMD " in now and "numba " in now
+    """numpy's dispatched SIMD targets this CPU runs; with none of them, a dash."""
     from numpy._core import _multiarray_umath as umath
 
-    active = [t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)]
-    assert now.split(" SIMD ")[1].split(";")[0] == (" ".join(active) or "-")
+    now = provenance.platform()
+    assert f"numpy {np.__version__} SIMD " in now and "numba " in now
+    simd = now.split(" SIMD ")[1].split(";")[0].split()
+    assert set(simd) <= set(umath.__cpu_dispatch__)
+    monkeypatch.setattr(umath, "__cpu_features__", {})
+    assert " SIMD -; " in provenance.platform.__wrapped__()
+
+
+def test_ranks_on_other_platforms_are_named_by_platform():
+    line = provenance.mixed_ranks({1: "a", 2: "b", 3: "a", 4: "r"}, "r")
+    assert line.startswith("warning: ranks 1, 3 compute on 'a'; rank 2 computes on 'b'; ")
+    assert "the root on 'r'" in line and "\n" not in line
+    assert provenance.mixed_ranks({1: "r", 2: "r"}, "r") is None
 
 
 @pytest.mark.parametrize("with_checkpoint", [True, False], ids=["checkpoint", "config.toml"])

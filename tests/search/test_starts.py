@@ -5,7 +5,6 @@ and on resume (the reserve is checkpointed)."""
 from __future__ import annotations
 
 import pytest
-from test_search_options import assert_resume_and_ranks_change_nothing
 
 from src.config import ConfigError, build
 from src.parallel import SerialExecutor
@@ -61,14 +60,56 @@ def test_one_start_is_the_search_as_before():
 @pytest.mark.checkpoint
 @pytest.mark.mpi
 def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
-    sets = [x for item in ["starts=3", "start_generations=2"] for x in ("--set", item)]
-    runs = assert_resume_and_ranks_change_nothing(tmp_path, sets, 3, 8, 3)
-    # the resume went on from generation 2's checkpoint, which held the first start's
-    # genomes as the reserve (so did generation 5's, in the third start; not the last one's)
-    kept = dict(checkpoint.list_checkpoints(runs["straight"]))
-    in_starts, after = checkpoint.load(kept[5]), checkpoint.load(kept[7])
-    assert in_starts.reserve is not None and len(in_starts.reserve) == 24
-    assert after.reserve is None
+    """Seed 2's first start wins (scores 42.7, 38.4, 40.6), so the reserve taken at its end
+    (generation 1's genomes) is what generation 6 evaluates again: resumes from generation
+    1 (no reserve yet), 2 (just taken) and 5 (the last start's last generation) must carry
+    it through the checkpoint."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))
+    from ckpt_helpers import TINY, master
+    from harness import assert_same_run
+
+    args = [*TINY, "--seed", "2", "--set", "starts=3", "--set", "start_generations=2"]
+
+    def launch(name, generations, mpi=0):
+        proc = master(
+            *args, "--generations", str(generations), "--out", str(tmp_path / name), mpi=mpi
+        )
+        assert proc.returncode == 0, proc.stderr
+        return tmp_path / name
+
+    straight, ranks = launch("straight", 8), launch("mpi", 8, mpi=3)
+    assert_same_run(straight, ranks)
+    stopped = {stop: launch(f"stop_{stop}", stop) for stop in (2, 3, 6)}
+    states = {
+        stop: checkpoint.load(checkpoint.list_checkpoints(folder)[-1][1])
+        for stop, folder in stopped.items()
+    }
+    first_start_end = [g.key() for g in states[2].population]  # generation 1
+    assert states[2].reserve is None
+    assert [g.key() for g in states[3].reserve] == first_start_end
+    assert [g.key() for g in states[6].reserve] == first_start_end
+    for folder in stopped.values():
+        proc = master("--resume", str(folder), "--generations", "8", "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        assert_same_run(straight, folder)
+    after = checkpoint.load(checkpoint.list_checkpoints(straight)[-1][1])
+    assert after.reserve is None and after.generation == 7
+    # changing the starts while in them is refused, even with --force-config
+    proc = master(
+        "--resume",
+        str(launch("again", 3)),
+        "--generations",
+        "8",
+        "--set",
+        "start_generations=3",
+        "--force-config",
+        "--quiet",
+    )
+    assert proc.returncode == 2
+    assert "starts and start_generations cannot change until they are done" in proc.stderr
 
 
 @pytest.mark.parametrize(
