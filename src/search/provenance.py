@@ -41,6 +41,7 @@ import functools
 import platform as _platform
 import tomllib
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,6 @@ def platform() -> str:
     dispatch uses on this CPU (numpy's ``__cpu_dispatch__`` entries this CPU has, and
     ``NPY_DISABLE_CPU_FEATURES`` has not switched off), numba's version. E.g. ``x86_64
     glibc 2.36; numpy 2.4.6 SIMD X86_V3 X86_V4; numba 0.68.1``."""
-    import numba
     import numpy as np
 
     try:
@@ -71,9 +71,13 @@ def platform() -> str:
     features = getattr(umath, "__cpu_features__", {})
     simd = [t for t in getattr(umath, "__cpu_dispatch__", []) if features.get(t)]
     libc = " ".join(x for x in _platform.libc_ver() if x) or "unknown libc"
+    try:  # its metadata, not the module: a worker with ahead-of-time kernels never imports it
+        numba = metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        numba = "absent"
     return (
         f"{_platform.machine()} {libc}; numpy {np.__version__} SIMD {' '.join(simd) or '-'}; "
-        f"numba {numba.__version__}"
+        f"numba {numba}"
     )
 
 
