@@ -110,7 +110,7 @@ class WannConfig:
         "searches one after another, each from fresh initial genomes, and the search goes on "
         "from the one whose best generation mean was highest (1: one search, the paper; a "
         "run of at most starts x start_generations generations ends in its last start, as "
-        "the same run stopped early)",
+        "the same run stopped early; swing-up's task file: 3 starts of 128)",
         min=1,
     )
     start_generations: int = _f(0, "generations of each start when starts > 1", min=0)
@@ -168,7 +168,7 @@ class WannConfig:
         "swingup: the network's tanh, sigmoid, sin, cos and Gaussian: 'libm' (glibc's, one "
         "call per value) or 'fast' (src.core.fastmath: within 2 ulp, vectorised over a "
         "genome's rollouts; a late search ~2x faster per step; a different search, the same "
-        "at any rank count)",
+        "at any rank count; swing-up's task file sets it)",
     )
     keep_checkpoints: int = _f(3, "checkpoints kept in the run folder (newest ones)", min=1)
     checkpoint_every: int = _f(

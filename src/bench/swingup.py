@@ -76,7 +76,7 @@ def forward_us(plan: Plan, n: int = 200_000) -> float:
 
 def steps_per_second(plan: Plan, seconds: float) -> float:
     """Env steps per second of full rollouts (6 weights x 3 reps per call), one core."""
-    task = make_task(build("swingup"))
+    task = make_task(build("swingup", sets=["swingup_math='libm'"]))
     w = np.repeat(WEIGHTS, 3)
     total_steps, total_time, rep = 0, 0.0, 0
     while total_time < seconds:
@@ -197,7 +197,7 @@ def laptop_generation(generations: int) -> tuple[list[tuple[int, float, int]], l
 
 def run(quick: bool = False) -> None:
     budget = 0.5 if quick else 2.0
-    task = make_task(build("swingup"))
+    task = make_task(build("swingup", sets=["swingup_math='libm'"]))
     task.warmup()
     print("network (nodes/conns) | forward us (ref) | ratio | env steps/s/core (ref) | ratio")
     for n in (7, 29, 103):

@@ -22,8 +22,9 @@ must call as often as the reference does: on a late search population (~12 compu
 is ~2.7x cheaper in lanes (perf), libm ~1.35x (``sin`` and ``cos`` of one angle fused into
 ``sincos``, runs of one function per node).
 
-``swingup_math = 'fast'`` (config; off by default) takes the activations that call libm
-(tanh, sigmoid, sin, cos, Gaussian: ~75 % of the lane kernel on late populations, glibc's
+``swingup_math = 'fast'`` (config; swing-up's task file sets it) takes the activations
+that call libm (tanh, sigmoid, sin, cos, Gaussian: ~75 % of the lane kernel on late
+populations, glibc's
 ``tanh`` through ``expm1`` the costliest) from :mod:`src.core.fastmath`: within 2 ulp of
 glibc's, no call, so the lane loops of those nodes vectorise (a late search population's
 kernel ~2x faster). The physics stays glibc's. Both kernels take the flag (the lanes still

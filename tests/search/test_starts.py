@@ -115,7 +115,7 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
-        (["starts=2"], "starts > 1 needs start_generations >= 1"),
+        (["starts=2", "start_generations=0"], "starts > 1 needs start_generations >= 1"),
         (["starts=0"], "starts must be >= 1"),
         (["starts=2", "start_generations=-1"], "start_generations must be >= 0"),
     ],
