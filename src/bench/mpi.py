@@ -55,6 +55,7 @@ def timed_run(n_ranks: int, generations: int, extra: tuple[str, ...] = ()) -> di
     """
     with tempfile.TemporaryDirectory(prefix="wann-bench-mpi-") as tmp:
         cmd = [sys.executable, "-m", "src.master", "--task", "swingup", "--config", str(LAPTOP)]
+        cmd += ["--set", "swingup_math='libm'", "--set", "starts=1"]  # as measured before
         cmd += ["--generations", str(generations), "--seed", str(SEED), "--out", f"{tmp}/run"]
         cmd += list(extra)
         if BOOST:
@@ -150,7 +151,9 @@ def root_time(pop: int, generations: int) -> None:
 
 def _root_time(pop: int, generations: int) -> None:
     print(f"\n### the root's own work per generation, swing-up population {pop}")
-    config = cfg.build("swingup", str(LAPTOP), {"seed": SEED, "pop_size": pop}, [])
+    config = cfg.build(
+        "swingup", str(LAPTOP), {"seed": SEED, "pop_size": pop}, ["swingup_math='libm'"]
+    )
     state = loop.initial_state(config)
     for _ in range(generations):  # grow a realistic population first
         state.objectives = loop.evaluate_population(state, SerialExecutor())[0]

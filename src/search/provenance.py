@@ -9,8 +9,8 @@ Three things change results without any change to a run's config:
 * the **software version**: any release may change results;
 * the **platform** the floats are computed on (:func:`platform`): numpy picks its SIMD code
   for sin, exp, tanh ... at run time by CPU (AVX-512 or not: other last bits, float32 most
-  of all), swing-up's default kernels call the C library's libm, and a numpy or numba
-  upgrade may change either.
+  of all), swing-up's kernels call the C library's libm (the physics; the activations too
+  with ``swingup_math = 'libm'``), and a numpy or numba upgrade may change either.
 
 Every run records all three: in ``config.toml`` (keys ``resolved_activations``, the pool's
 names in order, ``software_version`` and ``platform``; ``--config`` ignores them, as it

@@ -3,8 +3,8 @@
 The physics is ``envs.swingup.step_dynamics`` / ``step_reward`` compiled with numba, so the
 kernel and the gymnasium env (:class:`envs.swingup.CartPoleSwingUpEnv`) share one
 implementation. Initial states come from ``envs.swingup.initial_state`` with the rollout seed,
-which is exactly what ``env.reset(seed=seed)`` draws: a kernel rollout equals a gymnasium
-episode with the same seed (tested).
+which is exactly what ``env.reset(seed=seed)`` draws: with ``swingup_math = 'libm'`` a kernel
+rollout equals a gymnasium episode with the same seed (tested).
 
 The kernel (:func:`_swingup_rollouts`) steps every rollout of a genome (shared weights x reps)
 together, one *lane* each: the network's values are a (slots, lanes) array, each node is
@@ -63,7 +63,8 @@ _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 _act_call = numba.njit(activations.numba_scalar())
 
 #: The ``swingup_math`` values, as the config validates them: ``'libm'`` (glibc's functions,
-#: the default) or ``'fast'`` (:mod:`src.core.fastmath`'s, vectorised over lanes).
+#: the config's default) or ``'fast'`` (:mod:`src.core.fastmath`'s, vectorised over lanes;
+#: swing-up's task file sets it).
 MATH: tuple[str, ...] = CHOICES["swingup_math"]
 
 
