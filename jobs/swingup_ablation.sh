@@ -25,7 +25,8 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # glibc's activations and one start (L: what every ablation before the swing-up defaults of
 # 1 December 2026 ran with), so each switches one thing on over them. `previous`: the
 # defaults before independent starts and fast activations; `fast`: today's defaults with
-# one start; `tourn4`: that with tournaments of 4; `starts3` = `default` (today's).
+# one start; `tourn4`: that with tournaments of 4; `starts3`: three starts (today's
+# `default`: four).
 L="swingup_math='libm' starts=1"
 S="$L weight_sampling='series' champion_weights='series'"
 declare -A VARIANTS=(

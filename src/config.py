@@ -110,7 +110,7 @@ class WannConfig:
         "searches one after another, each from fresh initial genomes, and the search goes on "
         "from the one whose best generation mean was highest (1: one search, the paper; a "
         "run of at most starts x start_generations generations ends in its last start, as "
-        "the same run stopped early; swing-up's task file: 3 starts of 128)",
+        "the same run stopped early; swing-up's task file: 4 starts of 128)",
         min=1,
     )
     start_generations: int = _f(0, "generations of each start when starts > 1", min=0)
