@@ -533,6 +533,11 @@ def load_with_id(path: Path) -> tuple[SearchState, str]:
         raise CorruptCheckpoint(f"damaged ({type(exc).__name__}: {exc})") from None
 
 
+def _group(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """The datasets of group ``name`` in ``arrays`` (HDF5 path -> data), by their own names."""
+    return {k.split("/")[1]: v for k, v in arrays.items() if k.startswith(f"{name}/")}
+
+
 def _read_state(f: h5py.File) -> SearchState:
     arrays: dict[str, np.ndarray] = {}
 
@@ -549,7 +554,7 @@ def _read_state(f: h5py.File) -> SearchState:
         raise CorruptCheckpoint(f"task {_str(f.attrs['task'])!r} but config task {config.task!r}")
     population = decode_population(
         {
-            **{k.split("/")[1]: v for k, v in arrays.items() if k.startswith("population/")},
+            **_group(arrays, "population"),
             "genes": arrays["genes"],
         }
     )
@@ -565,9 +570,7 @@ def _read_state(f: h5py.File) -> SearchState:
         best_info = json.loads(_str(f["best"].attrs["info_json"]))
     reserve = None
     if "reserve" in f:
-        reserve = decode_population(
-            {k.split("/")[1]: v for k, v in arrays.items() if k.startswith("reserve/")}
-        )
+        reserve = decode_population(_group(arrays, "reserve"))
     return SearchState(
         config=config,
         generation=generation,

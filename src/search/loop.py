@@ -138,18 +138,24 @@ def initial_state(config: WannConfig) -> SearchState:
     """Generation 0: ``pop_size`` initial genomes drawn from ``default_rng(config.seed)``."""
     task = make_task(config)
     rng = np.random.default_rng(config.seed)
-    population = [
-        initial_genome(task.n_inputs, task.n_outputs, config.prob_init_enable, rng)
-        for _ in range(config.pop_size)
-    ]
     return SearchState(
         config=config,
         generation=0,
-        population=population,
+        population=initial_population(config, rng),
         objectives=None,
         rng=rng,
         innovations=Innovations.start(task.n_inputs, task.n_outputs),
     )
+
+
+def initial_population(config: WannConfig, rng: np.random.Generator) -> list[Genome]:
+    """``pop_size`` initial genomes of ``config``'s task drawn from ``rng`` (generation 0,
+    and the first generation of each later start)."""
+    task = make_task(config)
+    return [
+        initial_genome(task.n_inputs, task.n_outputs, config.prob_init_enable, rng)
+        for _ in range(config.pop_size)
+    ]
 
 
 def rankable(objs: np.ndarray) -> np.ndarray:
@@ -219,11 +225,7 @@ def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
     if not before or last > max(before):
         state.reserve = list(state.population)
     if done < config.starts * n:
-        task = make_task(config)
-        return [
-            initial_genome(task.n_inputs, task.n_outputs, config.prob_init_enable, state.rng)
-            for _ in range(config.pop_size)
-        ]
+        return initial_population(config, state.rng)
     population, state.reserve = state.reserve or list(state.population), None
     return population
 

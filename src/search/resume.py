@@ -146,7 +146,8 @@ def resume(
     else:
         recorded = checkpoint.read_provenance(loaded.path)
         source = f"the checkpoint {loaded.path.name}"
-    drift, unrecorded = provenance.compare(recorded, provenance.current(new))
+    now = provenance.current(new)
+    drift, unrecorded = provenance.compare(recorded, now)
     if drift and not force:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in drift.items())
         raise cfg.ConfigError(
@@ -163,16 +164,16 @@ def resume(
         )
     make_task(new)  # data or encoder files unusable: ConfigError, before anything is touched
     if unrecorded:
-        now = provenance.current(new).toml_items()
+        items = now.toml_items()
         warn(
             f"warning: {source} records no {' and no '.join(unrecorded)} (written before they "
             f"were recorded): not checked; going on with "
-            + ", ".join(f"{k} {now[k]!r}" for k in unrecorded)
+            + ", ".join(f"{k} {items[k]!r}" for k in unrecorded)
         )
     if drift:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in drift.items())
         warn(f"warning: --force-config: continuing with changed {listed}")
-    if (elsewhere := provenance.moved(recorded, provenance.current(new), source)) is not None:
+    if (elsewhere := provenance.moved(recorded, now, source)) is not None:
         warn(elsewhere)
     if fresh:
         checkpoint.remove_temporaries(run_dir)  # a first checkpoint write that was killed
