@@ -15,7 +15,7 @@ from src.report.balance import measure
 #: through the top and never holds it (return ~700)
 AUTHORS = ROOT / "docs" / "champions" / "swing.out"
 #: a champion of this project's defaults (seed 9) that balances at w = 1
-BALANCER = ROOT / "docs" / "results" / "swingup" / "default_starts" / "seed_9" / "best_genome.json"
+BALANCER = ROOT / "docs" / "results" / "swingup" / "seed_9" / "best_genome.json"
 
 
 def tuned_doc(genome, weight: float) -> dict:

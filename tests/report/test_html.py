@@ -16,7 +16,7 @@ import pytest
 from harness import ROOT, launch
 from PIL import Image
 
-CHAMPION = ROOT / "docs" / "results" / "swingup" / "seed_1" / "best_genome.json"
+CHAMPION = ROOT / "docs" / "results" / "swingup" / "stratified_1024" / "seed_1" / "best_genome.json"
 #: A report in seconds: small budgets, 200-step episodes (the video included).
 FLAGS = ["--episodes", "6", "--sweep", "17", "--tune-generations", "2", "--tune-popsize", "4"]
 FLAGS += ["--tune-episodes", "1", "--fixed-hidden", "2", "--set", "episode_steps=200", "--quiet"]

@@ -14,7 +14,7 @@ from src.report import video
 from src.report.episodes import Net
 from src.tasks import make_task
 
-CHAMPION = ROOT / "docs" / "results" / "swingup" / "seed_1" / "best_genome.json"
+CHAMPION = ROOT / "docs" / "results" / "swingup" / "stratified_1024" / "seed_1" / "best_genome.json"
 
 
 def short(task, steps):
