@@ -1,6 +1,6 @@
 """Does a swing-up champion balance the pole, or keep it swinging round the top?
 
-``python -m src.report.balance REPORT_DIR [--genome G] [--episodes N] [--seed S]``
+``python -m src.report.balance FOLDER [--genome G] [--episodes N] [--seed S]``
 
 A swing-up return near 700 can be two different controllers: one that swings the pole up
 and holds it (return ~850-920: every step after the swing-up earns ~1) and one that never
@@ -12,8 +12,10 @@ gymnasium env (:class:`envs.swingup.CartPoleSwingUpEnv`, the network by
 fraction of steps from step 300 on (after any swing-up) with the pole within ~26 degrees of
 upright (cos theta > 0.9). A balancing controller reads ~1.0, a swinging one ~0.3-0.8.
 
-The episodes are the report seed's own stream (never the search's or the table's), so the
-returns are close to, not equal to, the table's.
+FOLDER holds the report's ``tuned_weights.json``; the champion is ``--genome``, else the
+``best_genome.json`` beside it, else the one in the folder above (a run folder's
+``report/``). The episodes are a stream of their own of the report seed (never the
+search's or the table's), so the returns are close to, not equal to, the table's.
 """
 
 from __future__ import annotations
@@ -60,6 +62,44 @@ def episode(plan, weight: float, coef: np.ndarray | None, seed: int) -> tuple[fl
     return total, float((late > UPRIGHT_COS).mean()) if late.size else 0.0
 
 
+def connection_weights(genome, tuned: object) -> np.ndarray:
+    """The trained weight of each connection the plan uses (:attr:`Net.conns` order) from the
+    ``wann`` entry of a report's ``tuned_weights.json``, matched by innovation number and
+    checked against each connection's source and destination.
+
+    Raises:
+        ValueError: a malformed entry, or one that is not this genome's.
+    """
+    from .episodes import Net
+
+    net = Net.of(genome)
+    if not isinstance(tuned, dict) or not isinstance(tuned.get("connections"), list):
+        raise ValueError("its 'wann' entry has no list of connections")
+    by_innovation = {}
+    for c in tuned["connections"]:
+        try:
+            key = int(c["innovation"])
+            by_innovation[key] = (int(c["source"]), int(c["destination"]), float(c["weight"]))
+        except (TypeError, KeyError, ValueError):
+            raise ValueError(f"a malformed connection entry: {c!r}"[:200]) from None
+    weights, wrong = [], []
+    for c in net.conns:
+        src, dst, innovation = (
+            int(a[c]) for a in (genome.conn_src, genome.conn_dst, genome.conn_innov)
+        )
+        entry = by_innovation.get(innovation)
+        if entry is None or entry[:2] != (src, dst):
+            wrong.append(innovation)
+        else:
+            weights.append(entry[2])
+    if wrong or len(by_innovation) != len(net.conns):
+        raise ValueError(
+            f"its connections are not this genome's ({len(by_innovation)} in the file, "
+            f"{len(net.conns)} in the genome; innovations {wrong[:5]} missing or elsewhere)"
+        )
+    return np.array(weights)
+
+
 def measure(genome, tuned: dict, episodes: int, seed: int) -> dict[str, Balance]:
     """:class:`Balance` at the tuned shared weight and with the tuned weights.
 
@@ -67,19 +107,16 @@ def measure(genome, tuned: dict, episodes: int, seed: int) -> dict[str, Balance]
     from .episodes import Net, episode_seeds
 
     net = Net.of(genome)
-    by_innovation = {int(c["innovation"]): float(c["weight"]) for c in tuned["connections"]}
-    innovations = [int(genome.conn_innov[c]) for c in net.conns]
-    missing = [i for i in innovations if i not in by_innovation]
-    if missing:
-        raise ValueError(
-            f"tuned_weights.json has no weight for connection(s) {missing[:5]}: "
-            "not this genome's report"
-        )
-    trained = net.edge_coef(np.array([by_innovation[i] for i in innovations]))
-    seeds = episode_seeds(seed, "video", episodes, 1)  # a stream the table never reads
+    trained = net.edge_coef(connection_weights(genome, tuned))
+    try:
+        w_star = float(tuned["tuned_shared_weight"])
+    except (TypeError, KeyError, ValueError):
+        raise ValueError("its 'wann' entry has no tuned_shared_weight number") from None
+    seeds = episode_seeds(seed, "balance", episodes)
     out = {}
+    # as the report runs its tuned episodes: w = 1, the trained weights as edge coefficients
     for name, weight, coef in (
-        ("tuned shared weight", float(tuned["tuned_shared_weight"]), None),
+        ("tuned shared weight", w_star, None),
         ("tuned weights", 1.0, trained),
     ):
         runs = np.array([episode(net.plan, weight, coef, s) for s in seeds])
@@ -98,28 +135,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("report", help="a swing-up report folder (with tuned_weights.json)")
     p.add_argument(
         "--genome",
-        help="the champion (default: best_genome.json of the report folder's run folder)",
+        help="the champion (default: best_genome.json in the folder, else in the one above)",
     )
     p.add_argument("--episodes", type=int, default=10, help="episodes per controller (10)")
-    p.add_argument("--seed", type=int, default=0, help="report seed of the episodes (0)")
+    p.add_argument("--seed", type=int, default=0, help="report seed of the episodes, >= 0 (0)")
     args = p.parse_args(argv)
     from ..export import GenomeFileError, read_genome
 
     report = Path(args.report)
-    genome_path = Path(args.genome) if args.genome else report.parent / "best_genome.json"
+    if args.genome:
+        genome_path = Path(args.genome)
+    elif (report / "best_genome.json").exists():
+        genome_path = report / "best_genome.json"
+    else:
+        genome_path = report.parent / "best_genome.json"
+    weights_file = report / "tuned_weights.json"
     try:
-        weights_file = report / "tuned_weights.json"
+        if args.episodes < 1 or args.seed < 0:
+            raise ValueError("--episodes must be at least 1 and --seed at least 0")
         tuned = json.loads(weights_file.read_text())
         if not isinstance(tuned, dict) or "wann" not in tuned:
             raise ValueError(f"{weights_file} has no 'wann' entry: not a report's file")
-        tuned = tuned["wann"]
         genome = read_genome(genome_path, task="swingup").genome
         if genome.n_inputs != 5 or genome.n_outputs != 1:
             raise ValueError(f"{genome_path} is not a swing-up network (5 inputs, 1 output)")
-        if args.episodes < 1:
-            raise ValueError("--episodes must be at least 1")
-        result = measure(genome, tuned, args.episodes, args.seed)
-    except (OSError, KeyError, json.JSONDecodeError, GenomeFileError, ValueError) as exc:
+        try:
+            result = measure(genome, tuned["wann"], args.episodes, args.seed)
+        except ValueError as exc:
+            raise ValueError(f"{weights_file}: {exc}") from None
+    except (OSError, json.JSONDecodeError, GenomeFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, b in result.items():

@@ -41,6 +41,7 @@ STREAMS = {
     "random_shared": 5,
     "pepg": 6,
     "video": 7,
+    "balance": 8,
 }
 
 
