@@ -20,14 +20,15 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # tournaments of 8 = one of 16, elites from the culled pool (0.2 * 154 = 30 of 192),
 # their crowding; champuni / strat / stratuni: random shared weights in the champion's
 # re-scoring and / or the search)
-# Every variant but `default`, `previous`, `fast`, `tourn4`, `starts3`, `starts5`, `nostep`
-# and `nsga3obj` starts from the series rules (S below: the search's weights and the champion's
+# Every variant but `default`, `previous`, `fast`, `tourn4`, `starts3`, `starts5`, `nostep`,
+# `nsga3obj` and `moo065` starts from the series rules (S below: the search's weights and the champion's
 # are the fixed series) with glibc's activations and one start (L: what every ablation
 # before the swing-up defaults of 1 December 2026 ran with), so each switches one thing on
 # over them. `previous`: the defaults before independent starts and fast activations;
 # `fast`: today's defaults with one start; `tourn4`: that with tournaments of 4; `starts3` /
 # `starts5`: three / five starts (today's `default`: four); `nostep`: today's defaults
-# without step nodes; `nsga3obj`: today's defaults ranked on all three objectives at once.
+# without step nodes; `nsga3obj`: today's defaults ranked on all three objectives at once;
+# `moo065`: today's defaults with the max objective in 35 % of the generations (paper: 20).
 L="swingup_math='libm' starts=1"
 S="$L weight_sampling='series' champion_weights='series'"
 declare -A VARIANTS=(
@@ -39,6 +40,7 @@ declare -A VARIANTS=(
   [starts5]="starts=5 start_generations=128"
   [nostep]="activations=['linear','sin','gaussian','tanh','sigmoid','inverse','abs','relu','cos']"
   [nsga3obj]="ranking='nsga3obj'"
+  [moo065]="prob_moo=0.65"
   [plain]="$S champion_reps=0"
   [champion]="$S champion_reps=16"
   [layered]="$S champion_reps=16 add_connection='layered'"
