@@ -62,17 +62,16 @@ def episode(plan, weight: float, coef: np.ndarray | None, seed: int) -> tuple[fl
     return total, float((late > UPRIGHT_COS).mean()) if late.size else 0.0
 
 
-def connection_weights(genome, tuned: object) -> np.ndarray:
-    """The trained weight of each connection the plan uses (:attr:`Net.conns` order) from the
-    ``wann`` entry of a report's ``tuned_weights.json``, matched by innovation number and
-    checked against each connection's source and destination.
+def connection_weights(net, tuned: object) -> np.ndarray:
+    """The trained weight of each connection the plan of ``net`` (a
+    :class:`~src.report.episodes.Net`) uses, in :attr:`Net.conns` order, from the ``wann``
+    entry of a report's ``tuned_weights.json``, matched by innovation number and checked
+    against each connection's source and destination.
 
     Raises:
         ValueError: a malformed entry, or one that is not this genome's.
     """
-    from .episodes import Net
-
-    net = Net.of(genome)
+    genome = net.genome
     if not isinstance(tuned, dict) or not isinstance(tuned.get("connections"), list):
         raise ValueError("its 'wann' entry has no list of connections")
     by_innovation = {}
@@ -107,7 +106,7 @@ def measure(genome, tuned: dict, episodes: int, seed: int) -> dict[str, Balance]
     from .episodes import Net, episode_seeds
 
     net = Net.of(genome)
-    trained = net.edge_coef(connection_weights(genome, tuned))
+    trained = net.edge_coef(connection_weights(net, tuned))
     try:
         w_star = float(tuned["tuned_shared_weight"])
     except (TypeError, KeyError, ValueError):

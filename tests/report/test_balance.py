@@ -13,6 +13,7 @@ from src.config import build
 from src.export import read_genome
 from src.report.balance import connection_weights, episode, measure
 from src.report.episodes import Net
+from src.report.writing import tuned_weights
 from src.tasks import make_task
 
 #: the authors' published champion: at its tuned shared weight (0.8) it swings the pole
@@ -23,20 +24,14 @@ BALANCER = ROOT / "docs" / "results" / "swingup" / "seed_9" / "best_genome.json"
 
 
 def tuned_doc(genome, weights, w_star: float) -> dict:
-    """The ``wann`` entry of a tuned_weights.json: ``weights[i]`` for the plan's i-th used
-    connection (as the report writes it), listed in reverse order, so that a tool matching
-    by position instead of by innovation number reads the wrong weights."""
+    """The ``wann`` entry of a tuned_weights.json as the report writes it
+    (:func:`src.report.writing.tuned_weights`: ``weights[i]`` for the plan's i-th used
+    connection), its connections listed in reverse order, so that a tool matching by
+    position instead of by innovation number reads the wrong weights."""
     net = Net.of(genome)
-    conns = [
-        {
-            "source": int(genome.conn_src[c]),
-            "destination": int(genome.conn_dst[c]),
-            "innovation": int(genome.conn_innov[c]),
-            "weight": float(w),
-        }
-        for c, w in zip(net.conns, np.broadcast_to(weights, net.conns.shape))
-    ]
-    return {"tuned_shared_weight": w_star, "trained_from": w_star, "connections": conns[::-1]}
+    doc = tuned_weights(net, w_star, np.broadcast_to(weights, net.conns.shape))
+    doc["connections"].reverse()
+    return doc
 
 
 def tuned_file(genome, weight: float, folder):
@@ -71,7 +66,7 @@ def test_tuned_weights_reach_the_right_connections():
     genome = read_genome(AUTHORS, task="swingup").genome
     net = Net.of(genome)
     weights = np.random.default_rng(5).uniform(0.3, 1.5, net.n_params)
-    read = connection_weights(genome, tuned_doc(genome, weights, 0.8))
+    read = connection_weights(net, tuned_doc(genome, weights, 0.8))
     np.testing.assert_array_equal(read, weights)
     coef = net.edge_coef(read)
     task = make_task(build("swingup").replace(swingup_math="libm"))
