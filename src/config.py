@@ -37,6 +37,7 @@ CHOICES = {
     "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH (read from here)
     "breeding": ("root", "workers"),  # src.search.loop.breed
     "duplicates": ("keep", "last"),  # src.core.ranking.rank_copies_last
+    "start_pick": ("mean", "tuned"),  # src.search.loop.start_scores
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
 #: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
@@ -114,6 +115,18 @@ class WannConfig:
         min=1,
     )
     start_generations: int = _f(0, "generations of each start when starts > 1", min=0)
+    start_pick: str = _f(
+        "mean",
+        "starts > 1: which start the search goes on from: 'mean' (the highest generation "
+        "mean) or 'tuned' (the start whose last generation's best genome, its connection "
+        "weights trained for start_probe_generations PEPG generations, scores highest: a "
+        "probe of tunability, src/search/probe.py)",
+    )
+    start_probe_generations: int = _f(
+        150,
+        "start_pick = 'tuned': PEPG generations of each start's probe (the report's 150)",
+        min=1,
+    )
     prob_add_connection: float = _f(0.20, "roulette weight of the add-connection mutation", min=0.0)
     prob_add_node: float = _f(0.25, "roulette weight of the add-node mutation", min=0.0)
     prob_enable: float = _f(0.05, "roulette weight of re-enabling a disabled connection", min=0.0)

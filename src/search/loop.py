@@ -199,11 +199,32 @@ def next_population(state: SearchState) -> list[Genome]:
 
 
 def start_scores(history: Sequence[dict[str, float]], config: WannConfig) -> list[float]:
-    """The score of each finished start (``starts > 1``): the highest ``best_mean`` of its
-    generations (rows of ``history``)."""
+    """The score of each finished start (``starts > 1``), from the rows of ``history``: the
+    highest ``best_mean`` of its generations, or with ``start_pick = 'tuned'`` its last
+    generation's ``start_probe`` (:func:`start_probe`)."""
     n = config.start_generations
     done = min(len(history) // n, config.starts) if config.starts > 1 else 0
+    if config.start_pick == "tuned":
+        return [float(history[(s + 1) * n - 1]["start_probe"]) for s in range(done)]
     return [max(r["best_mean"] for r in history[s * n : (s + 1) * n]) for s in range(done)]
+
+
+def ends_start(state: SearchState) -> bool:
+    """Whether ``state.generation`` is the last generation of a start (``starts > 1``)."""
+    config = state.config
+    n, done = config.start_generations, state.generation + 1
+    return config.starts > 1 and done % n == 0 and done <= config.starts * n
+
+
+def start_probe(state: SearchState, executor: Executor) -> tuple[float, int]:
+    """(score, env steps) of the evaluated generation's best genome by mean reward (the first
+    of equals), its weights trained by a short PEPG run (:func:`src.search.probe.tuned_score`):
+    the start's score with ``start_pick = 'tuned'``."""
+    from .probe import tuned_score
+
+    assert state.objectives is not None
+    i = int(np.argmax(rankable(state.objectives)[:, 0]))
+    return tuned_score(state.config, state.population[i], state.generation, executor)
 
 
 def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
@@ -567,6 +588,10 @@ def _generations(
         objs, distinct, steps, busy = evaluate_population(state, executor, population)
         state.objectives = objs
         steps += _update_best(state, executor)
+        probe = math.nan  # a column only with start_pick = 'tuned' (the rows' keys stay)
+        if config.start_pick == "tuned" and ends_start(state):
+            probe, probe_steps = start_probe(state, executor)
+            steps += probe_steps
         seconds = time.perf_counter() - start
         row = {
             "generation": state.generation,
@@ -580,6 +605,8 @@ def _generations(
             "seconds": seconds,
             "busy": min(1.0, busy / max(seconds * executor.n_workers, 1e-12)),
         }
+        if config.start_pick == "tuned":
+            row["start_probe"] = probe
         state.history.append(row)
         for reporter in reporters:
             reporter.generation(state, row)

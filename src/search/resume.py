@@ -42,6 +42,8 @@ NEUTRAL_KEYS = frozenset(
 )
 #: Keys never changed on resume, even with ``force``.
 FIXED_KEYS = frozenset({"task"})
+#: what decides the starts: fixed while a run is in them (its scores so far depend on them)
+START_KEYS = ("starts", "start_generations", "start_pick", "start_probe_generations")
 
 
 def requested_config(
@@ -126,10 +128,10 @@ def resume(
             f"--resume: the run's task is {base.task!r}; it cannot change (got {new.task!r})"
         )
     in_starts = base.starts > 1 and generation + 1 <= base.starts * base.start_generations
-    if in_starts and {"starts", "start_generations"} & set(changes):
+    if in_starts and set(START_KEYS) & set(changes):
         raise cfg.ConfigError(
             f"--resume: the run is in its starts (generation {generation + 1} of "
-            f"{base.starts} x {base.start_generations}); starts and start_generations cannot "
+            f"{base.starts} x {base.start_generations}); {', '.join(START_KEYS)} cannot "
             f"change until they are done"
         )
     altering = {k: v for k, v in changes.items() if k not in NEUTRAL_KEYS}

@@ -1,0 +1,84 @@
+"""A probe of a network's tunability: how well it does once its connection weights are trained.
+
+A WANN is searched with one shared weight; the paper's table also reports each champion with
+its weights trained by PEPG ("tuned weights"). On swing-up the two disagree: of ten
+champions with similar shared-weight returns, some hold the pole up once trained (~900),
+others keep swinging it (~700-790; docs/search-quality.md, "Balancers and swingers"). The
+search's objectives (shared-weight returns, connections) do not see the difference.
+
+:func:`tuned_score` measures it for one genome, cheaply: a sweep of shared weights picks
+``w*``, then PEPG (:mod:`src.core.pepg`, the report's optimiser) trains every used
+connection from ``w*`` for a few generations, and the score is the trained weights' mean
+return on fresh episodes. With ``starts > 1`` and ``start_pick = 'tuned'`` the search goes on
+from the start whose probe scored highest (:func:`src.search.loop.start_scores`).
+
+Its episodes come from their own seed stream (the run's seed, :data:`PROBE_TAG`, the
+generation), never the report's (whose table seeds derive from the report seed and its own
+tag), so a probe cannot select for the episodes that later score the champion. The probe
+runs its episodes through the search's executor in rows whose returns do not depend on how
+they are cut, so its score is the same at any rank count and on resume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import WannConfig
+from ..core import pepg
+from ..core.genome import Genome
+from ..parallel import Executor
+
+#: First word of every probe seed sequence (the report uses its own tag).
+PROBE_TAG = 0x9B0E
+#: shared weights of the probe's sweep (:func:`src.report.control.sweep_weights`)
+SWEEP_POINTS = 17
+#: episodes per sweep weight, per PEPG candidate, and of the final score
+SWEEP_EPISODES = 8
+TUNE_EPISODES = 4
+SCORE_EPISODES = 32
+#: PEPG candidates per generation (the report's: 64)
+POPSIZE = 32
+
+
+def _seeds(config: WannConfig, generation: int, part: int, n: int, *key: int) -> np.ndarray:
+    seq = np.random.SeedSequence([config.seed, PROBE_TAG, generation, part, *key])
+    return seq.generate_state(n, dtype=np.uint32).astype(np.int64)
+
+
+def tuned_score(
+    config: WannConfig, genome: Genome, generation: int, executor: Executor
+) -> tuple[float, int]:
+    """(score, env steps): ``genome``'s mean return with its connection weights trained by
+    ``config.start_probe_generations`` PEPG generations from the best shared weight of a
+    sweep; -inf if it never gives a finite return. A pure function of (config, genome,
+    generation)."""
+    from ..report.control import sweep_weights  # the report imports the search: no cycle
+    from ..report.episodes import Net, Runner
+
+    runner = Runner(config, executor)
+    net = Net.of(genome)
+    ws = sweep_weights(SWEEP_POINTS)
+    seeds = _seeds(config, generation, 0, SWEEP_EPISODES)
+    sweep = runner.returns(genome, ws, np.tile(seeds, (len(ws), 1)))
+    means = np.where(np.isfinite(sweep).all(axis=1), sweep.mean(axis=1), -np.inf)
+    base = float(ws[int(np.argmax(means))])
+    if net.n_params == 0:
+        return float(means.max()), runner.env_steps
+
+    def fitness(g: int, offsets: np.ndarray) -> np.ndarray:
+        tune_seeds = _seeds(config, generation, 1, TUNE_EPISODES, g)
+        r = runner.returns(
+            genome, np.ones(len(offsets)), np.tile(tune_seeds, (len(offsets), 1)), base + offsets
+        )
+        return np.where(np.isfinite(r).all(axis=1), r.mean(axis=1), -np.inf)
+
+    cfg = pepg.PEPGConfig(popsize=POPSIZE, sigma_init=0.1, learning_rate=0.1)
+    state = pepg.init(np.zeros(net.n_params), cfg)
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, PROBE_TAG, generation, 2]))
+    for g in range(config.start_probe_generations):
+        solutions = pepg.ask(state, cfg, rng)
+        state = pepg.tell(state, cfg, solutions, fitness(g, solutions))
+    final = _seeds(config, generation, 3, SCORE_EPISODES)
+    r = runner.returns(genome, np.ones(1), final[None], (base + state.mu)[None])
+    score = float(r.mean()) if np.isfinite(r).all() else -np.inf
+    return score, runner.env_steps
