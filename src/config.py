@@ -77,6 +77,15 @@ class WannConfig:
         min=0.0,
         max=2.0,
     )
+    weight_noise: float = _f(
+        0.0,
+        "per-connection noise of the search's rollouts: in each generation every row of the "
+        "weights (each weight of the series, or each bin) scales connection (source, "
+        "destination) by 1 + weight_noise * u, u uniform with unit variance, the same for "
+        "every genome (0: none, the paper; the champion's re-scoring never has it)",
+        min=0.0,
+        max=0.5,
+    )
     weight_sampling: str = _f(
         "series",
         "search weights: 'series' (the list above) or 'stratified' (per generation and rep one "

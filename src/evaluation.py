@@ -158,6 +158,66 @@ def rollout_weights(config: WannConfig, generation: int, stream: int) -> np.ndar
     return w_flat
 
 
+#: First word of the entropy of :func:`connection_noise` (no other draw of a run uses it)
+NOISE_TAG = 0x4E01
+_M64 = (1 << 64) - 1
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 values (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def connection_noise(
+    config: WannConfig, generation: int, src: np.ndarray, dst: np.ndarray
+) -> np.ndarray:
+    """(len(weights), n) coefficients ``1 + weight_noise * u`` of connections ``(src[i],
+    dst[i])`` (node ids) in a generation's search rollouts, ``u`` uniform on [-sqrt(3),
+    sqrt(3)] (unit variance): one row per weight of the series (or bin), shared by its
+    ``n_reps`` rollouts.
+
+    A pure function of (seed, generation, row, source, destination), by hashing: the same
+    connection gets the same factor in every genome of the generation (common random
+    numbers, as the rollout seeds), whichever rank evaluates it and however the population
+    is cut. Keyed by the connection's end nodes, not its innovation number, because genomes
+    that are one network (:meth:`src.core.genome.Genome.key`) are evaluated once."""
+    base = np.random.SeedSequence([config.seed, generation, NOISE_TAG]).generate_state(
+        len(config.weights), dtype=np.uint64
+    )
+    s = np.asarray(src, dtype=np.int64).astype(np.uint64)
+    d = np.asarray(dst, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = _mix(base[:, None] ^ _mix(s * np.uint64(0x9E3779B97F4A7C15) + d)[None, :])
+    u = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))  # [0, 1)
+    return 1.0 + config.weight_noise * np.sqrt(3.0) * (2.0 * u - 1.0)
+
+
+def _noisy_rollouts(
+    task, config: WannConfig, generation: int, genome: Genome, plan, w: np.ndarray,
+    s: np.ndarray, lo: int, hi: int,
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """Rollouts ``lo:hi`` of a genome's weight-major list with :func:`connection_noise`:
+    one task call per row of the weights (its rollouts share the row's coefficients)."""
+    edges = plan.edge_conn
+    coefs = connection_noise(config, generation, genome.conn_src[edges], genome.conn_dst[edges])
+    returns = np.empty(hi - lo)
+    steps = 0
+    n_reps = config.n_reps
+    a = lo
+    while a < hi:
+        row = a // n_reps
+        b = min(hi, (row + 1) * n_reps)
+        r, n = task.rollouts(plan, w[a:b].copy(), s[a:b].copy(), coefs[row])
+        returns[a - lo : b - lo] = r
+        steps += n
+        a = b
+    return returns, steps
+
+
 @lru_cache(maxsize=16)
 def _rollout_inputs(config: WannConfig, generation: int, stream: int) -> tuple[np.ndarray, ...]:
     """(weights, seeds) of a genome's weight-major rollouts (read-only): the same for every
@@ -193,16 +253,27 @@ def evaluate(request: EvalRequest) -> EvalResult:
             made.append((edit_of(genomes[i], child), child.key()))
             genomes[i] = child
         made = tuple(made)
+    noisy = config.weight_noise > 0 and request.stream == SEARCH_STREAM
     if request.rollouts is not None:
         lo, hi = request.rollouts
         plan = compile_genome(genomes[0])
-        r, n = task.rollouts(plan, w_flat[lo:hi].copy(), s_flat[lo:hi].copy())
+        if noisy:
+            g = request.generation
+            r, n = _noisy_rollouts(task, config, g, genomes[0], plan, w_flat, s_flat, lo, hi)
+        else:
+            r, n = task.rollouts(plan, w_flat[lo:hi].copy(), s_flat[lo:hi].copy())
         return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi), made)
     n_weights = len(config.weights)
     returns = np.empty((len(genomes), n_weights, config.n_reps))
     steps = 0
     for i, genome in enumerate(genomes):
-        r, n = task.rollouts(compile_genome(genome), w_flat.copy(), s_flat.copy())
+        plan = compile_genome(genome)
+        if noisy:
+            r, n = _noisy_rollouts(
+                task, config, request.generation, genome, plan, w_flat, s_flat, 0, w_flat.size
+            )
+        else:
+            r, n = task.rollouts(plan, w_flat.copy(), s_flat.copy())
         returns[i] = r.reshape(n_weights, config.n_reps)
         steps += n
     return EvalResult(returns, steps, time.perf_counter() - start, None, made)

@@ -118,6 +118,21 @@ def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_pat
     assert_same_run(tmp_path / "serial", tmp_path / "split")
 
 
+def test_weight_noise_in_slices_on_three_ranks_equals_serial(tmp_path):
+    """``weight_noise``: each row of a genome's rollouts has its own per-connection factors,
+    so slices that cut across rows, on several ranks, must give the serial run."""
+    args = [*SMALL, "--generations", "3", "--set", "weight_noise=0.2"]
+    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    split = [*args, "--set", "split_rollouts=5", "--out", str(tmp_path / "split")]
+    three = launch("-m", "src.master", *split, mpi=3)
+    assert three.returncode == 0, three.stderr
+    assert_same_run(tmp_path / "serial", tmp_path / "split")
+    plain = launch("-m", "src.master", *SMALL, "--generations", "3", "--out", str(tmp_path / "p"))
+    assert plain.returncode == 0, plain.stderr
+    assert stats(tmp_path / "p") != stats(tmp_path / "serial")  # the noise changed the search
+
+
 #: breeding = "workers" on a small MNIST search: pop 16, batches of 100 images.
 WORKERS_MNIST = [
     "--task",

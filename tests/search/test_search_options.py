@@ -249,3 +249,44 @@ def test_with_duplicates_last_the_elites_are_distinct_networks():
         if rule == "last":
             assert distinct >= n_elite and copies[rule] == 0
     assert copies["keep"] > 0
+
+
+def test_weight_noise_scales_each_connection_per_row_in_search_rollouts_only():
+    """``weight_noise``: a factor per (row of the weights, connection), a function of (seed,
+    generation, source, destination) alone; a genome's search rollouts are the task's
+    rollouts with its row's factors as edge coefficients, whole or in slices; the champion
+    stream has none."""
+    from src.core.genome import initial_genome
+    from src.core.network import compile_genome
+    from src.evaluation import connection_noise, rollout_weights
+    from src.tasks import make_task
+
+    plain = build("swingup", overrides={"seed": 3}, sets=["episode_steps=150"])
+    noisy = plain.replace(weight_noise=0.2)
+    src, dst = np.arange(3000) % 31, np.arange(3000) // 31 + 40
+    f = connection_noise(noisy, 5, src, dst)
+    assert f.shape == (len(noisy.weights), 3000)
+    half = 0.2 * np.sqrt(3.0)
+    assert (f >= 1 - half).all() and (f <= 1 + half).all()
+    assert abs(f.mean() - 1) < 0.01 and abs(f.std() - 0.2) < 0.01
+    assert not np.array_equal(f[0], f[1])  # each row its own draws
+    assert np.array_equal(connection_noise(noisy, 5, src[::-1], dst[::-1]), f[:, ::-1])
+    assert not np.array_equal(connection_noise(noisy, 6, src, dst), f)
+    g = initial_genome(5, 1, 1.0, np.random.default_rng(0))
+    plan, task = compile_genome(g), make_task(noisy)
+    w = rollout_weights(noisy, 5, 0)
+    seeds = np.tile(rollout_seeds(noisy.seed, 5, noisy.n_reps), len(noisy.weights))
+    coef = connection_noise(noisy, 5, g.conn_src[plan.edge_conn], g.conn_dst[plan.edge_conn])
+    want = np.concatenate(
+        [
+            task.rollouts(plan, w[r * 3 : r * 3 + 3], seeds[r * 3 : r * 3 + 3], coef[r])[0]
+            for r in range(len(noisy.weights))
+        ]
+    )
+    whole = evaluate(EvalRequest.of(noisy, 5, [g])).returns.ravel()
+    assert np.array_equal(whole, want)
+    assert not np.array_equal(whole, evaluate(EvalRequest.of(plain, 5, [g])).returns.ravel())
+    part = evaluate(EvalRequest.of(noisy, 5, [g], rollouts=(2, 11))).returns.ravel()
+    assert np.array_equal(part, want[2:11])
+    champ = [evaluate(EvalRequest.of(c, 0, [g], CHAMPION_STREAM)).returns for c in (plain, noisy)]
+    assert np.array_equal(*champ)
