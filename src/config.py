@@ -348,6 +348,8 @@ def validate(config: WannConfig) -> None:
         raise ConfigError("cull_ratio + elite_ratio must be <= 1")
     if config.starts > 1 and config.start_generations < 1:
         raise ConfigError("starts > 1 needs start_generations >= 1 (the generations of each)")
+    if config.start_pick != "mean" and config.starts < 2:
+        raise ConfigError(f"start_pick = {config.start_pick!r} needs starts > 1 (it picks a start)")
     from .core import activations  # imported here: core is a leaf, no cycle
 
     try:

@@ -54,6 +54,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import math
 import re
 import zlib
 from collections.abc import Callable
@@ -290,10 +291,12 @@ def _attributes(f: h5py.File) -> dict[str, Any]:
 
 
 def _history_arrays(history: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    """One column per key of any row, in order of first appearance; a row without a key
+    (a column that a resumed run's config added or dropped, e.g. ``start_probe``) reads NaN."""
     columns: dict[str, np.ndarray] = {}
-    keys = list(history[0]) if history else []
+    keys = list(dict.fromkeys(k for row in history for k in row))
     for key in keys:
-        values = [row[key] for row in history]
+        values = [row.get(key, math.nan) for row in history]
         integral = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
         columns[key] = np.asarray(values, dtype=np.int64 if integral else np.float64)
     return columns

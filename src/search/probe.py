@@ -62,8 +62,10 @@ def tuned_score(
     sweep = runner.returns(genome, ws, np.tile(seeds, (len(ws), 1)))
     means = np.where(np.isfinite(sweep).all(axis=1), sweep.mean(axis=1), -np.inf)
     base = float(ws[int(np.argmax(means))])
-    if net.n_params == 0:
-        return float(means.max()), runner.env_steps
+    final = _seeds(config, generation, 3, SCORE_EPISODES)
+    if net.n_params == 0:  # nothing to train: the best shared weight on the final episodes
+        r = runner.returns(genome, [base], final[None])
+        return (float(r.mean()) if np.isfinite(r).all() else -np.inf), runner.env_steps
 
     def fitness(g: int, offsets: np.ndarray) -> np.ndarray:
         tune_seeds = _seeds(config, generation, 1, TUNE_EPISODES, g)
@@ -78,7 +80,6 @@ def tuned_score(
     for g in range(config.start_probe_generations):
         solutions = pepg.ask(state, cfg, rng)
         state = pepg.tell(state, cfg, solutions, fitness(g, solutions))
-    final = _seeds(config, generation, 3, SCORE_EPISODES)
     r = runner.returns(genome, np.ones(1), final[None], (base + state.mu)[None])
     score = float(r.mean()) if np.isfinite(r).all() else -np.inf
     return score, runner.env_steps

@@ -134,7 +134,11 @@ def resume(
             f"{base.starts} x {base.start_generations}); {', '.join(START_KEYS)} cannot "
             f"change until they are done"
         )
-    altering = {k: v for k, v in changes.items() if k not in NEUTRAL_KEYS}
+    # after the starts (or without any), how a start is picked no longer matters
+    neutral = (
+        NEUTRAL_KEYS if in_starts else NEUTRAL_KEYS | {"start_pick", "start_probe_generations"}
+    )
+    altering = {k: v for k, v in changes.items() if k not in neutral}
     if altering and not force:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())
         raise cfg.ConfigError(

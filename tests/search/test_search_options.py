@@ -272,7 +272,10 @@ def test_weight_noise_scales_each_connection_per_row_in_search_rollouts_only():
     assert not np.array_equal(f[0], f[1])  # each row its own draws
     assert np.array_equal(connection_noise(noisy, 5, src[::-1], dst[::-1]), f[:, ::-1])
     assert not np.array_equal(connection_noise(noisy, 6, src, dst), f)
-    g = initial_genome(5, 1, 1.0, np.random.default_rng(0))
+    g = initial_genome(5, 1, 0.5, np.random.default_rng(1))
+    # disabled connections before enabled ones: the request packs the enabled ones only, so
+    # the evaluating rank's edge indices differ from this genome's
+    assert g.conn_enabled.tolist() == [False, False, True, False, True, True]
     plan, task = compile_genome(g), make_task(noisy)
     w = rollout_weights(noisy, 5, 0)
     seeds = np.tile(rollout_seeds(noisy.seed, 5, noisy.n_reps), len(noisy.weights))

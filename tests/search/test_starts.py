@@ -136,6 +136,17 @@ def test_tuned_pick_is_the_same_at_any_rank_count_and_on_resume(tmp_path):
     state = checkpoint.load(checkpoint.list_checkpoints(straight)[-1][1])
     probes = [r["start_probe"] for r in state.history]
     assert all(p == p for p in probes[1:6:2])  # the probes went through the checkpoint
+    # after the starts the pick no longer matters: changed without --force-config, and the
+    # rows after it (no start_probe key) still checkpoint, the column NaN there
+    proc = master(
+        "--resume", str(straight), "--generations", "8", "--set", "start_pick='mean'", "--quiet"
+    )
+    assert proc.returncode == 0, proc.stderr
+    state = checkpoint.load(checkpoint.list_checkpoints(straight)[-1][1])
+    assert state.generation == 7 and state.config.start_pick == "mean"
+    assert [r["start_probe"] == r["start_probe"] for r in state.history] == [
+        g in (1, 3, 5) for g in range(8)
+    ]
 
 
 @pytest.mark.checkpoint
@@ -204,6 +215,7 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
         (["starts=2", "start_generations=-1"], "start_generations must be >= 0"),
         (["start_pick='best'"], "start_pick must be one of mean, tuned"),
         (["start_probe_generations=0"], "start_probe_generations must be >= 1"),
+        (["starts=1", "start_pick='tuned'"], "start_pick = 'tuned' needs starts > 1"),
     ],
 )
 def test_bad_starts_are_one_line(sets, message):
