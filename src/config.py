@@ -38,6 +38,7 @@ CHOICES = {
     "breeding": ("root", "workers"),  # src.search.loop.breed
     "duplicates": ("keep", "last"),  # src.core.ranking.rank_copies_last
     "start_pick": ("mean", "tuned"),  # src.search.loop.start_scores
+    "start_ranking": ("same", *RANKING_METHODS),  # src.search.loop.ranking_of
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
 #: ``gym:ENV_ID``, ``package.module:factory`` and ``wann.tasks`` entry points.
@@ -130,6 +131,11 @@ class WannConfig:
         "mean) or 'tuned' (the start whose last generation's best genome, its connection "
         "weights trained for start_probe_generations PEPG generations, scores highest: a "
         "probe of tunability, src/search/probe.py)",
+    )
+    start_ranking: str = _f(
+        "same",
+        "starts > 1: the ranking of the starts' generations ('same': ranking's; e.g. "
+        "'nsga3obj' while the starts pick a lineage, the paper's after)",
     )
     start_probe_generations: int = _f(
         150,

@@ -251,6 +251,13 @@ def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
     return population
 
 
+def ranking_of(config: WannConfig, generation: int) -> str:
+    """The ranking method of ``generation``'s population: ``start_ranking`` within the starts
+    (``starts > 1``, unless it is ``'same'``), else ``ranking``."""
+    in_starts = config.starts > 1 and generation < config.starts * config.start_generations
+    return config.start_ranking if in_starts and config.start_ranking != "same" else config.ranking
+
+
 def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     """The next population one genome at a time: the elites, then each child as it is made.
 
@@ -265,6 +272,7 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     assert objs is not None
     innovations = state.innovations
     generation = state.generation + 1
+    ranking = ranking_of(config, state.generation)
 
     def genomes() -> Iterator[Genome | Offspring]:
         if config.duplicates == "last":
@@ -273,15 +281,13 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
             ranks = rank_copies_last(
                 rankable(objs),
                 np.array(first),
-                config.ranking,
+                ranking,
                 rng,
                 config.prob_moo,
                 config.crowding,
             )
         else:
-            ranks = rank_population(
-                rankable(objs), config.ranking, rng, config.prob_moo, config.crowding
-            )
+            ranks = rank_population(rankable(objs), ranking, rng, config.prob_moo, config.crowding)
         order = np.argsort(ranks, kind="stable")
         n = config.pop_size
         n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))

@@ -43,7 +43,15 @@ NEUTRAL_KEYS = frozenset(
 #: Keys never changed on resume, even with ``force``.
 FIXED_KEYS = frozenset({"task"})
 #: what decides the starts: fixed while a run is in them (its scores so far depend on them)
-START_KEYS = ("starts", "start_generations", "start_pick", "start_probe_generations")
+START_KEYS = (
+    "starts",
+    "start_generations",
+    "start_pick",
+    "start_probe_generations",
+    "start_ranking",
+)
+#: of those, what no longer matters once the starts are done
+_AFTER_STARTS = frozenset({"start_pick", "start_probe_generations", "start_ranking"})
 
 
 def requested_config(
@@ -135,9 +143,7 @@ def resume(
             f"change until they are done"
         )
     # after the starts (or without any), how a start is picked no longer matters
-    neutral = (
-        NEUTRAL_KEYS if in_starts else NEUTRAL_KEYS | {"start_pick", "start_probe_generations"}
-    )
+    neutral = NEUTRAL_KEYS if in_starts else NEUTRAL_KEYS | _AFTER_STARTS
     altering = {k: v for k, v in changes.items() if k not in neutral}
     if altering and not force:
         listed = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in altering.items())

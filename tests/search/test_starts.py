@@ -9,7 +9,7 @@ import pytest
 from src.config import ConfigError, build
 from src.parallel import SerialExecutor
 from src.search import checkpoint
-from src.search.loop import initial_state, run, start_scores
+from src.search.loop import initial_state, ranking_of, run, start_scores
 from src.search.probe import tuned_score
 
 STARTS = ["starts=3", "start_generations=2", "episode_steps=100", "champion_reps=2"]
@@ -104,6 +104,29 @@ def test_tuned_probe_tells_a_balancer_from_a_swinger():
     swinger = tuned_score(config, load_genome(folder / "seed_8" / "best_genome.json"), 127,
                           SerialExecutor())[0]  # fmt: skip
     assert balancer > swinger + 100
+
+
+def test_start_ranking_ranks_the_starts_only():
+    """``start_ranking``: the starts' generations ranked its way, the rest by ``ranking``;
+    ``'same'`` or the same method as ``ranking`` leave the search as it was."""
+    config = build("swingup", sets=["starts=3", "start_generations=2", "start_ranking='nsga3obj'"])
+    assert [ranking_of(config, g) for g in range(8)] == ["nsga3obj"] * 6 + ["paper"] * 2
+    assert {ranking_of(config.replace(start_ranking="same"), g) for g in range(8)} == {"paper"}
+    one = config.replace(starts=1)
+    assert {ranking_of(one, g) for g in range(8)} == {"paper"}
+    base = {"pop_size": 16, "seed": 3, "generations": 8}
+    runs = {
+        how: run(
+            initial_state(
+                build("swingup", overrides=base, sets=[*STARTS, f"start_ranking={how!r}"])
+            ),
+            SerialExecutor(),
+        )
+        for how in ("same", "paper", "nsga3obj")
+    }
+    keys = {how: [g.key() for g in r.population] for how, r in runs.items()}
+    assert keys["same"] == keys["paper"]
+    assert keys["nsga3obj"] != keys["same"]
 
 
 @pytest.mark.checkpoint
@@ -202,8 +225,8 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
     )
     assert proc.returncode == 2
     assert (
-        "starts, start_generations, start_pick, start_probe_generations cannot change until "
-        "they are done" in proc.stderr
+        "starts, start_generations, start_pick, start_probe_generations, start_ranking cannot "
+        "change until they are done" in proc.stderr
     )
 
 
@@ -216,6 +239,7 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
         (["start_pick='best'"], "start_pick must be one of mean, tuned"),
         (["start_probe_generations=0"], "start_probe_generations must be >= 1"),
         (["starts=1", "start_pick='tuned'"], "start_pick = 'tuned' needs starts > 1"),
+        (["start_ranking='best'"], "start_ranking must be one of same, paper, nsga3obj"),
     ],
 )
 def test_bad_starts_are_one_line(sets, message):
