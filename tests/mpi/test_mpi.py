@@ -106,31 +106,34 @@ def test_sixteen_ranks_oversubscribed_complete_with_the_same_answer(tmp_path):
     assert time.monotonic() - start < 120
 
 
-def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_path):
-    """Each genome's 12 rollouts (and the champion's re-evaluations) as 5 work items on
-    several ranks: the same run, bit for bit, as whole genomes in one process."""
-    args = [*SMALL, "--generations", "3", "--set", "champion_reps=2"]
+def _slices_on_three_ranks_equal_serial(tmp_path, *sets: str) -> Path:
+    """A 3-generation run with ``sets``: its genomes' rollouts as 5 work items on 3 ranks
+    must be the serial run with whole genomes, bit for bit; returns the serial run."""
+    args = [*SMALL, "--generations", "3"]
+    for item in sets:
+        args += ["--set", item]
     serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
     assert serial.returncode == 0, serial.stderr
     split = [*args, "--set", "split_rollouts=5", "--out", str(tmp_path / "split")]
     three = launch("-m", "src.master", *split, mpi=3)
     assert three.returncode == 0, three.stderr
     assert_same_run(tmp_path / "serial", tmp_path / "split")
+    return tmp_path / "serial"
+
+
+def test_genomes_cut_into_slices_of_rollouts_on_three_ranks_equal_serial(tmp_path):
+    """Each genome's 12 rollouts (and the champion's re-evaluations) as 5 work items on
+    several ranks: the same run, bit for bit, as whole genomes in one process."""
+    _slices_on_three_ranks_equal_serial(tmp_path, "champion_reps=2")
 
 
 def test_weight_noise_in_slices_on_three_ranks_equals_serial(tmp_path):
     """``weight_noise``: each row of a genome's rollouts has its own per-connection factors,
     so slices that cut across rows, on several ranks, must give the serial run."""
-    args = [*SMALL, "--generations", "3", "--set", "weight_noise=0.2"]
-    serial = launch("-m", "src.master", *args, "--out", str(tmp_path / "serial"))
-    assert serial.returncode == 0, serial.stderr
-    split = [*args, "--set", "split_rollouts=5", "--out", str(tmp_path / "split")]
-    three = launch("-m", "src.master", *split, mpi=3)
-    assert three.returncode == 0, three.stderr
-    assert_same_run(tmp_path / "serial", tmp_path / "split")
+    serial = _slices_on_three_ranks_equal_serial(tmp_path, "weight_noise=0.2")
     plain = launch("-m", "src.master", *SMALL, "--generations", "3", "--out", str(tmp_path / "p"))
     assert plain.returncode == 0, plain.stderr
-    assert stats(tmp_path / "p") != stats(tmp_path / "serial")  # the noise changed the search
+    assert stats(tmp_path / "p") != stats(serial)  # the noise changed the search
 
 
 #: breeding = "workers" on a small MNIST search: pop 16, batches of 100 images.

@@ -61,6 +61,20 @@ def test_one_start_is_the_search_as_before():
 TUNED = ["start_pick='tuned'", "start_probe_generations=3"]
 
 
+def _launcher(master, tmp_path, args):
+    """``launch(name, generations, mpi=0)``: run ``src.master`` with ``args`` into
+    ``tmp_path / name``, assert it succeeded, return the folder."""
+
+    def launch(name, generations, mpi=0):
+        proc = master(
+            *args, "--generations", str(generations), "--out", str(tmp_path / name), mpi=mpi
+        )
+        assert proc.returncode == 0, proc.stderr
+        return tmp_path / name
+
+    return launch
+
+
 def test_tuned_pick_goes_on_from_the_start_whose_probe_scored_highest():
     """Seed 3: the probes pick the last start (29.7, 25.2, 30.9), the generation means the
     first (17.5, 15.3, 14.8), so the pick follows the probe column, not the means."""
@@ -142,13 +156,7 @@ def test_tuned_pick_is_the_same_at_any_rank_count_and_on_resume(tmp_path):
     args = [*TINY, "--seed", "3", "--set", "starts=3", "--set", "start_generations=2"]
     for s in TUNED:
         args += ["--set", s]
-
-    def launch(name, generations, mpi=0):
-        proc = master(
-            *args, "--generations", str(generations), "--out", str(tmp_path / name), mpi=mpi
-        )
-        assert proc.returncode == 0, proc.stderr
-        return tmp_path / name
+    launch = _launcher(master, tmp_path, args)
 
     straight, ranks = launch("straight", 7), launch("mpi", 7, mpi=3)
     assert_same_run(straight, ranks)
@@ -187,13 +195,7 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
     from harness import assert_same_run
 
     args = [*TINY, "--seed", "2", "--set", "starts=3", "--set", "start_generations=2"]
-
-    def launch(name, generations, mpi=0):
-        proc = master(
-            *args, "--generations", str(generations), "--out", str(tmp_path / name), mpi=mpi
-        )
-        assert proc.returncode == 0, proc.stderr
-        return tmp_path / name
+    launch = _launcher(master, tmp_path, args)
 
     straight, ranks = launch("straight", 8), launch("mpi", 8, mpi=3)
     assert_same_run(straight, ranks)
