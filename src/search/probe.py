@@ -28,7 +28,7 @@ from ..core import pepg
 from ..core.genome import Genome
 from ..parallel import Executor
 
-#: First word of every probe seed sequence (the report uses its own tag).
+#: Second word of every probe seed sequence, after the run's seed (the report uses its own tag).
 PROBE_TAG = 0x9B0E
 #: shared weights of the probe's sweep (:func:`src.report.control.sweep_weights`)
 SWEEP_POINTS = 17
