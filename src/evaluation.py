@@ -158,9 +158,9 @@ def rollout_weights(config: WannConfig, generation: int, stream: int) -> np.ndar
     return w_flat
 
 
-#: First word of the entropy of :func:`connection_noise` (no other draw of a run uses it)
+#: Third word of the entropy of :func:`connection_noise`, after (seed, generation): no other
+#: draw of a run uses it there
 NOISE_TAG = 0x4E01
-_M64 = (1 << 64) - 1
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -196,12 +196,16 @@ def connection_noise(
     return 1.0 + config.weight_noise * np.sqrt(3.0) * (2.0 * u - 1.0)
 
 
-def _noisy_rollouts(
-    task, config: WannConfig, generation: int, genome: Genome, plan, w: np.ndarray,
-    s: np.ndarray, lo: int, hi: int,
-) -> tuple[np.ndarray, int]:  # fmt: skip
-    """Rollouts ``lo:hi`` of a genome's weight-major list with :func:`connection_noise`:
-    one task call per row of the weights (its rollouts share the row's coefficients)."""
+def _rollouts(
+    task, request: EvalRequest, genome: Genome, w: np.ndarray, s: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, int]:
+    """(returns, env steps) of rollouts ``lo:hi`` of a genome's weight-major list: one task
+    call, or with ``weight_noise`` in the search's stream one per row of the weights, each
+    with the row's :func:`connection_noise` as edge coefficients."""
+    config, plan = request.config, compile_genome(genome)
+    if config.weight_noise == 0 or request.stream != SEARCH_STREAM:
+        return task.rollouts(plan, w[lo:hi].copy(), s[lo:hi].copy())
+    generation = request.generation
     edges = plan.edge_conn
     coefs = connection_noise(config, generation, genome.conn_src[edges], genome.conn_dst[edges])
     returns = np.empty(hi - lo)
@@ -253,27 +257,15 @@ def evaluate(request: EvalRequest) -> EvalResult:
             made.append((edit_of(genomes[i], child), child.key()))
             genomes[i] = child
         made = tuple(made)
-    noisy = config.weight_noise > 0 and request.stream == SEARCH_STREAM
     if request.rollouts is not None:
         lo, hi = request.rollouts
-        plan = compile_genome(genomes[0])
-        if noisy:
-            g = request.generation
-            r, n = _noisy_rollouts(task, config, g, genomes[0], plan, w_flat, s_flat, lo, hi)
-        else:
-            r, n = task.rollouts(plan, w_flat[lo:hi].copy(), s_flat[lo:hi].copy())
+        r, n = _rollouts(task, request, genomes[0], w_flat, s_flat, lo, hi)
         return EvalResult(r.reshape(1, hi - lo), n, time.perf_counter() - start, (lo, hi), made)
     n_weights = len(config.weights)
     returns = np.empty((len(genomes), n_weights, config.n_reps))
     steps = 0
     for i, genome in enumerate(genomes):
-        plan = compile_genome(genome)
-        if noisy:
-            r, n = _noisy_rollouts(
-                task, config, request.generation, genome, plan, w_flat, s_flat, 0, w_flat.size
-            )
-        else:
-            r, n = task.rollouts(plan, w_flat.copy(), s_flat.copy())
+        r, n = _rollouts(task, request, genome, w_flat, s_flat, 0, w_flat.size)
         returns[i] = r.reshape(n_weights, config.n_reps)
         steps += n
     return EvalResult(returns, steps, time.perf_counter() - start, None, made)

@@ -209,11 +209,16 @@ def start_scores(history: Sequence[dict[str, float]], config: WannConfig) -> lis
     return [max(r["best_mean"] for r in history[s * n : (s + 1) * n]) for s in range(done)]
 
 
+def in_starts(config: WannConfig, generation: int) -> bool:
+    """Whether ``generation`` belongs to one of the starts (``starts > 1``)."""
+    return config.starts > 1 and generation < config.starts * config.start_generations
+
+
 def ends_start(state: SearchState) -> bool:
     """Whether ``state.generation`` is the last generation of a start (``starts > 1``)."""
     config = state.config
-    n, done = config.start_generations, state.generation + 1
-    return config.starts > 1 and done % n == 0 and done <= config.starts * n
+    done = state.generation + 1
+    return in_starts(config, state.generation) and done % config.start_generations == 0
 
 
 def start_probe(state: SearchState, executor: Executor) -> tuple[float, int]:
@@ -240,7 +245,7 @@ def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
     """
     config = state.config
     n, done = config.start_generations, state.generation + 1
-    if config.starts <= 1 or done % n or done > config.starts * n:
+    if not ends_start(state):
         return breed(state)
     *before, last = start_scores(state.history, config)
     if not before or last > max(before):
@@ -254,8 +259,9 @@ def next_generation(state: SearchState) -> Iterable[Genome | Offspring]:
 def ranking_of(config: WannConfig, generation: int) -> str:
     """The ranking method of ``generation``'s population: ``start_ranking`` within the starts
     (``starts > 1``, unless it is ``'same'``), else ``ranking``."""
-    in_starts = config.starts > 1 and generation < config.starts * config.start_generations
-    return config.start_ranking if in_starts and config.start_ranking != "same" else config.ranking
+    if in_starts(config, generation) and config.start_ranking != "same":
+        return config.start_ranking
+    return config.ranking
 
 
 def breed(state: SearchState) -> Iterator[Genome | Offspring]:

@@ -135,7 +135,8 @@ def resume(
         raise cfg.ConfigError(
             f"--resume: the run's task is {base.task!r}; it cannot change (got {new.task!r})"
         )
-    in_starts = base.starts > 1 and generation + 1 <= base.starts * base.start_generations
+    # the generation just evaluated is a start's (its next one may still be the pick)
+    in_starts = loop.in_starts(base, generation)
     if in_starts and set(START_KEYS) & set(changes):
         raise cfg.ConfigError(
             f"--resume: the run is in its starts (generation {generation + 1} of "
