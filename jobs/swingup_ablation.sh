@@ -21,7 +21,7 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # their crowding; champuni / strat / stratuni: random shared weights in the champion's
 # re-scoring and / or the search)
 # Every variant but `default`, `previous`, `fast`, `tourn4`, `starts3`, `starts5`, `nostep`,
-# `nsga3obj`, `moo065`, `tuned`, `noise` and `startnsga` starts from the series rules (S below: the search's weights and the champion's
+# `nsga3obj`, `moo065`, `tuned`, `noise`, `startnsga` and `startnsga96` starts from the series rules (S below: the search's weights and the champion's
 # are the fixed series) with glibc's activations and one start (L: what every ablation
 # before the swing-up defaults of 1 December 2026 ran with), so each switches one thing on
 # over them. `previous`: the defaults before independent starts and fast activations;
@@ -32,7 +32,7 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # `tuned`: today's defaults going on from the start whose best genome tunes best
 # (`start_pick = 'tuned'`, a 150-generation PEPG probe per start); `noise`: today's
 # defaults with per-connection noise in the search's rollouts; `startnsga`: the starts
-# ranked on all three objectives, the go-on as the paper.
+# ranked on all three objectives, the go-on as the paper (`startnsga96`: starts of 96).
 L="swingup_math='libm' starts=1"
 S="$L weight_sampling='series' champion_weights='series'"
 declare -A VARIANTS=(
@@ -48,6 +48,7 @@ declare -A VARIANTS=(
   [tuned]="start_pick='tuned' start_probe_generations=150"
   [noise]="weight_noise=0.15"
   [startnsga]="start_ranking='nsga3obj'"
+  [startnsga96]="start_ranking='nsga3obj' start_generations=96"
   [plain]="$S champion_reps=0"
   [champion]="$S champion_reps=16"
   [layered]="$S champion_reps=16 add_connection='layered'"
