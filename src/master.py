@@ -332,7 +332,8 @@ def search_in_folder(
     checkpoint), the reporters ``more``, and a checkpoint after generation g when
     ``(g + 1) % checkpoint_every == 0``, after the last generation and after the one a stop
     signal ends the run on (under MPI written while the workers evaluate the next one; the
-    last one is flushed here). A generation not checkpointed costs the root nothing here (no
+    last one is flushed here, also when the search raises: a root that fails in generation g
+    leaves g - 1's checkpoint). A generation not checkpointed costs the root nothing here (no
     snapshot, no write); a kill before the next checkpoint means the resumed run recomputes
     it, identically.
 
@@ -352,13 +353,23 @@ def search_in_folder(
         if done % s.config.checkpoint_every == 0 or done >= s.config.generations or should_stop():
             save(s)
 
-    state = loop.run(
-        state,
-        executor,
-        [reporters.StatsFiles(out, guard=lock.verify), *more],
-        on_generation=on_generation,
-        should_stop=should_stop,
-    )
+    try:
+        state = loop.run(
+            state,
+            executor,
+            [reporters.StatsFiles(out, guard=lock.verify), *more],
+            on_generation=on_generation,
+            should_stop=should_stop,
+        )
+    except Exception as exc:
+        # A checkpoint still queued (MPIExecutor.defer) is of a whole generation: write it
+        # now, while the folder is this run's (the lock goes when this returns), not later
+        # in executor.close(), where it could only fail for want of the lock.
+        try:
+            executor.flush()
+        except Exception as late:
+            exc.add_note(f"the queued checkpoint could not be written either: {late}")
+        raise
     if state.objectives is not None and saved[0] != state.generation:
         save(state)  # a stop signal that came between on_generation and the loop's poll
     executor.flush()  # the last checkpoint
