@@ -12,10 +12,16 @@ second). :func:`launch_problem` catches the silent failure of an MPI launch with
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
 import os
+import stat
 import sys
+import termios
+import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 _MPI: Any = None
@@ -170,5 +176,42 @@ def run_main(main: Callable[[], int]) -> int:
         )
         sys.stderr.flush()
         if size > 1:
+            with contextlib.suppress(OSError, ValueError):  # closed: nothing of it to keep
+                sys.stdout.flush()
+            # MPI_Abort tears the job down at once, and a launcher may go before it has read
+            # our pipes: the traceback was seen lost whole (exit 1, empty stderr)
+            read_by_launcher()
             mpi().COMM_WORLD.Abort(1)
         return 1
+
+
+def read_by_launcher(fds: Sequence[int] = (1, 2), timeout: float = 2.0) -> bool:
+    """Wait until what this process wrote to ``fds`` has been read, at most ``timeout`` s.
+
+    Under ``mpiexec`` (and Slurm's step daemon) a rank's stdout and stderr are pipes that
+    the launcher reads and forwards; bytes still in a pipe when the job is killed are lost.
+    Only pipes are waited for (``FIONREAD`` counts the unread bytes on Linux, from either
+    end); anything else counts as read. True when nothing is left unread.
+    """
+    pipes = []
+    for fd in fds:
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                pipes.append(fd)
+        except OSError:
+            pass
+    deadline = time.monotonic() + timeout
+    count = array.array("i", [0])
+    while True:
+        unread = 0
+        for fd in pipes:
+            try:
+                fcntl.ioctl(fd, termios.FIONREAD, count)
+                unread += count[0]
+            except OSError:
+                pass
+        if not unread:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)  # polling the launcher's progress, not waiting in its place

@@ -176,3 +176,23 @@ def test_mpi_start_sizes_mpich_cells_unless_the_user_did(given, expected):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [expected, "1"]
+
+
+def test_read_by_launcher_waits_for_the_pipe_reader(tmp_path):
+    """Before MPI_Abort a failing rank waits until its launcher has read its pipes: unread
+    bytes keep it waiting (to the timeout), an emptied pipe or a plain file does not."""
+    from src.parallel.launch import read_by_launcher
+
+    r, w = os.pipe()
+    try:
+        os.write(w, b"rank 0 of 2: uncaught exception\n")
+        assert read_by_launcher([w], timeout=0.05) is False
+        assert os.read(r, 1000).startswith(b"rank 0")
+        assert read_by_launcher([w], timeout=0.05) is True
+    finally:
+        os.close(r)
+        os.close(w)
+    with open(tmp_path / "log", "w") as fh:
+        fh.write("not a pipe")
+        fh.flush()
+        assert read_by_launcher([fh.fileno()], timeout=0.05) is True
