@@ -299,6 +299,26 @@ def mnist_root_ms(state, repeats: int) -> dict[str, float]:
     return {k: v * 1e3 for k, v in out.items()}
 
 
+def worker_child_ms(repeats: int, n: int = 300) -> float:
+    """CPU ms a worker spends on one child with ``breeding = "workers"`` besides evaluating
+    it: the mutation (:func:`src.evaluation.breed_child`), its edit for the root
+    (:func:`src.core.genome.edit_of`) and its key; best of ``repeats`` over ``n`` children
+    of the late MNIST population (:func:`_late_mnist_state`)."""
+    from ..core.genome import edit_of
+    from ..evaluation import breed_child
+
+    state = _late_mnist_state("workers", n)
+    best = np.inf
+    for _ in range(repeats):
+        t = time.process_time()
+        for i, parent in enumerate(state.population):
+            child = breed_child(state.config, 1, i, parent, (10**6, 10**7))
+            edit_of(parent, child)
+            child.key()
+        best = min(best, time.process_time() - t)
+    return best / n * 1e3
+
+
 def mnist_genome_ms(task, genome: Genome, repeats: int, task32) -> dict[str, float]:
     """CPU ms of one genome's fitness (1000 images x 6 weights: compiling included), now
     and with the previous code (:func:`src.bench.legacy.compile_genome_numpy`, then
@@ -448,6 +468,17 @@ def run_mnist_search(quick: bool) -> None:
                 f"| {name} genomes, {dtype}: efficiency (target >= 0.8; critical path "
                 f"target <= 30 ms) | {' | '.join(cells)} | |"
             )
+    # What no root can win back: with a root that did nothing but rank (its work free),
+    # each worker still mutates its children (and sends their edits and keys) besides
+    # evaluating them, 768 children in a generation of 960.
+    child = worker_child_ms(repeats)
+    for name in [k for k in genomes if k != "late, champion-sized"]:
+        costs = [ev[name][cost] for cost in ("f32", "now")]
+        cells = [f"{c / (c + 768 / 960 * child):.2f}" for c in costs]
+        print(
+            f"| {name} genomes: efficiency bound with a free root (a worker's {child:.2f} ms "
+            f"per child bred besides its evaluation), float32 / float64 | {' | '.join(cells)} | |"
+        )
     # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
     cells = []
     for breed, ms in (("breed_prev", "before"), ("breed", "now"), ("breed", "f32")):
