@@ -10,7 +10,9 @@ search's objectives (shared-weight returns, connections) do not see the differen
 ``w*``, then PEPG (:mod:`src.core.pepg`, the report's optimiser) trains every used
 connection from ``w*`` for a few generations, and the score is the trained weights' mean
 return on fresh episodes. With ``starts > 1`` and ``start_pick = 'tuned'`` the search goes on
-from the start whose probe scored highest (:func:`src.search.loop.start_scores`).
+from the start whose probe scored highest (:func:`src.search.loop.start_scores`);
+``python -m src.search.probe RUN`` probes a run's champion, its history's best genomes and
+its last population's best (:func:`main`).
 
 Its episodes come from their own seed stream (the run's seed, :data:`PROBE_TAG`, the
 generation), never the report's (whose table seeds derive from the report seed and its own
@@ -20,6 +22,8 @@ they are cut, so its score is the same at any rank count and on resume.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -83,3 +87,89 @@ def tuned_score(
     r = runner.returns(genome, np.ones(1), final[None], (base + state.mu)[None])
     score = float(r.mean()) if np.isfinite(r).all() else -np.inf
     return score, runner.env_steps
+
+
+def candidates(run: Path, top: int) -> list[tuple[str, Genome, float | None]]:
+    """(name, genome, mean-reward objective or None) of a run folder's networks worth
+    probing: the champion (``best_genome.json``), the generations' best kept in ``history/``
+    from generation 128 on, and the ``top`` distinct genomes of the newest checkpoint's
+    population by mean reward."""
+    import numpy as np
+
+    from ..export import read_genome
+    from . import checkpoint
+
+    out: list[tuple[str, Genome, float | None]] = []
+    if (run / "best_genome.json").exists():
+        out.append(("champion", read_genome(run / "best_genome.json").genome, None))
+    for path in sorted((run / "history").glob("best_gen_*.json")):
+        if int(path.stem.rsplit("_", 1)[1]) >= 128:
+            out.append((path.stem, read_genome(path).genome, None))
+    if top > 0:
+        state = checkpoint.load_latest(run).state
+        if state.objectives is not None:
+            seen: set[bytes] = set()
+            for i in np.argsort(-state.objectives[:, 0], kind="stable"):
+                genome = state.population[i]
+                if genome.key() in seen:
+                    continue
+                seen.add(genome.key())
+                name = f"gen {state.generation} #{i}"
+                out.append((name, genome, float(state.objectives[i, 0])))
+                if len(seen) == top:
+                    break
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m src.search.probe RUN``: the probe's score of a run's champion, its
+    history's best genomes and the last population's best: whether a more tunable network
+    than the champion is in reach."""
+    import argparse
+    import sys
+
+    from ..export import GenomeFileError
+    from ..parallel.serial import SerialExecutor
+    from . import checkpoint
+
+    p = argparse.ArgumentParser(
+        prog="python -m src.search.probe",
+        description=main.__doc__.split("``: ", 1)[1].replace("\n    ", " "),
+        epilog="example:\n  python -m src.search.probe runs/swingup_s1 --top 8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", help="a run folder (config.toml, best_genome.json, checkpoints/)")
+    p.add_argument("--top", type=int, default=8, help="genomes of the last population (8)")
+    p.add_argument(
+        "--generations", type=int, help="PEPG generations (the run's start_probe_generations)"
+    )
+    args = p.parse_args(argv)
+    run = Path(args.run)
+    try:
+        if args.top < 0 or (args.generations is not None and args.generations < 1):
+            raise ValueError("--top must be at least 0 and --generations at least 1")
+        state = checkpoint.load_latest(run).state
+        config = state.config
+        if args.generations is not None:
+            config = config.replace(start_probe_generations=args.generations)
+        found = candidates(run, args.top)
+    except (OSError, ValueError, GenomeFileError, checkpoint.CheckpointError) as exc:
+        print(f"error: {run}: {exc}", file=sys.stderr)
+        return 2
+    executor = SerialExecutor()
+    generations = config.start_probe_generations
+    print(f"| genome | connections | mean reward (search) | probe ({generations} PEPG gen.) |")
+    print("|---|---|---|---|")
+    for name, genome, mean in found:
+        score, _ = tuned_score(config, genome, PROBE_GENERATION, executor)
+        shown = "" if mean is None else f"{mean:.0f}"
+        print(f"| {name} | {genome.n_connections} | {shown} | {score:.0f} |")
+    return 0
+
+
+#: The generation word of the command line's probe seeds: every genome meets the same episodes.
+PROBE_GENERATION = 1 << 20
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
