@@ -89,15 +89,12 @@ def tuned_score(
     return score, runner.env_steps
 
 
-def candidates(run: Path, top: int) -> list[tuple[str, Genome, float | None]]:
+def candidates(run: Path, state, top: int) -> list[tuple[str, Genome, float | None]]:
     """(name, genome, mean-reward objective or None) of a run folder's networks worth
     probing: the champion (``best_genome.json``), the generations' best kept in ``history/``
-    from generation 128 on, and the ``top`` distinct genomes of the newest checkpoint's
-    population by mean reward."""
-    import numpy as np
-
+    from generation 128 on, and the ``top`` distinct genomes of ``state``'s population (the
+    newest checkpoint's) by mean reward."""
     from ..export import read_genome
-    from . import checkpoint
 
     out: list[tuple[str, Genome, float | None]] = []
     if (run / "best_genome.json").exists():
@@ -105,19 +102,16 @@ def candidates(run: Path, top: int) -> list[tuple[str, Genome, float | None]]:
     for path in sorted((run / "history").glob("best_gen_*.json")):
         if int(path.stem.rsplit("_", 1)[1]) >= 128:
             out.append((path.stem, read_genome(path).genome, None))
-    if top > 0:
-        state = checkpoint.load_latest(run).state
-        if state.objectives is not None:
-            seen: set[bytes] = set()
-            for i in np.argsort(-state.objectives[:, 0], kind="stable"):
-                genome = state.population[i]
-                if genome.key() in seen:
-                    continue
-                seen.add(genome.key())
-                name = f"gen {state.generation} #{i}"
-                out.append((name, genome, float(state.objectives[i, 0])))
-                if len(seen) == top:
-                    break
+    if top > 0 and state.objectives is not None:
+        seen: set[bytes] = set()
+        for i in np.argsort(-state.objectives[:, 0], kind="stable"):
+            genome = state.population[i]
+            if genome.key() in seen:
+                continue
+            seen.add(genome.key())
+            out.append((f"gen {state.generation} #{i}", genome, float(state.objectives[i, 0])))
+            if len(seen) == top:
+                break
     return out
 
 
@@ -152,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         config = state.config
         if args.generations is not None:
             config = config.replace(start_probe_generations=args.generations)
-        found = candidates(run, args.top)
+        found = candidates(run, state, args.top)
     except (OSError, ValueError, GenomeFileError, checkpoint.CheckpointError) as exc:
         print(f"error: {run}: {exc}", file=sys.stderr)
         return 2
