@@ -361,6 +361,8 @@ def search_in_folder(
             on_generation=on_generation,
             should_stop=should_stop,
         )
+    except runlock.RunLockError:
+        raise  # the folder is no longer this run's: nothing more is written to it
     except Exception as exc:
         # A checkpoint still queued (MPIExecutor.defer) is of a whole generation: write it
         # now, while the folder is this run's (the lock goes when this returns), not later

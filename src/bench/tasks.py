@@ -471,8 +471,8 @@ def run_mnist_search(quick: bool) -> None:
     # What no root can win back: with a root that did nothing but rank (its work free),
     # each worker still mutates its children (and sends their edits and keys) besides
     # evaluating them, 768 children in a generation of 960.
-    child = worker_child_ms(repeats)
-    for name in [k for k in genomes if k != "late, champion-sized"]:
+    child = worker_child_ms(repeats)  # late parents: the rows of late networks only
+    for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
         costs = [ev[name][cost] for cost in ("f32", "now")]
         cells = [f"{c / (c + 768 / 960 * child):.2f}" for c in costs]
         print(

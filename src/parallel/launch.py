@@ -168,20 +168,24 @@ def run_main(main: Callable[[], int]) -> int:
         raise
     except BaseException:
         rank, size = world() if _MPI else (0, 1)
-        # one write: the launcher forwards what reached the pipe before MPI_Abort tears the
-        # job down; a traceback written line by line was seen cut after its first line
-        sys.stderr.write(
-            f"rank {rank} of {size}: uncaught exception, aborting the job\n"
-            + traceback.format_exc()
-        )
-        sys.stderr.flush()
-        if size > 1:
-            with contextlib.suppress(OSError, ValueError):  # closed: nothing of it to keep
+        try:
+            # one write: the launcher forwards what reached the pipe before MPI_Abort tears
+            # the job down; a traceback written line by line was seen cut after its first line
+            with contextlib.suppress(Exception):  # no stderr (closed, broken pipe): abort still
+                sys.stderr.write(
+                    f"rank {rank} of {size}: uncaught exception, aborting the job\n"
+                    + traceback.format_exc()
+                )
+                sys.stderr.flush()
+            with contextlib.suppress(Exception):
                 sys.stdout.flush()
             # MPI_Abort tears the job down at once, and a launcher may go before it has read
             # our pipes: the traceback was seen lost whole (exit 1, empty stderr)
-            read_by_launcher()
-            mpi().COMM_WORLD.Abort(1)
+            if size > 1:
+                read_by_launcher()
+        finally:
+            if size > 1:
+                mpi().COMM_WORLD.Abort(1)
         return 1
 
 

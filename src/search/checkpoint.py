@@ -382,7 +382,8 @@ def save(
     until the workers are busy with the next generation (``executor.defer``). ``run_id``
     names the run (root attribute ``run_id``); only checkpoints of that run are pruned, and a
     file of another run that sits at the new file's name is moved aside (``*.foreign``), never
-    overwritten. ``guard`` is called just before the rename (the run lock's check).
+    overwritten. ``guard`` (the run lock's check) is called before anything in the folder is
+    pruned or moved, and again just before the rename.
 
     Before writing, this run's older checkpoints are pruned to ``keep_checkpoints - 1`` (at
     least one is always kept), so a disk holds at most ``keep_checkpoints`` files and a
@@ -403,6 +404,8 @@ def save(
     except OSError as exc:
         raise WriteFailed(exc.errno, exc.strerror, str(folder)) from None
     data = _image(snap, run_id)
+    if guard is not None:  # a folder no longer this run's: touch none of its files
+        guard()
     prune(run_dir, max(keep - 1, 1), run_id, below=snap.generation)
     if final.exists() and peek(final) != (run_id, snap.generation):
         set_aside(final, "foreign")

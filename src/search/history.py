@@ -4,10 +4,10 @@ Checkpoints are pruned to the newest ``keep_checkpoints``, so the champion of ge
 gone from them by generation 11. After generation 0 and every generation that is a power of
 two (1, 2, 4, 8, ...), the search writes the champion so far to
 ``RUN/history/best_gen_<NNNNNN>.json`` (the format of ``best_genome.json``, plus
-``snapshot_generation``), atomically: a 1024-generation run (generations 0-1023) keeps 11 small files. A resumed
-run that repeats a generation writes the same file again with the same content (the search
-is deterministic). :func:`read` returns them in generation order; the report draws them with
-one layout (:mod:`src.report.growth`), as in Gaier & Ha (2019, figure 5).
+``snapshot_generation``), atomically: a 1024-generation run (generations 0-1023) keeps 11
+small files. A resumed run that repeats a generation writes the same file again with the
+same content (the search is deterministic). :func:`read` returns them in generation order;
+the report draws them with one layout (:mod:`src.report.growth`), as in Gaier & Ha (2019, figure 5).
 """
 
 from __future__ import annotations

@@ -92,26 +92,44 @@ def tuned_score(
 def candidates(run: Path, state, top: int) -> list[tuple[str, Genome, float | None]]:
     """(name, genome, mean-reward objective or None) of a run folder's networks worth
     probing: the champion (``best_genome.json``), the generations' best kept in ``history/``
-    from generation 128 on, and the ``top`` distinct genomes of ``state``'s population (the
-    newest checkpoint's) by mean reward."""
+    from generation 128 on, and the ``top`` best genomes by mean reward of ``state``'s
+    population (the newest checkpoint's), each network once.
+
+    Raises:
+        ValueError: a network that is not of the run's task (its inputs and outputs).
+    """
     from ..export import read_genome
+    from ..tasks import make_task
 
     out: list[tuple[str, Genome, float | None]] = []
+    seen: set[bytes] = set()  # each network once (the champion is often in history/ too)
+
+    def add(name: str, genome: Genome, mean: float | None = None) -> bool:
+        if genome.key() in seen:
+            return False
+        seen.add(genome.key())
+        out.append((name, genome, mean))
+        return True
+
     if (run / "best_genome.json").exists():
-        out.append(("champion", read_genome(run / "best_genome.json").genome, None))
+        add("champion", read_genome(run / "best_genome.json").genome)
     for path in sorted((run / "history").glob("best_gen_*.json")):
         if int(path.stem.rsplit("_", 1)[1]) >= 128:
-            out.append((path.stem, read_genome(path).genome, None))
+            add(path.stem, read_genome(path).genome)
     if top > 0 and state.objectives is not None:
-        seen: set[bytes] = set()
+        listed = 0
         for i in np.argsort(-state.objectives[:, 0], kind="stable"):
-            genome = state.population[i]
-            if genome.key() in seen:
-                continue
-            seen.add(genome.key())
-            out.append((f"gen {state.generation} #{i}", genome, float(state.objectives[i, 0])))
-            if len(seen) == top:
+            name = f"gen {state.generation} #{i}"
+            listed += add(name, state.population[i], float(state.objectives[i, 0]))
+            if listed == top:
                 break
+    task = make_task(state.config)
+    for name, genome, _ in out:
+        if (genome.n_inputs, genome.n_outputs) != (task.n_inputs, task.n_outputs):
+            raise ValueError(
+                f"{name}: a network of {genome.n_inputs} inputs and {genome.n_outputs} "
+                f"outputs, not the run's task's {task.n_inputs} and {task.n_outputs}"
+            )
     return out
 
 
@@ -122,13 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
+    from ..config import ConfigError
     from ..export import GenomeFileError
     from ..parallel.serial import SerialExecutor
     from . import checkpoint
 
     p = argparse.ArgumentParser(
         prog="python -m src.search.probe",
-        description=main.__doc__.split("``: ", 1)[1].replace("\n    ", " "),
+        description="the probe's score of a run's champion, its history's best genomes and "
+        "the last population's best: whether a more tunable network than the champion is in "
+        "reach",
         epilog="example:\n  python -m src.search.probe runs/swingup_s1 --top 8",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -147,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.generations is not None:
             config = config.replace(start_probe_generations=args.generations)
         found = candidates(run, state, args.top)
-    except (OSError, ValueError, GenomeFileError, checkpoint.CheckpointError) as exc:
+    except (OSError, ValueError, GenomeFileError, ConfigError, checkpoint.CheckpointError) as exc:
         print(f"error: {run}: {exc}", file=sys.stderr)
         return 2
     executor = SerialExecutor()

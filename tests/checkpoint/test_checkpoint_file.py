@@ -154,6 +154,28 @@ def test_writes_are_atomic_and_pruned_to_keep_checkpoints(tmp_path):
     assert [g for g, _ in checkpoint.list_checkpoints(run)] == [3, 4]
 
 
+def test_a_lost_lock_leaves_every_file_of_the_folder_as_it_was(tmp_path):
+    """The guard (the run lock's check) runs before pruning or moving anything: a folder that
+    another process took over keeps its checkpoints, even those this run would prune."""
+    from src.search.runlock import RunLockError
+
+    state = evolved_state(tmp_path, generations=1, keep_checkpoints=2)
+    run = tmp_path / "run"
+    for g in range(2):
+        state.generation = g
+        checkpoint.save(state, run, "mine")
+    before = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+
+    def lost() -> None:
+        raise RunLockError("this run lost its lock")
+
+    state.generation = 2  # would prune gen 0 first (keep_checkpoints - 1 older kept)
+    with pytest.raises(RunLockError):
+        checkpoint.save(state, run, "mine", guard=lost)
+    after = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    assert after == before and sorted(before) == ["gen_000000.h5", "gen_000001.h5"]
+
+
 def test_newest_truncated_falls_back_to_previous(tmp_path, state):
     run = tmp_path / "run"
     checkpoint.save(state, run)

@@ -27,10 +27,12 @@ def test_probe_table_scores_the_champion_and_the_last_population(tmp_path, capsy
     champion = read_genome(run / "best_genome.json").genome
     score, _ = probe.tuned_score(config, champion, probe.PROBE_GENERATION, SerialExecutor())
     assert rows[0][3] == f"{score:.0f} |"
-    # the population's rows: two distinct genomes, and any better one is a copy of one of them
+    # the population's rows: two networks not listed above, and any better one is a copy of
+    # one of them or of the champion (each network is listed once)
     picked = [int(row[0].rsplit("#", 1)[1]) for row in rows[1:]]
     keys = {state.population[i].key() for i in picked}
-    assert len(keys) == 2
+    assert len(keys) == 2 and champion.key() not in keys
+    keys.add(champion.key())
     for row, i in zip(rows[1:], picked):
         assert row[0] == f"| gen {state.generation} #{i}"
         assert row[1] == str(state.population[i].n_connections)
@@ -44,3 +46,15 @@ def test_probe_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert probe.main([str(tmp_path), "--top", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {tmp_path}")
+
+
+def test_probe_refuses_a_network_of_another_task(tmp_path, capsys, root):
+    """A history file of another task (5 inputs here, the biped's 24) is one line, exit 2,
+    before anything is probed."""
+    run = _run(tmp_path)
+    other = root / "docs" / "results" / "biped" / "best_genome.json"
+    (run / "history" / "best_gen_000128.json").write_bytes(other.read_bytes())
+    assert probe.main([str(run), "--top", "1", "--generations", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert "best_gen_000128: a network of 24 inputs and 4 outputs" in err
