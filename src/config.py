@@ -205,6 +205,13 @@ class WannConfig:
         "on a stop signal); a resume recomputes the generations after the newest checkpoint",
         min=1,
     )
+    checkpoint_minutes: float = _f(
+        0.0,
+        "also write a checkpoint after a generation that ends this many minutes or more after "
+        "the last one (0 = only checkpoint_every); for fast generations on many ranks: a "
+        "large checkpoint_every and a few minutes here",
+        min=0.0,
+    )
     chunk_genomes: int = _f(0, "genomes per work chunk sent to a worker; 0 = automatic", min=0)
     breeding: str = _f(
         "root",

@@ -81,7 +81,8 @@ one folder, one run: --out refuses a folder holding run files; a second launch o
   a running folder exits 2 naming the holder; a dead holder's lock is taken over (same host:
   at once; another host: after WANN_LOCK_STALE_S, default 300 s, without heartbeat).
 checkpoints: DIR/checkpoints/gen_NNNNNN.h5 after every checkpoint_every generations (default
-  1) and the last (newest keep_checkpoints kept). --resume DIR goes on from the newest usable
+  1), checkpoint_minutes after the previous one (0 = off), and the last (newest
+  keep_checkpoints kept). --resume DIR goes on from the newest usable
   one of this run (recomputing the generations after it), bit-identical to a run that was
   never stopped. SIGTERM/SIGUSR1: checkpoint after the current generation, exit 99
   ("requeue me"); Ctrl-C: the same, exit 130; a second Ctrl-C stops at once.
@@ -330,7 +331,8 @@ def search_in_folder(
     """:func:`src.search.loop.run` with the run folder's files: stats.csv, best_genome.json
     and history/ (rewritten from ``state`` first, so a resume drops what was written after its
     checkpoint), the reporters ``more``, and a checkpoint after generation g when
-    ``(g + 1) % checkpoint_every == 0``, after the last generation and after the one a stop
+    ``(g + 1) % checkpoint_every == 0`` or ``checkpoint_minutes`` after the previous one,
+    after the last generation and after the one a stop
     signal ends the run on (under MPI written while the workers evaluate the next one; the
     last one is flushed here, also when the search raises: a root that fails in generation g
     leaves g - 1's checkpoint). A generation not checkpointed costs the root nothing here (no
@@ -341,16 +343,23 @@ def search_in_folder(
         src.search.files.WriteFailed: a run file could not be written (disk full ...).
         src.search.runlock.RunLockError: the folder is no longer this run's.
     """
-    # the generation of the newest checkpoint: a resumed state is one
+    # the generation of the newest checkpoint (a resumed state is one) and when it was taken
     saved = [state.generation if state.objectives is not None else None]
+    since = [time.monotonic()]
 
     def save(s: loop.SearchState) -> None:
         executor.defer(checkpoint.save, loop.snapshot(s), out, run_id, lock.verify)
-        saved[0] = s.generation
+        saved[0], since[0] = s.generation, time.monotonic()
 
     def on_generation(s: loop.SearchState) -> None:
-        done = s.generation + 1
-        if done % s.config.checkpoint_every == 0 or done >= s.config.generations or should_stop():
+        done, config = s.generation + 1, s.config
+        # which generations the clock picks never changes a result: any checkpoint resumes
+        minutes = config.checkpoint_minutes
+        due = minutes > 0 and time.monotonic() - since[0] >= 60 * minutes
+        if done % config.checkpoint_every == 0 or done >= config.generations or due:
+            save(s)
+            return
+        if should_stop():
             save(s)
 
     try:

@@ -5,7 +5,8 @@ The config comes from the checkpoint. Flags given with ``--resume`` (``--generat
 unless ``force`` (``--force-config``). Keys that never alter results:
 
 * ``generations``: how long to go on (extending a run is the point of resuming);
-* ``keep_checkpoints``, ``checkpoint_every`` (how often the same states are saved),
+* ``keep_checkpoints``, ``checkpoint_every``, ``checkpoint_minutes`` (how often the same
+  states are saved),
   ``chunk_genomes`` and ``split_rollouts`` (evaluation is chunked, results are not),
   ``data_dir`` (where the same MNIST files are read from).
 
@@ -35,6 +36,7 @@ NEUTRAL_KEYS = frozenset(
         "generations",
         "keep_checkpoints",
         "checkpoint_every",
+        "checkpoint_minutes",
         "chunk_genomes",
         "split_rollouts",
         "data_dir",

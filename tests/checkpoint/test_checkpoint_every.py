@@ -107,6 +107,26 @@ def test_a_stop_signal_checkpoints_the_generation_just_finished(tmp_path):
     assert "checkpoint_every = 2" in (run / "config.toml").read_text()
 
 
+def test_checkpoint_minutes_adds_checkpoints_by_the_clock(tmp_path):
+    """``checkpoint_minutes``: also a checkpoint after a generation that ends that long after
+    the previous one, whatever ``checkpoint_every``; the run is the same one either way."""
+    args = [*TINY, "--generations", "5", "--set", "checkpoint_every=1000"]
+    args += ["--set", "keep_checkpoints=10"]
+    runs = {}
+    for name, minutes in (("clock", "1e-9"), ("hour", "60")):  # after every generation; never
+        runs[name] = tmp_path / name
+        proc = master(*args, "--set", f"checkpoint_minutes={minutes}", "--out", str(runs[name]))
+        assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in checkpoints(runs["clock"])] == [f"gen_{g:06d}.h5" for g in range(5)]
+    assert [p.name for p in checkpoints(runs["hour"])] == ["gen_000004.h5"]  # the last only
+    assert_same_run(runs["clock"], runs["hour"])
+    # a resume may change it (it alters no result)
+    proc = master("--resume", str(runs["hour"]), "--generations", "6", "--set",
+                  "checkpoint_minutes=1e-9", "--quiet")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "checkpoint_minutes = 1e-09" in (runs["hour"] / "config.toml").read_text()
+
+
 @pytest.mark.parametrize("value", ["0", "-3"])
 def test_checkpoint_every_below_one_is_a_one_line_error(tmp_path, value):
     out = tmp_path / "run"
