@@ -251,6 +251,7 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
     try:
         if args.tensorboard:
             tensorboard.writer_class()  # installed? (exit 2 before anything is written)
+            tensorboard.check_logdir(args.tensorboard)
         if args.resume:
             out = resume.check_folder(args)
             lock = runlock.acquire(

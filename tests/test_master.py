@@ -70,6 +70,8 @@ BAD = [
     (["--task", "gym:NoSuchEnv-v0"], "task 'gym:NoSuchEnv-v0': gymnasium cannot make"),
     (["--task", "gym:Blackjack-v1"], "observation space Tuple(Discrete(32)"),
     (["--task", "gym:CartPole-v1", "--set", "episode_steps=-1"], "episode_steps must be >= 0"),
+    # a callable that is no task factory (it raises on the config)
+    (["--task", "os:system"], "task 'os:system': the factory failed on the config: TypeError"),
 ]
 
 
@@ -85,6 +87,15 @@ def test_bad_config_files(tmp_path, capsys, bad):
     expected = bad.read_text().splitlines()[0].removeprefix("# expect: ")
     out = tmp_path / "r"
     assert expected in refused(capsys, "--task", "swingup", "--config", str(bad), "--out", str(out))
+    assert not out.exists()
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe pop_size = 8\n")
+    out = tmp_path / "r"
+    err = refused(capsys, "--task", "swingup", "--config", str(bad), "--out", str(out))
+    assert f"config file '{bad}' is not valid TOML" in err
     assert not out.exists()
 
 

@@ -65,7 +65,7 @@ def read_run_id(run_dir: Path) -> str:
             f"{path} is missing: it names the run (its run_id line), without it the folder's "
             f"checkpoints cannot be told from another run's"
         ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is unreadable ({exc})") from None
     run_id = data.get("run_id")
     if not valid_run_id(run_id):

@@ -37,6 +37,24 @@ def writer_class() -> Any:
     return SummaryWriter
 
 
+def check_logdir(logdir: str | Path) -> None:
+    """Create ``logdir`` if needed and check it takes files, before a run folder is made.
+
+    Raises:
+        ConfigError: it cannot be created or written (one line, naming it).
+    """
+    path = Path(logdir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".wann-write-check.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"--tensorboard {str(path)!r} is not a writable folder: {exc.strerror or exc}"
+        ) from None
+
+
 class TensorBoard(Reporter):
     """Scalars of every generation in TensorBoard event files under ``logdir``.
 

@@ -88,7 +88,8 @@ def make_task(config: WannConfig) -> Task:
     Raises:
         src.config.ConfigError: the task cannot be built: an unknown gymnasium env, a module
             that does not import, a factory that is missing or returns no :class:`Task`, or
-            the task's own data missing (MNIST, the CarRacing encoder).
+            the task's own data missing (MNIST, the CarRacing encoder), or a user's factory
+            that raises.
     """
     from ..config import ConfigError
 
@@ -123,7 +124,15 @@ def make_task(config: WannConfig) -> Task:
             ) from None
     else:
         raise ConfigError(f"unknown task {name!r}; accepted: {registry.accepted()}")
-    task = factory(config)
+    try:
+        task = factory(config)
+    except ConfigError:
+        raise
+    except Exception as exc:  # e.g. --task os:system: a callable that is no task factory
+        raise ConfigError(
+            f"task {name!r}: the factory failed on the config: {type(exc).__name__}: {exc} "
+            "(a factory takes a WannConfig and returns a src.tasks.Task; docs/tasks.md)"
+        ) from exc
     if not isinstance(task, Task):
         raise ConfigError(
             f"task {name!r}: the factory returned {type(task).__name__}, not a "

@@ -103,3 +103,17 @@ def test_without_tensorboardx_the_flag_is_refused_before_anything_is_written(
     err = capsys.readouterr().err
     assert err.startswith("error: TensorBoard logging needs tensorboardX: pip install")
     assert not out.exists() and not (tmp_path / "tb").exists()
+
+
+@pytest.mark.parametrize("where", ["a_file", "under_a_file"])
+def test_an_unwritable_logdir_is_refused_before_the_run_folder_exists(tmp_path, capsys, where):
+    """A --tensorboard path that cannot take files: one line, exit 2, no run folder (which
+    would then refuse the corrected command as holding a run)."""
+    (tmp_path / "file").write_text("not a folder")
+    logdir = tmp_path / "file" if where == "a_file" else tmp_path / "file" / "tb"
+    out = tmp_path / "run"
+    args = ["--task", "swingup", "--out", str(out), "--tensorboard", str(logdir)]
+    assert cli.run_root(args, SerialExecutor()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --tensorboard '{logdir}' is not a writable")
+    assert not out.exists() and (tmp_path / "file").read_text() == "not a folder"
