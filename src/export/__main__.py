@@ -64,6 +64,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _refuse_to_overwrite(out: Path, genome: Path) -> None:
+    """The input itself, a run folder's own files (config.toml names the run; a resume
+    needs it) and what is under its checkpoints/ and history/ are never an ``--out``."""
+    from fnmatch import fnmatch
+
+    from ..search.runfolder import CONFIG_NAME, RUN_FILE_PATTERNS
+
+    if out.exists() and genome.exists() and out.resolve() == genome.resolve():
+        raise GenomeFileError(f"--out {str(out)!r} is the genome file itself; write elsewhere")
+    folder = out.parent.resolve()
+    own = any(fnmatch(out.name, pattern) for pattern in RUN_FILE_PATTERNS)
+    if own and (folder / CONFIG_NAME).is_file():
+        raise GenomeFileError(
+            f"--out {str(out)!r} is a file of the run in {str(out.parent)!r}; write elsewhere"
+        )
+    if folder.name in ("checkpoints", "history") and (folder.parent / CONFIG_NAME).is_file():
+        raise GenomeFileError(
+            f"--out {str(out)!r} is inside the {folder.name}/ of the run in "
+            f"{str(folder.parent)!r}; write elsewhere"
+        )
+
+
 def convert(args: argparse.Namespace) -> tuple[Path, str]:
     """Read, check, write; returns the file written and a one-line summary."""
     out = Path(args.out)
@@ -77,6 +99,7 @@ def convert(args: argparse.Namespace) -> tuple[Path, str]:
         raise GenomeFileError(f"--out {args.out!r} is a folder; give a file name")
     if not out.parent.is_dir():
         raise GenomeFileError(f"--out {args.out!r}: folder {str(out.parent)!r} does not exist")
+    _refuse_to_overwrite(out, Path(args.genome))
     loaded = read_genome(args.genome, args.task, args.source)
     if args.task and loaded.task and args.task != loaded.task:
         raise GenomeFileError(

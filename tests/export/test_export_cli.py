@@ -116,3 +116,36 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, messag
     assert stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
     assert message.replace("GENOME", names["GENOME"]) in stderr
     assert stdout == "" and list(out.iterdir()) == []
+
+
+def test_never_overwrites_its_input_or_a_run_folders_own_files(tmp_path):
+    """--out naming the genome itself, a run's config.toml or best_genome.json, or a file in
+    its history/: one line, exit 2, the file as it was (a run without config.toml cannot be
+    resumed)."""
+    run = tmp_path / "run"
+    (run / "history").mkdir(parents=True)
+    genome = read_genome(SWING, "swingup").genome
+    files = {
+        run / "config.toml": 'run_id = "20261202T000000Z-00000000"\ntask = "swingup"\n',
+        run / "best_genome.json": genome.to_json(task="swingup"),
+        run / "history" / "best_gen_000001.json": genome.to_json(task="swingup"),
+    }
+    for path, text in files.items():
+        path.write_text(text)
+    source = run / "best_genome.json"
+    for out, message in (
+        (source, "is the genome file itself"),
+        (run / "config.toml", "is a file of the run in"),
+        (run / "history" / "best_gen_000001.json", "is inside the history/ of the run"),
+        (run / "history" / "new.out", "is inside the history/ of the run"),
+    ):
+        code, stdout, stderr = convert(source, "--to", "out", "--out", out)
+        assert code == 2 and stderr.count("\n") == 1 and message in stderr, stderr
+    copy = tmp_path / "g.json"
+    copy.write_text(files[source])
+    code, _, stderr = convert(copy, "--to", "out", "--out", run / "best_genome.json")
+    assert code == 2 and "is a file of the run in" in stderr
+    assert all(path.read_text() == text for path, text in files.items())
+    assert copy.read_text() == files[source] and not (run / "history" / "new.out").exists()
+    code, _, stderr = convert(source, "--to", "out", "--out", run / "net.out")  # beside: fine
+    assert code == 0, stderr
