@@ -135,8 +135,8 @@ def budget_from(args: argparse.Namespace) -> Budget:
         if values[key] < low:
             raise ReportError(f"--{key.replace('_', '-')} must be >= {low}, got {values[key]}")
     for key, flag in (("sigma_init", "--tune-sigma"), ("learning_rate", "--tune-lr")):
-        if not values[key] > 0:
-            raise ReportError(f"{flag} must be > 0, got {values[key]}")
+        if not 0 < values[key] < float("inf"):
+            raise ReportError(f"{flag} must be a finite number > 0, got {values[key]}")
     if values["tune_popsize"] % 2:
         raise ReportError(f"--tune-popsize must be even, got {values['tune_popsize']}")
     if args.seed < 0:

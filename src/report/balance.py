@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ def connection_weights(net, tuned: object) -> np.ndarray:
         try:
             key = int(c["innovation"])
             by_innovation[key] = (int(c["source"]), int(c["destination"]), float(c["weight"]))
+            if not math.isfinite(by_innovation[key][2]):
+                raise ValueError
         except (TypeError, KeyError, ValueError):
             raise ValueError(f"a malformed connection entry: {c!r}"[:200]) from None
     weights, wrong = [], []
@@ -110,7 +113,9 @@ def measure(genome, tuned: dict, episodes: int, seed: int) -> dict[str, Balance]
     try:
         w_star = float(tuned["tuned_shared_weight"])
     except (TypeError, KeyError, ValueError):
-        raise ValueError("its 'wann' entry has no tuned_shared_weight number") from None
+        w_star = math.nan
+    if not math.isfinite(w_star):
+        raise ValueError("its 'wann' entry has no finite tuned_shared_weight number")
     seeds = episode_seeds(seed, "balance", episodes)
     out = {}
     # as the report runs its tuned episodes: w = 1, the trained weights as edge coefficients

@@ -102,10 +102,13 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
     if (genome.n_inputs, genome.n_outputs) != (task_obj.n_inputs, task_obj.n_outputs):
         raise ReportError(
             f"{str(genome_path)!r} has {genome.n_inputs} inputs and {genome.n_outputs} outputs; "
-            f"a {name} network has {task_obj.n_inputs} and {task_obj.n_outputs}"
+            f"a {config.task} network has {task_obj.n_inputs} and {task_obj.n_outputs}"
         )
     stats_path = run_dir / "stats.csv" if run_dir else None
-    stats = figures.read_stats(stats_path) if stats_path and stats_path.is_file() else None
+    try:
+        stats = figures.read_stats(stats_path) if stats_path and stats_path.is_file() else None
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
     return Target(genome, config, genome_path, run_dir, loaded.info, stats)
 
 

@@ -22,15 +22,40 @@ DPI = 96
 
 
 def read_stats(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a run's ``stats.csv`` as float arrays (non-finite values as NaN)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    """Columns of a run's ``stats.csv`` as float arrays (non-finite values as NaN).
+
+    Raises:
+        ValueError: a damaged file (a short row, a value that is no number, not UTF-8),
+            naming it and the line.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a stats.csv (not UTF-8: {exc.reason})") from None
     out = {}
-    for key in rows[0] if rows else []:
-        values = np.array([float(r[key]) for r in rows])
+    for key in header if rows else []:
+        try:
+            values = np.array([float(r[key]) for r in rows])
+        except (TypeError, ValueError):  # a short row gives None, a word ValueError
+            line = next(i for i, r in enumerate(rows, 2) if not _is_float(r[key]))
+            raise ValueError(
+                f"{path}, line {line}: column {key!r} holds {rows[line - 2][key]!r}, not a "
+                "number (a damaged stats.csv; --resume rewrites it from the checkpoint)"
+            ) from None
         values[~np.isfinite(values)] = np.nan
         out[key] = values
     return out
+
+
+def _is_float(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def learning_curves(stats: dict[str, np.ndarray], path: Path, title: str = "") -> Path:

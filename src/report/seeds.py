@@ -14,7 +14,9 @@ seeds. This command reads the runs' reports (``RUN/report/table.csv``, written b
 Arguments are run folders (one group, named by ``--name``, default "runs") or folders of run
 folders (each is a group named after the folder, its runs are its subfolders holding a
 ``report/table.csv``): ``python -m src.report.seeds runs/ablation/*`` makes one row block per
-variant. Exit codes: 0 done, 2 bad input (one line on stderr).
+variant. Every run must be of one task and appear once (a seed counted twice, or two tasks
+pooled, would move the median silently). Exit codes: 0 done, 2 bad input (one line on
+stderr).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Run:
     cells: dict[str, float]
     connections: int
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    task: str = ""
 
 
 @dataclass
@@ -65,10 +68,15 @@ def read_run(path: Path) -> Run:
     if not table.is_file():
         raise SeedsError(f"{path}: no report/table.csv; run `python -m src.report {path}` first")
     cells: dict[str, float] = {}
-    with open(table, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("source") == "this run" and row.get("network") == "wann":
-                cells[row["condition"]] = float(row["mean"])
+    task = ""
+    try:
+        with open(table, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("source") == "this run" and row.get("network") == "wann":
+                    cells[row["condition"]] = float(row["mean"])
+                    task = row.get("task") or task
+    except (UnicodeDecodeError, TypeError, ValueError, KeyError) as exc:
+        raise SeedsError(f"{table}: not a report's table ({type(exc).__name__}: {exc})") from None
     if not cells:
         raise SeedsError(f"{table}: no rows for this run's WANN")
     try:
@@ -77,8 +85,11 @@ def read_run(path: Path) -> Run:
     except (OSError, ValueError, KeyError) as exc:
         raise SeedsError(f"{path}: unreadable best_genome.json ({exc})") from None
     stats = path / "stats.csv"
-    curves = read_stats(stats) if stats.is_file() else {}
-    return Run(path, cells, conns, curves)
+    try:
+        curves = read_stats(stats) if stats.is_file() else {}
+    except ValueError as exc:
+        raise SeedsError(str(exc)) from None
+    return Run(path, cells, conns, curves, task)
 
 
 def collect(targets: list[Path], name: str) -> list[Group]:
@@ -99,6 +110,18 @@ def collect(targets: list[Path], name: str) -> list[Group]:
         groups.append(Group(target.name, [read_run(p) for p in members]))
     if loose:
         groups.insert(0, Group(name, loose))
+    runs = [r for g in groups for r in g.runs]
+    seen: dict[Path, Path] = {}
+    for r in runs:  # one seed counted twice would move the median
+        where = r.path.resolve()
+        if where in seen:
+            raise SeedsError(f"{r.path}: the same run as {seen[where]}, given twice")
+        seen[where] = r.path
+    tasks = {r.task for r in runs if r.task}
+    if len(tasks) > 1:
+        first = {t: next(r.path for r in runs if r.task == t) for t in sorted(tasks)}
+        listed = ", ".join(f"{t} ({p})" for t, p in first.items())
+        raise SeedsError(f"runs of different tasks cannot share a table: {listed}")
     return groups
 
 

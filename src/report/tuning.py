@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,8 +94,11 @@ def save_checkpoint(
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, key: str) -> tuple[pepg.PEPGState, dict, list[list[float]]] | None:
-    """(state, generator state, history) from ``path`` if it exists and matches ``key``."""
+def load_checkpoint(
+    path: Path, key: str, n: int | None = None
+) -> tuple[pepg.PEPGState, dict, list[list[float]]] | None:
+    """(state, generator state, history) from ``path`` if it exists, matches ``key`` and (with
+    ``n``) holds ``n`` parameters; ``None`` for anything else, a damaged file included."""
     if not path.is_file():
         return None
     try:
@@ -104,7 +108,10 @@ def load_checkpoint(path: Path, key: str) -> tuple[pepg.PEPGState, dict, list[li
             state = pepg.state_from_arrays({k: data[k] for k in data.files})
             rng_state = json.loads(str(data["rng_state"]))
             history = data["history"].tolist()
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    vectors = (state.mu, state.sigma, state.adam_m, state.adam_v, state.best_x)
+    if n is not None and any(v.shape != (n,) for v in vectors):
         return None
     return state, rng_state, history
 
@@ -147,7 +154,7 @@ def optimise(
     full_key = fingerprint(key=key, pepg=asdict(config), x0=np.asarray(x0, dtype=np.float64))
     resumed_from = 0
     if checkpoint is not None:
-        loaded = load_checkpoint(checkpoint, full_key)
+        loaded = load_checkpoint(checkpoint, full_key, len(x0))
         if loaded is not None and loaded[0].generation <= generations:
             state, rng_state, history = loaded
             rng.bit_generator.state = rng_state

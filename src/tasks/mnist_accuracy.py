@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.weight and not all(np.isfinite(w) and abs(w) <= 1e6 for w in args.weight):
+        print(f"error: --weight must be finite numbers of at most 1e6, got {args.weight}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         data = mnist.load(args.data_dir, args.preprocess)
     except ConfigError as exc:

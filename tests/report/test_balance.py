@@ -116,6 +116,15 @@ def test_cli_bad_input_is_one_line(tmp_path):
         folder.mkdir()
         (folder / "tuned_weights.json").write_text(json.dumps({"wann": wann}))
         cases[f"{folder / 'tuned_weights.json'}: "] = [str(folder), "--genome", str(BALANCER)]
+    for name, change in (("nan_w_star", "tuned_shared_weight"), ("inf_weight", "weight")):
+        folder = tuned_file(read_genome(BALANCER).genome, 1.0, tmp_path / name)
+        data = json.loads((folder / "tuned_weights.json").read_text())
+        if change == "weight":
+            data["wann"]["connections"][0]["weight"] = float("inf")
+        else:
+            data["wann"]["tuned_shared_weight"] = float("nan")
+        (folder / "tuned_weights.json").write_text(json.dumps(data))  # NaN, Infinity: Python's
+        cases[f"{folder / 'tuned_weights.json'}: "] = [str(folder), "--genome", str(BALANCER)]
     for needle, args in cases.items():
         proc = launch("-m", "src.report.balance", *args, timeout=120)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)

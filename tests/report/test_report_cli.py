@@ -3,6 +3,7 @@ tuned weights above the tuned shared weight, bad input, and the same answer unde
 
 import csv
 
+import numpy as np
 import pytest
 from harness import ROOT, launch
 
@@ -135,6 +136,8 @@ def test_report_of_the_authors_champion_file(tmp_path):
         (["RUN", "--episodes", "0"], "--episodes must be >= 1"),
         (["RUN", "--task", "biped"], "is a 'swingup' run"),
         (["RUN", "--set", "colour=1"], "unknown config key 'colour'"),
+        (["RUN", "--tune-lr", "inf"], "--tune-lr must be a finite number > 0, got inf"),
+        (["RUN", "--set", "task='biped'"], "a biped network has 24 and 4"),
     ],
 )
 def test_bad_input_is_one_clear_line(tiny_run, capsys, args, message):
@@ -155,6 +158,45 @@ def test_bad_input_to_the_command_line_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert "is neither a run folder nor a genome file" in proc.stderr and proc.stdout == ""
+
+
+def test_a_damaged_stats_csv_is_one_line(tiny_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    with open(run_dir / "stats.csv", "a") as fh:
+        fh.write("9,xx\n")
+    assert report_cli.run_root([str(run_dir), *TINY], SerialExecutor()) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stats.csv, line" in err and "not a number" in err, err
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "shrunk"])
+def test_a_damaged_tuning_checkpoint_is_ignored(tiny_run, tmp_path, damage):
+    """tune_wann.npz left by an earlier report: empty, cut short, or the right fingerprint
+    with arrays of the wrong size: the tuning starts afresh, the same as with no file."""
+    import zipfile
+
+    target = load_target(str(tiny_run))
+    budget = Budget(episodes=10, sweep=5, tune_generations=3, tune_popsize=8, tune_episodes=2)
+    write_report(target, tmp_path / "r", budget, SerialExecutor(), 3, log=lambda s: None)
+    saved = tmp_path / "r" / "tune_wann.npz"
+    data = saved.read_bytes()
+    if damage == "empty":
+        saved.write_bytes(b"")
+    elif damage == "truncated":
+        saved.write_bytes(data[: len(data) // 2])
+    else:
+        with np.load(saved) as arrays:
+            kept = {k: arrays[k] for k in arrays.files}
+        for key in ("mu", "sigma", "adam_m", "adam_v", "best_x"):
+            kept[key] = kept[key][:1]
+        np.savez(saved, **kept)
+        assert zipfile.is_zipfile(saved)
+    write_report(target, tmp_path / "r", budget, SerialExecutor(), 3, log=lambda s: None)
+    write_report(target, tmp_path / "s", budget, SerialExecutor(), 3, log=lambda s: None)
+    for name in ("table.csv", "tuned_weights.json"):
+        assert (tmp_path / "r" / name).read_bytes() == (tmp_path / "s" / name).read_bytes()
 
 
 def test_rerun_resumes_tuning_and_equals_a_straight_run(tiny_run, tmp_path):

@@ -84,3 +84,43 @@ def test_a_run_without_a_report_is_one_clear_line(seed_runs, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "report/table.csv" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _copy(run_dir, where):
+    import shutil
+
+    return shutil.copytree(run_dir, where / run_dir.name)
+
+
+@pytest.mark.parametrize(
+    "damage", ["table_word", "table_bytes", "stats_short_row", "twice", "task"]
+)
+def test_damaged_or_mixed_runs_are_one_clear_line(seed_runs, tmp_path, damage):
+    """A report table or stats.csv that is damaged, one run given twice, runs of two tasks:
+    one line, exit 2, nothing written (one seed counted twice, or two tasks pooled, would
+    make a wrong median silently)."""
+    a = _copy(seed_runs[0], tmp_path / "a")
+    b = _copy(seed_runs[1], tmp_path / "b")
+    table = a / "report" / "table.csv"
+    targets, expected = [a, b], ""
+    if damage == "table_word":
+        text = table.read_text().splitlines()
+        text[1] = ",".join(v if i != 4 else "abc" for i, v in enumerate(text[1].split(",")))
+        table.write_text("\n".join(text) + "\n")
+        expected = "not a report's table (ValueError"
+    elif damage == "table_bytes":
+        table.write_bytes(b"\xff\xfe" + table.read_bytes())
+        expected = "not a report's table (UnicodeDecodeError"
+    elif damage == "stats_short_row":
+        with open(a / "stats.csv", "a") as fh:
+            fh.write("3,12\n")
+        expected = "holds None, not a number"
+    elif damage == "twice":
+        targets, expected = [a, b, a], "the same run as"
+    else:
+        table.write_text(table.read_text().replace(",swingup,", ",biped,"))
+        expected = "runs of different tasks cannot share a table: biped"
+    proc = run("src.report.seeds", *map(str, targets), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
+    assert not (tmp_path / "o").exists()

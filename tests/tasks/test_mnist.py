@@ -482,6 +482,10 @@ def test_accuracy_command(tiny_data, tmp_path):
     again = launch("-m", "src.tasks.mnist_accuracy", out, "--data-dir", tiny_data, timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.split("\n", 1)[1] == proc.stdout.split("\n", 1)[1]
+    for weight in ("nan", "inf", "1e308"):
+        odd = launch("-m", "src.tasks.mnist_accuracy", path, "--weight", weight, timeout=60)
+        assert odd.returncode == 2 and odd.stderr.count("\n") == 1, odd.stderr
+        assert "--weight must be finite numbers of at most 1e6" in odd.stderr
     bad = launch("-m", "src.tasks.mnist_accuracy", tmp_path / "missing.json", timeout=60)
     assert bad.returncode == 2 and "error: cannot read genome" in bad.stderr
     swing = launch("-m", "src.tasks.mnist_accuracy", ROOT / "docs/champions/swing.out", timeout=60)
