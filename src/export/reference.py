@@ -200,6 +200,8 @@ def format_matrix(matrix: np.ndarray) -> str:
 
 def parse_matrix(text: str) -> np.ndarray:
     """The matrix of a ``.out`` file's text, as ``importNet`` reads it (``np.loadtxt``)."""
+    if not text.strip():  # numpy would warn on stderr before the error line
+        raise FormatError("an empty file, not a matrix")
     try:
         matrix = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2)
     except ValueError as exc:

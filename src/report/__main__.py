@@ -139,8 +139,8 @@ def budget_from(args: argparse.Namespace) -> Budget:
             raise ReportError(f"{flag} must be a finite number > 0, got {values[key]}")
     if values["tune_popsize"] % 2:
         raise ReportError(f"--tune-popsize must be even, got {values['tune_popsize']}")
-    if args.seed < 0:
-        raise ReportError(f"--seed must be >= 0, got {args.seed}")
+    if not 0 <= args.seed < 2**63:
+        raise ReportError(f"--seed must be >= 0 and fit a 64-bit integer, got {args.seed}")
     if args.fixed_hidden < 0:
         raise ReportError(f"--fixed-hidden must be >= 0, got {args.fixed_hidden}")
     return Budget(seed=args.seed, **values)

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         genome_path = report.parent / "best_genome.json"
     weights_file = report / "tuned_weights.json"
     try:
-        if args.episodes < 1 or args.seed < 0:
+        if args.episodes < 1 or not 0 <= args.seed < 2**63:
             raise ValueError("--episodes must be at least 1 and --seed at least 0")
         tuned = json.loads(weights_file.read_text())
         if not isinstance(tuned, dict) or "wann" not in tuned:

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         data = mnist.load(args.data_dir, args.preprocess)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ConfigError as exc:  # the search's advice, in this command's words
+        print(f"error: {str(exc).replace('--set data_dir=DIR', '--data-dir DIR')}", file=sys.stderr)
         return 2
     plan = compile_genome(genome)
     search_weights = np.asarray(WannConfig().weights)

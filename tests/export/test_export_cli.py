@@ -93,6 +93,7 @@ def test_outputs_feeding_other_nodes_are_reported(tmp_path):
         (["OUT/missing.json", "--out", "OUT/x.out"], "No such file or directory"),
         (["BROKEN", "--out", "OUT/x.out"], "cannot read genome"),
         (["BADOUT", "--task", "swingup", "--out", "OUT/x.json"], "not a comma-separated"),
+        (["EMPTY", "--task", "swingup", "--out", "OUT/x.json"], "an empty file, not a matrix"),
         (["GENOME"], "the following arguments are required: --out"),
     ],
 )
@@ -103,6 +104,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, messag
         "PLAIN": ("plain.json", genome.to_json()),
         "BROKEN": ("broken.json", '{"nodes": []'),
         "BADOUT": ("bad.out", "1,2,3\n4,x,6\n"),
+        "EMPTY": ("empty.out", ""),
     }
     out = tmp_path / "out"
     out.mkdir()

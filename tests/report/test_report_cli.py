@@ -137,6 +137,7 @@ def test_report_of_the_authors_champion_file(tmp_path):
         (["RUN", "--task", "biped"], "is a 'swingup' run"),
         (["RUN", "--set", "colour=1"], "unknown config key 'colour'"),
         (["RUN", "--tune-lr", "inf"], "--tune-lr must be a finite number > 0, got inf"),
+        (["RUN", "--seed", str(2**64)], "--seed must be >= 0 and fit a 64-bit integer"),
         (["RUN", "--set", "task='biped'"], "a biped network has 24 and 4"),
     ],
 )
