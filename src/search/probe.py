@@ -163,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.top < 0 or (args.generations is not None and args.generations < 1):
             raise ValueError("--top must be at least 0 and --generations at least 1")
-        state = checkpoint.load_latest(run).state
+        loaded = checkpoint.load_latest(run)
+        for path, why, _ in loaded.skipped:  # read only: nothing renamed, unlike a resume
+            print(f"warning: skipped checkpoint {path}: {why}", file=sys.stderr)
+        state = loaded.state
         config = state.config
         if args.generations is not None:
             config = config.replace(start_probe_generations=args.generations)

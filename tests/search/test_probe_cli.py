@@ -58,3 +58,15 @@ def test_probe_refuses_a_network_of_another_task(tmp_path, capsys, root):
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1
     assert "best_gen_000128: a network of 24 inputs and 4 outputs" in err
+
+
+def test_probe_says_when_it_reads_an_older_checkpoint(tmp_path, capsys):
+    """The newest checkpoint cut short: the probe reads the one before, says so on stderr and
+    renames nothing (it only reads the folder)."""
+    run = _run(tmp_path)
+    newest = checkpoint.list_checkpoints(run)[-1][1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    assert probe.main([str(run), "--top", "1", "--generations", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: skipped checkpoint {newest}" in err and "| gen 1 #" in out
+    assert newest.exists()
