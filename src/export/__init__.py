@@ -57,14 +57,20 @@ def format_of(path: str | Path) -> str:
 
 
 def task_io(task: str) -> tuple[int, int]:
-    """(inputs, outputs) of a task's networks; nothing is built (no data files read)."""
+    """(inputs, outputs) of a task's networks. A built-in task's are read from its class
+    (nothing is built, no data files read); any other task the search accepts (``gym:ENV``,
+    ``module:factory``, an installed entry point) is built with its default config."""
     from .. import config as cfg
-    from ..tasks import task_class
+    from ..tasks import make_task, task_class
 
-    if task not in cfg.TASK_NAMES:
-        raise GenomeFileError(f"unknown task {task!r}; accepted: {', '.join(cfg.TASK_NAMES)}")
-    cls = task_class(task)
-    return int(cls.n_inputs), int(cls.n_outputs)
+    if task in cfg.TASK_NAMES:
+        cls = task_class(task)
+        return int(cls.n_inputs), int(cls.n_outputs)
+    try:
+        built = make_task(cfg.build(task))
+    except cfg.ConfigError as exc:
+        raise GenomeFileError(str(exc)) from None
+    return int(built.n_inputs), int(built.n_outputs)
 
 
 def check_io(genome: Genome, task: str, what: str) -> None:

@@ -151,3 +151,33 @@ def test_never_overwrites_its_input_or_a_run_folders_own_files(tmp_path):
     assert copy.read_text() == files[source] and not (run / "history" / "new.out").exists()
     code, _, stderr = convert(source, "--to", "out", "--out", run / "net.out")  # beside: fine
     assert code == 0, stderr
+
+
+def test_a_gym_tasks_genome_exports_to_every_format(tmp_path):
+    """A genome of a task outside the built-in ones (here gymnasium's CartPole, built to know
+    its inputs and outputs): JSON, .out and ONNX, the ONNX model computing the same function."""
+    from src.core.network import compile_genome, forward
+
+    task = "gym:CartPole-v1"
+    genome = grown(4, 2, 12, seed=5)
+    source = tmp_path / "cartpole.json"
+    source.write_text(genome.to_json(task=task))
+    for to in ("json", "out", "onnx"):
+        code, stdout, stderr = convert(source, "--to", to, "--out", tmp_path / f"c.{to}")
+        assert code == 0 and f"task {task}" in stdout, stderr
+    x = observations(4, seed=2)
+    back = read_genome(tmp_path / "c.out", task).genome  # the same function, nodes renumbered
+    np.testing.assert_allclose(
+        forward(compile_genome(back), x, 0.7), forward(compile_genome(genome), x, 0.7)
+    )
+    assert read_genome(tmp_path / "c.json").info["task"] == task
+    sess = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    out = sess.run(["outputs"], {"inputs": x, "weight": np.array([0.7])})[0]
+    np.testing.assert_allclose(out, forward(compile_genome(genome), x, 0.7), rtol=1e-6, atol=1e-6)
+    code, _, stderr = convert(source, "--task", "gym:CartPole-v0", "--out", tmp_path / "d.json")
+    assert code == 2 and "but" in stderr  # its own task is checked against --task
+    wrong = tmp_path / "wrong.json"  # 5 inputs and 1 output, no task of its own
+    wrong.write_text(grown(5, 1, 4, seed=1).to_json())
+    code, _, stderr = convert(wrong, "--task", task, "--out", tmp_path / "w.json")
+    assert code == 2 and stderr.count("\n") == 1
+    assert "a gym:CartPole-v1 network has 4 and 2" in stderr
