@@ -76,6 +76,12 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
         raise ReportError(f"{path!r} is neither a run folder nor a genome file")
     config_path = run_dir / "config.toml" if run_dir else None
     values = cfg.read_toml(config_path) if config_path and config_path.is_file() else {}
+    if p.is_dir() and not values:  # the run's settings unknown: a report of other episodes
+        raise ReportError(
+            f"{path!r} has no usable config.toml (missing, empty or not a file), so its "
+            f"settings are unknown; report the genome alone: python -m src.report "
+            f"{genome_path} --task TASK"
+        )
     try:
         loaded = read_genome(genome_path, task or values.get("task"))
     except GenomeFileError as exc:

@@ -161,6 +161,24 @@ def test_bad_input_to_the_command_line_is_one_line_exit_2(tmp_path):
     assert "is neither a run folder nor a genome file" in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.parametrize("damage", ["missing", "empty", "folder"])
+def test_a_run_folder_without_its_config_is_one_line(tiny_run, tmp_path, capsys, damage):
+    """Without the run's config.toml the report would use the task's defaults silently."""
+    import shutil
+
+    run_dir = shutil.copytree(tiny_run, tmp_path / "run")
+    (run_dir / "config.toml").unlink()
+    if damage == "empty":
+        (run_dir / "config.toml").write_text("")
+    elif damage == "folder":
+        (run_dir / "config.toml").mkdir()
+    before = sorted((p, p.stat().st_mtime_ns) for p in run_dir.rglob("*"))
+    assert report_cli.run_root([str(run_dir), *TINY], SerialExecutor()) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no usable config.toml" in err, err
+    assert sorted((p, p.stat().st_mtime_ns) for p in run_dir.rglob("*")) == before
+
+
 def test_a_damaged_stats_csv_is_one_line(tiny_run, tmp_path, capsys):
     import shutil
 
