@@ -73,8 +73,9 @@ Layering, later wins: defaults < src/configs/<task>.toml < --config FILE < flags
 outputs in --out DIR:
   stats.csv          one row per generation: {", ".join(loop.STATS_COLUMNS)}
   best_genome.json   best genome so far (nodes, activations by name, connections, scores)
-  config.toml        the full config, its run_id, activation pool and software version
-                     (--config ignores those three; --resume refuses a pool or version change)
+  config.toml        the full config, its run_id, activation pool, software version and
+                     platform (--config ignores those four; --resume refuses a pool or
+                     version change unless --force-config)
   run.lock           while the run lives: host, pid and start of the process holding DIR
 
 one folder, one run: --out refuses a folder holding run files; a second launch or --resume of

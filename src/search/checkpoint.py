@@ -594,7 +594,7 @@ def _read_state(f: h5py.File) -> SearchState:
 def read_provenance(path: Path) -> provenance.Provenance:
     """The activation pool, software version and platform a checkpoint records (``None``
     for what a checkpoint written before they were recorded lacks)."""
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", locking=False) as f:
         pool = f.attrs.get("resolved_activations_json")
         software = f.attrs.get("software")
         where = f.attrs.get("platform")
