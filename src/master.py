@@ -252,9 +252,10 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
     try:
         if args.tensorboard:
             tensorboard.writer_class()  # installed? (exit 2 before anything is written)
-            tensorboard.check_logdir(args.tensorboard)
         if args.resume:
             out = resume.check_folder(args)
+            if args.tensorboard:  # made and checked only once the rest of the input is good
+                tensorboard.check_logdir(args.tensorboard)
             lock = runlock.acquire(
                 out, resume.folder_run_id(out), warn=warn, interrupted=stopping.requested
             )
@@ -272,6 +273,8 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
             )
             make_task(config)  # a task that cannot be built (e.g. no MNIST data) fails here
             check_memory(config)
+            if args.tensorboard:
+                tensorboard.check_logdir(args.tensorboard)
             out = prepare_out(args.out)
             run_id = runfolder.new_run_id()
             lock = claim_new(out, run_id)

@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     weights_file = report / "tuned_weights.json"
     try:
         if args.episodes < 1 or not 0 <= args.seed < 2**63:
-            raise ValueError("--episodes must be at least 1 and --seed at least 0")
+            raise ValueError(
+                "--episodes must be at least 1 and --seed at least 0 and fit a 64-bit integer"
+            )
         tuned = json.loads(weights_file.read_text())
         if not isinstance(tuned, dict) or "wann" not in tuned:
             raise ValueError(f"{weights_file} has no 'wann' entry: not a report's file")

@@ -78,7 +78,8 @@ def load_target(path: str, task: str | None = None, sets: list[str] | None = Non
     values = cfg.read_toml(config_path) if config_path and config_path.is_file() else {}
     if p.is_dir() and not values:  # the run's settings unknown: a report of other episodes
         raise ReportError(
-            f"{path!r} has no usable config.toml (missing, empty or not a file), so its "
+            f"{path!r} has no usable config.toml (missing, not a file, or without config "
+            f"keys), so its "
             f"settings are unknown; report the genome alone: python -m src.report "
             f"{genome_path} --task TASK"
         )

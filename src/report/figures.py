@@ -9,6 +9,7 @@ drawn by :mod:`src.report.netdraw` (Graphviz).
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,12 +30,14 @@ def read_stats(path: Path) -> dict[str, np.ndarray]:
             naming it and the line.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = reader.fieldnames or []
+        text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not a stats.csv (not UTF-8: {exc.reason})") from None
+    if text and not text.endswith("\n"):  # a row cut short by a kill: a resume drops it too
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    header = reader.fieldnames or []
     out = {}
     for key in header if rows else []:
         try:

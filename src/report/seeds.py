@@ -14,9 +14,9 @@ seeds. This command reads the runs' reports (``RUN/report/table.csv``, written b
 Arguments are run folders (one group, named by ``--name``, default "runs") or folders of run
 folders (each is a group named after the folder, its runs are its subfolders holding a
 ``report/table.csv``): ``python -m src.report.seeds runs/ablation/*`` makes one row block per
-variant. Every run must be of one task and appear once (a seed counted twice, or two tasks
-pooled, would move the median silently). Exit codes: 0 done, 2 bad input (one line on
-stderr).
+variant. Every run must be of one task (one table and one picture of curves across all
+groups) and appear once (a seed counted twice would move the median silently). Exit codes:
+0 done, 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations

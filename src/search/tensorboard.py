@@ -17,6 +17,7 @@ after its last checkpoint, so the curves do not double back.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,8 @@ def check_logdir(logdir: str | Path) -> None:
     path = Path(logdir)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".wann-write-check.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=path):
+            pass
     except OSError as exc:
         raise ConfigError(
             f"--tensorboard {str(path)!r} is not a writable folder: {exc.strerror or exc}"

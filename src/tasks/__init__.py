@@ -14,6 +14,7 @@ interface a task of your own implements is documented in ``docs/tasks.md``.
 from __future__ import annotations
 
 import importlib
+import traceback
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -129,9 +130,11 @@ def make_task(config: WannConfig) -> Task:
     except ConfigError:
         raise
     except Exception as exc:  # e.g. --task os:system: a callable that is no task factory
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if len(frames) > 1 else ""
         raise ConfigError(
-            f"task {name!r}: the factory failed on the config: {type(exc).__name__}: {exc} "
-            "(a factory takes a WannConfig and returns a src.tasks.Task; docs/tasks.md)"
+            f"task {name!r}: the factory failed on the config: {type(exc).__name__}: {exc}"
+            f"{where} (a factory takes a WannConfig and returns a src.tasks.Task; docs/tasks.md)"
         ) from exc
     if not isinstance(task, Task):
         raise ConfigError(

@@ -141,3 +141,17 @@ def test_bad_overrides_are_config_errors(tmp_path, sets, message):
     path.write_text(grown_genome(5, 1, 3, seed=0).to_json(task="swingup"))
     with pytest.raises(cfg.ConfigError, match=message):
         load_target(str(path), sets=sets)
+
+
+def test_read_stats_drops_a_row_a_kill_cut_short_and_names_a_damaged_one(tmp_path):
+    """stats.csv is appended a row at a time: a run killed mid-append leaves an unterminated
+    last row (a resume drops it), read as absent; a complete row that is no numbers is an
+    error naming the file and line."""
+    from src.report.figures import read_stats
+
+    path = tmp_path / "stats.csv"
+    path.write_text("generation,best_mean\n0,1.5\n1,2.5\n2,3")
+    assert read_stats(path)["best_mean"].tolist() == [1.5, 2.5]
+    path.write_text("generation,best_mean\n0,1.5\n1,oops\n")
+    with pytest.raises(ValueError, match=r"stats.csv, line 3: column 'best_mean' holds 'oops'"):
+        read_stats(path)

@@ -117,3 +117,13 @@ def test_an_unwritable_logdir_is_refused_before_the_run_folder_exists(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: --tensorboard '{logdir}' is not a writable")
     assert not out.exists() and (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_a_launch_refused_for_other_input_makes_no_logdir(tmp_path, capsys):
+    """The logdir is made only once the rest of the input is good: an unknown task leaves
+    neither it nor the run folder."""
+    logdir, out = tmp_path / "tb" / "deep", tmp_path / "run"
+    args = ["--task", "nosuch", "--out", str(out), "--tensorboard", str(logdir)]
+    assert cli.run_root(args, SerialExecutor()) == 2
+    assert "unknown task 'nosuch'" in capsys.readouterr().err
+    assert not (tmp_path / "tb").exists() and not out.exists()
