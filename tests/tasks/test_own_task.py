@@ -92,3 +92,15 @@ def test_a_task_that_cannot_be_built_is_one_config_error(tmp_path, monkeypatch, 
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ConfigError, match=message):
         make_task.__wrapped__(build(task))
+
+
+def test_a_factory_that_raises_is_one_error_naming_where(tmp_path, monkeypatch):
+    """A bug in a user's factory: a ConfigError (one line on the command line) with the
+    exception and the file and line it came from, not a traceback through make_task."""
+    (tmp_path / "buggy_task.py").write_text("def build(config):\n    return [][1]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        make_task(build("buggy_task:build"))
+    message = str(info.value)
+    assert "task 'buggy_task:build': the factory failed on the config: IndexError" in message
+    assert f"at {tmp_path / 'buggy_task.py'}:2" in message and "\n" not in message
