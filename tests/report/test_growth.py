@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from src import config as cfg
 from src.config import build
 from src.parallel import SerialExecutor
 from src.report import growth, netdraw
 from src.report.build import load_target
-from src.search import history
+from src.search import history, runfolder
 from src.search.loop import initial_state, run
 from src.search.reporters import StatsFiles
 
@@ -62,6 +63,7 @@ def short_search(tmp_path_factory):
         champions[state.generation] = state.best.key()
 
     run(initial_state(config), SerialExecutor(), [StatsFiles(out)], note)
+    cfg.write_config(config, out / "config.toml", runfolder.new_run_id())  # as every run's
     return out, config, champions
 
 
