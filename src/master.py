@@ -361,10 +361,12 @@ def search_in_folder(
         # which generations the clock picks never changes a result: any checkpoint resumes
         minutes = config.checkpoint_minutes
         due = minutes > 0 and time.monotonic() - since[0] >= 60 * minutes
-        if done % config.checkpoint_every == 0 or done >= config.generations or due:
-            save(s)
-            return
-        if should_stop():
+        if (
+            done % config.checkpoint_every == 0
+            or done >= config.generations
+            or due
+            or should_stop()
+        ):
             save(s)
 
     try:
