@@ -101,15 +101,16 @@ class EvalResult:
         busy_seconds: time the evaluating rank spent on this request (breeding included).
         rollouts: the request's slice, ``None`` for every rollout.
         children: with the request's ``children``: per genome ``None`` (evaluated as sent)
-            or ``(edit, key)`` of the child bred and evaluated in its place
-            (:func:`src.core.genome.apply_edit` rebuilds it from the parent).
+            or ``(edit, key, connections)`` of the child bred and evaluated in its place
+            (:func:`src.core.genome.apply_edit` rebuilds it from the parent;
+            :class:`src.core.genome.PendingChild` stands for it until then).
     """
 
     returns: np.ndarray
     env_steps: int
     busy_seconds: float
     rollouts: tuple[int, int] | None = None
-    children: tuple[tuple[np.ndarray, bytes] | None, ...] | None = None
+    children: tuple[tuple[np.ndarray, bytes, int] | None, ...] | None = None
 
 
 def rollout_seeds(seed: int, generation: int, n_reps: int, stream: int = 0) -> np.ndarray:
@@ -254,7 +255,7 @@ def evaluate(request: EvalRequest) -> EvalResult:
                 made.append(None)
                 continue
             child = breed_child(config, request.generation, index, genomes[i], request.innovations)
-            made.append((edit_of(genomes[i], child), child.key()))
+            made.append((edit_of(genomes[i], child), child.key(), child.n_connections))
             genomes[i] = child
         made = tuple(made)
     if request.rollouts is not None:

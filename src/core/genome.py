@@ -461,3 +461,46 @@ def apply_edit(parent: Genome, edit: np.ndarray, key: bytes | None = None) -> Ge
     if key is not None:
         object.__setattr__(child, "_key", key)
     return child
+
+
+class PendingChild(Genome):
+    """A child known by its parent and edit (:func:`edit_of`), built on first use.
+
+    What a rank keeps of a child bred elsewhere (``breeding = "workers"``): its key and
+    connection count come with the edit, so ranking, duplicate detection and statistics never
+    build it; its arrays are built by :func:`apply_edit` the first time any is read (to breed
+    from it, pack it for a worker, write it), then kept. Two threads may build it at once
+    (a checkpoint written in the background): both build the same arrays. Pickles as the
+    plain :class:`Genome` it stands for.
+    """
+
+    def __init__(self, parent: Genome, edit: np.ndarray, key: bytes, n_connections: int) -> None:
+        object.__setattr__(self, "_parent", parent)
+        object.__setattr__(self, "_edit", edit)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_n_connections", int(n_connections))
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _DTYPES:
+            raise AttributeError(name)
+        parent, edit = self.__dict__.get("_parent"), self.__dict__.get("_edit")
+        if parent is not None and edit is not None:
+            built = apply_edit(parent, edit)
+            for field_name in _DTYPES:
+                object.__setattr__(self, field_name, getattr(built, field_name))
+            # the arrays first, then the links: a thread that read them still has them
+            self.__dict__.pop("_parent", None)
+            self.__dict__.pop("_edit", None)
+        return self.__dict__[name]
+
+    @property
+    def n_connections(self) -> int:
+        return self.__dict__["_n_connections"]
+
+    @property
+    def built(self) -> bool:
+        """Whether its arrays exist yet (for tests and benchmarks)."""
+        return "_parent" not in self.__dict__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Genome, tuple(getattr(self, name) for name in _DTYPES))

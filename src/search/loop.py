@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..config import WannConfig
-from ..core.genome import Genome, Innovations, apply_edit, initial_genome
+from ..core.genome import Genome, Innovations, PendingChild, initial_genome
 from ..core.ranking import rank_copies_last, rank_population, tournament
 from ..core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD, mutate
 from ..evaluation import (
@@ -424,7 +424,7 @@ def evaluate_population(
         for m, made in zip(bred[item], result.children):
             entry = members[m]
             if made is not None and isinstance(entry, Offspring):
-                members[m] = apply_edit(entry.parent, *made)
+                members[m] = PendingChild(entry.parent, *made)  # built where it is used
                 keys[m] = made[1]
 
     if config.breeding == "workers":

@@ -5,13 +5,15 @@ and a run is the same serially, in a pool and after a resume. (MPI: tests/mpi/te
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from conftest import grown_genome
 
 from src.config import ConfigError, build
 from src.core import activations
-from src.core.genome import Genome, Innovations, apply_edit, edit_of
+from src.core.genome import Genome, Innovations, PendingChild, apply_edit, edit_of
 from src.core.variation import OPERATORS, mutate
 from src.evaluation import EvalRequest, breed_child, child_innovations, child_rng, evaluate
 from src.parallel import PoolExecutor, SerialExecutor
@@ -135,9 +137,16 @@ def test_a_worker_breeds_the_child_the_root_would_and_sends_back_an_edit():
     assert sum(k.n_connections for k in kids) < sum(len(k.conn_src) for k in kids)
     alone = evaluate(plain)
     assert result.returns.tobytes() == alone.returns.tobytes()
-    for o, (edit, key) in zip(offspring, result.children):
+    for o, (edit, key, connections) in zip(offspring, result.children):
         assert apply_edit(o.parent, edit, key) == o.make(config)
         assert key == o.make(config).key()
+        assert connections == o.make(config).n_connections
+        pending = PendingChild(o.parent, edit, key, connections)
+        assert not pending.built  # its key and size are known without building it
+        assert pending.key() == key and pending.n_connections == connections
+        assert pending == o.make(config) and pending.built
+        again = pickle.loads(pickle.dumps(PendingChild(o.parent, edit, key, connections)))
+        assert type(again) is Genome and again == o.make(config)
 
 
 def test_workers_breeding_is_another_search_than_root_breeding():
