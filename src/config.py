@@ -221,6 +221,13 @@ class WannConfig:
         "the root's serial work shrinks to ranking and tournaments; a different, equally "
         "valid search than 'root' for the same seed, and the same at any number of ranks",
     )
+    replicated: bool = _f(
+        False,
+        "under MPI, every rank runs the generation loop on the same state (SPMD; "
+        "src.parallel.replicated): each evaluates a static share, one exchange a generation "
+        "gives all every result, and no root breeds, packs or sends genomes; for many ranks "
+        "on evenly costly genomes (MNIST); needs breeding = 'workers'; results unchanged",
+    )
     split_rollouts: int = _f(
         0,
         "work items each genome's rollouts are cut into; 0 = automatic (the last 2 "
@@ -361,6 +368,11 @@ def validate(config: WannConfig) -> None:
         raise ConfigError("cull_ratio + elite_ratio must be <= 1")
     if config.starts > 1 and config.start_generations < 1:
         raise ConfigError("starts > 1 needs start_generations >= 1 (the generations of each)")
+    if config.replicated and config.breeding != "workers":
+        raise ConfigError(
+            "replicated = true needs breeding = 'workers' (with 'root' every rank would breed "
+            "every child)"
+        )
     if config.start_pick != "mean" and config.starts < 2:
         raise ConfigError(f"start_pick = {config.start_pick!r} needs starts > 1 (it picks a start)")
     from .core import activations  # imported here: core is a leaf, no cycle

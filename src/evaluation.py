@@ -61,7 +61,7 @@ class EvalRequest:
 
     config: WannConfig
     generation: int
-    genomes: dict[str, np.ndarray]
+    packed: dict[str, np.ndarray] | None
     stream: int = SEARCH_STREAM
     rollouts: tuple[int, int] | None = None
     children: tuple[int, ...] | None = None
@@ -82,12 +82,49 @@ class EvalRequest:
             raise ValueError(f"a slice of rollouts is of one genome, not {len(genomes)}")
         if children is not None and len(children) != len(genomes):
             raise ValueError(f"{len(children)} child indices for {len(genomes)} genomes")
-        packed = pack(genomes, enabled_only=children is None)
-        return cls(config, generation, packed, stream, rollouts, children, innovations)
+        request = cls(config, generation, None, stream, rollouts, children, innovations)
+        object.__setattr__(request, "_source", tuple(genomes))
+        return request
+
+    @property
+    def genomes(self) -> dict[str, np.ndarray]:
+        """The packed genomes (:func:`src.core.genome.pack`), packed on first use: a request
+        that is pickled for a worker or evaluated here. A rank of a replicated loop
+        (:mod:`src.parallel.replicated`) makes every request of a generation and evaluates
+        only its own, so the others are never packed."""
+        if self.packed is None:
+            source = self.__dict__["_source"]
+            object.__setattr__(self, "packed", pack(list(source), self.children is None))
+        assert self.packed is not None
+        return self.packed
 
     @property
     def n_genomes(self) -> int:
-        return len(self.genomes["node_offsets"]) - 1
+        source = self.__dict__.get("_source")
+        if source is not None:
+            return len(source)
+        assert self.packed is not None
+        return len(self.packed["node_offsets"]) - 1
+
+    @property
+    def cost(self) -> float:
+        """A guess of the request's evaluation cost, the same on every rank: its rollouts
+        times its genomes' connections (plus a constant per network). Static shares of a
+        replicated loop are balanced by it."""
+        n = self.config.n_reps * len(self.config.weights)
+        rollouts = n if self.rollouts is None else self.rollouts[1] - self.rollouts[0]
+        source = self.__dict__.get("_source")
+        if source is not None:
+            sizes = [g.n_connections for g in source]
+        else:
+            sizes = np.diff(self.packed["conn_offsets"]).tolist()
+        return float(rollouts * sum(8 + c for c in sizes))
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["packed"] = self.genomes
+        state.pop("_source", None)
+        return state
 
 
 @dataclass(frozen=True)

@@ -348,6 +348,9 @@ def search_in_folder(
         src.search.files.WriteFailed: a run file could not be written (disk full ...).
         src.search.runlock.RunLockError: the folder is no longer this run's.
     """
+    # with replicated = true every rank runs the loop from here (src.parallel.replicated)
+    replicated = parallel.replicated.start(executor, state)
+    executor = replicated or executor
     # the generation of the newest checkpoint (a resumed state is one) and when it was taken
     saved = [state.generation if state.objectives is not None else None]
     since = [time.monotonic()]
@@ -369,14 +372,20 @@ def search_in_folder(
         ):
             save(s)
 
+    stop = should_stop if replicated is None else (lambda: replicated.agree(should_stop()))
     try:
-        state = loop.run(
-            state,
-            executor,
-            [reporters.StatsFiles(out, guard=lock.verify), *more],
-            on_generation=on_generation,
-            should_stop=should_stop,
-        )
+        try:
+            state = loop.run(
+                state,
+                executor,
+                [reporters.StatsFiles(out, guard=lock.verify), *more],
+                on_generation=on_generation,
+                should_stop=stop,
+            )
+        except Exception:
+            if replicated is not None:
+                replicated.abandon()  # the other ranks wait in the next exchange
+            raise
     except runlock.RunLockError:
         raise  # the folder is no longer this run's: nothing more is written to it
     except Exception as exc:

@@ -176,6 +176,25 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
     return value
 
 
+def signal_after_checkpoints(
+    sig: int, out: Path, *args: str, mpi: int = 0, checkpoints: int = 2
+) -> tuple[int, str]:
+    """Start ``python args``, wait until ``out`` holds ``checkpoints`` checkpoints (the run
+    is under way), send ``sig`` to the launcher and return (exit code, stderr)."""
+    from src.search import checkpoint
+
+    with running(*args, mpi=mpi) as proc:
+        wait_for(
+            lambda: len(checkpoint.list_checkpoints(out)) >= checkpoints or proc.poll() is not None,
+            90,
+            f"{checkpoints} checkpoints",
+        )
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
 # ----- comparing two runs ---------------------------------------------------------------------
 
 

@@ -12,12 +12,15 @@ Modules, one concern each:
 * :mod:`.schedule`  chunk sizes, rollout slices and who evaluates (pure functions of counts).
 * :mod:`.waiting`   back-off sleeps between non-blocking polls (nobody spins).
 * :mod:`.deferred`  root-only calls run in a background thread during the next map.
+* :mod:`.replicated` every rank runs the search loop (``replicated = true``): static shares,
+  one exchange of results a generation, no root on the critical path.
 
 Only :mod:`.launch` imports ``mpi4py`` (lazily: without it everything runs serially or in
 a pool). Results never depend on the executor: serial, pool and MPI runs of one config are
 bit-identical.
 """
 
+from . import replicated
 from .executor import Executor
 from .launch import launch_problem, mpi, run_main, world
 from .mpi_executor import MPIExecutor, serve
@@ -60,6 +63,7 @@ __all__ = [
     "launch_problem",
     "make_executor",
     "mpi",
+    "replicated",
     "oversubscribed",
     "rollout_pieces",
     "root_evaluates",

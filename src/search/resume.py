@@ -7,7 +7,8 @@ unless ``force`` (``--force-config``). Keys that never alter results:
 * ``generations``: how long to go on (extending a run is the point of resuming);
 * ``keep_checkpoints``, ``checkpoint_every``, ``checkpoint_minutes`` (how often the same
   states are saved),
-  ``chunk_genomes`` and ``split_rollouts`` (evaluation is chunked, results are not),
+  ``chunk_genomes``, ``split_rollouts`` and ``replicated`` (where and in what pieces genomes
+  are evaluated, not their results),
   ``data_dir`` (where the same MNIST files are read from).
 
 What the run resolved beyond its config, its activation pool and the software version
@@ -38,6 +39,7 @@ NEUTRAL_KEYS = frozenset(
         "checkpoint_every",
         "checkpoint_minutes",
         "chunk_genomes",
+        "replicated",
         "split_rollouts",
         "data_dir",
     }

@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import PYTHON, assert_same_run, descendants, launch, running, stats, wait_for
+from harness import (
+    PYTHON,
+    assert_same_run,
+    descendants,
+    launch,
+    running,
+    signal_after_checkpoints,
+    stats,
+    wait_for,
+)
 
 from src.search import checkpoint
 from src.tasks import kernels
@@ -349,16 +358,8 @@ def test_sigusr1_to_mpiexec_checkpoints_the_last_generation_and_exits_99(tmp_pat
     finishes the generation, writes its checkpoint (deferred ones included) and stops all."""
     out = tmp_path / "run"
     args = [*SMALL, "--generations", "100000", "--out", str(out)]
-    with running("-m", "src.master", *args, mpi=3) as proc:
-        wait_for(
-            lambda: len(checkpoint.list_checkpoints(out)) >= 2 or proc.poll() is not None,
-            90,
-            "two checkpoints",
-        )
-        assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGUSR1)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 99, err
+    code, err = signal_after_checkpoints(signal.SIGUSR1, out, "-m", "src.master", *args, mpi=3)
+    assert code == 99, err
     assert "stopped by SIGUSR1" in err
     last = checkpoint.load_latest(out)
     assert last.state.generation == int(stats(out)[-1]["generation"])
