@@ -98,6 +98,13 @@ class EvalRequest:
         assert self.packed is not None
         return self.packed
 
+    def local_genomes(self) -> list[Genome]:
+        """The genomes to evaluate: those the request was made of, where it was made (the
+        same networks as the packed ones: a network is its enabled connections, which
+        packing keeps in order), else unpacked."""
+        source = self.__dict__.get("_source")
+        return list(source) if source is not None else unpack(self.genomes)
+
     @property
     def n_genomes(self) -> int:
         source = self.__dict__.get("_source")
@@ -283,7 +290,7 @@ def evaluate(request: EvalRequest) -> EvalResult:
     config = request.config
     task = make_task(config)
     w_flat, s_flat = _rollout_inputs(config, request.generation, request.stream)
-    genomes = unpack(request.genomes)
+    genomes = request.local_genomes()
     made = None
     if request.children is not None:
         made = []
