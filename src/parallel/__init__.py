@@ -33,6 +33,7 @@ from .schedule import (
     item_rollouts,
     rollout_pieces,
     root_evaluates,
+    whole_from,
 )
 from .serial import SerialExecutor
 from .waiting import Backoff, oversubscribed, waiting_backoff
@@ -71,6 +72,7 @@ __all__ = [
     "run_roles",
     "serve",
     "waiting_backoff",
+    "whole_from",
     "workers_from",
     "world",
 ]

@@ -90,6 +90,24 @@ def rollout_pieces(
     return 1 if size >= n_rollouts else math.ceil(n_rollouts / size)
 
 
+def whole_from(
+    n_rollouts: int, n_workers: int, split: int = 0, rollout_seconds: float = 0.0, most: int = 1
+) -> int:
+    """The fewest genomes left (at most ``most``) from which :func:`rollout_pieces` keeps a
+    genome whole, ``most + 1`` if it never does up to ``most``. It keeps more genomes whole
+    the more are left, so the search asks it once a generation instead of once a genome."""
+    if rollout_pieces(most, n_rollouts, n_workers, split, rollout_seconds) > 1:
+        return most + 1
+    lo, hi = 1, most  # pieces(hi) == 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rollout_pieces(mid, n_rollouts, n_workers, split, rollout_seconds) == 1:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def root_evaluates(size: int) -> bool:
     """Whether the root evaluates work items itself between polls.
 

@@ -49,7 +49,7 @@ from ..evaluation import (
     objectives,
     rollout_slices,
 )
-from ..parallel import Executor, chunk_size, item_rollouts, rollout_pieces
+from ..parallel import Executor, chunk_size, item_rollouts, rollout_pieces, whole_from
 from ..tasks import activation_pool, make_task
 
 STATS_COLUMNS = (
@@ -379,6 +379,8 @@ def evaluate_population(
         children: list[int] = []
         who: list[int] = []
         want = chunk_genomes(expected)
+        slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
+        whole = whole_from(*slicing, most=max(1, expected))  # genomes left: kept whole
         for entry in source:
             members.append(entry)
             if isinstance(entry, Offspring):
@@ -397,7 +399,7 @@ def evaluate_population(
             evaluated.append(len(members) - 1)
             # distinct genomes still to come, this one included (guessed as below)
             here = max(1, round((expected - len(members) + 1) * len(evaluated) / len(members)))
-            pieces = rollout_pieces(here, n_rollouts, n_workers, config.split_rollouts, seconds)
+            pieces = 1 if here >= whole else rollout_pieces(here, *slicing)
             if pieces > 1:  # slices of this genome's rollouts, after the chunk before it
                 if chunk:
                     yield request(chunk, children, who)

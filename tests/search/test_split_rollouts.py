@@ -54,6 +54,20 @@ def test_pieces_follow_guided_self_scheduling_below_one_genome():
     assert parallel.rollout_pieces(480, 24, 1023, split=1) == 1  # never
 
 
+@pytest.mark.parametrize("n_rollouts", [1, 6, 24])
+@pytest.mark.parametrize("workers", [1, 3, 64, 1024])
+@pytest.mark.parametrize("split", [0, 1, 3])
+@pytest.mark.parametrize("seconds", [0.0, 1e-4, 1e-2])
+def test_whole_from_is_where_genomes_stop_being_cut(n_rollouts, workers, split, seconds):
+    """The search asks once a generation from how many genomes left it keeps them whole:
+    exactly where rollout_pieces says 1, and above."""
+    for most in (1, 5, 960):
+        w = parallel.whole_from(n_rollouts, workers, split, seconds, most)
+        for here in range(1, most + 1):
+            whole = parallel.rollout_pieces(here, n_rollouts, workers, split, seconds) == 1
+            assert whole == (here >= w)
+
+
 def test_the_floor_is_judged_by_the_costliest_items():
     def result(busy, n):
         return loop.EvalResult(returns=np.zeros((1, n)), env_steps=0, busy_seconds=busy)
