@@ -157,6 +157,89 @@ class EvalResult:
     children: tuple[tuple[np.ndarray, bytes, int] | None, ...] | None = None
 
 
+def encode_results(pairs: list[tuple[int, EvalResult]]) -> dict[str, np.ndarray]:
+    """``(index, EvalResult)`` pairs as a few flat arrays: what a rank of a replicated loop
+    sends (:mod:`src.parallel.replicated`). Unpickling ~340 results of a pop-960 generation
+    one object and array at a time took 5.7 ms on every rank; these arrays take a fraction.
+    Inverse: :func:`decode_results` (every number bit for bit)."""
+    n = len(pairs)
+    shapes = np.zeros((n, 3), dtype=np.int64)  # returns' shape; (1, k, 0) for a slice
+    rollouts = np.full((n, 2), -1, dtype=np.int64)
+    steps = np.empty(n, dtype=np.int64)
+    busy = np.empty(n, dtype=np.float64)
+    n_children = np.full(n, -1, dtype=np.int64)  # -1: no children tuple
+    flat, edits, edit_lens, keys, key_lens, conns = [], [], [], [], [], []
+    for j, (_, r) in enumerate(pairs):
+        shape = r.returns.shape
+        shapes[j, : len(shape)] = shape
+        flat.append(r.returns.ravel())
+        if r.rollouts is not None:
+            rollouts[j] = r.rollouts
+        steps[j], busy[j] = r.env_steps, r.busy_seconds
+        if r.children is not None:
+            n_children[j] = len(r.children)
+            for made in r.children:
+                if made is None:
+                    edit_lens.append(-1)
+                    key_lens.append(0)
+                    conns.append(0)
+                    continue
+                edit, key, count = made
+                edits.append(np.asarray(edit, dtype=np.int64))
+                edit_lens.append(len(edit))
+                keys.append(key)
+                key_lens.append(len(key))
+                conns.append(count)
+    return {
+        "index": np.array([i for i, _ in pairs], dtype=np.int64),
+        "shapes": shapes,
+        "returns": np.concatenate(flat) if flat else np.empty(0),
+        "rollouts": rollouts,
+        "steps": steps,
+        "busy": busy,
+        "n_children": n_children,
+        "edits": np.concatenate(edits) if edits else np.empty(0, dtype=np.int64),
+        "edit_lens": np.array(edit_lens, dtype=np.int64),
+        "keys": np.frombuffer(b"".join(keys), dtype=np.uint8),
+        "key_lens": np.array(key_lens, dtype=np.int64),
+        "conns": np.array(conns, dtype=np.int64),
+    }
+
+
+def decode_results(data: dict[str, np.ndarray]) -> list[tuple[int, EvalResult]]:
+    """The pairs :func:`encode_results` encoded (Python lists first: indexing numpy arrays
+    one number at a time is what made unpickling slow)."""
+    out: list[tuple[int, EvalResult]] = []
+    flat, edits, keys = data["returns"], data["edits"], data["keys"].tobytes()
+    edit_lens, key_lens, conns = (data[k].tolist() for k in ("edit_lens", "key_lens", "conns"))
+    shapes, rollouts = data["shapes"].tolist(), data["rollouts"].tolist()
+    steps, busy, n_children = (data[k].tolist() for k in ("steps", "busy", "n_children"))
+    at = e_at = k_at = c = 0
+    for j, index in enumerate(data["index"].tolist()):
+        a, b, d = shapes[j]
+        shape, size = ((a, b, d), a * b * d) if d else ((a, b), a * b)
+        returns = flat[at : at + size].reshape(shape)
+        at += size
+        lo, hi = rollouts[j]
+        children = None
+        if n_children[j] >= 0:
+            made: list[tuple[np.ndarray, bytes, int] | None] = []
+            for _ in range(n_children[j]):
+                n = edit_lens[c]
+                if n < 0:
+                    made.append(None)
+                else:
+                    made.append((edits[e_at : e_at + n], keys[k_at : k_at + key_lens[c]], conns[c]))
+                    e_at += n
+                    k_at += key_lens[c]
+                c += 1
+            children = tuple(made)
+        out.append(
+            (index, EvalResult(returns, steps[j], busy[j], None if lo < 0 else (lo, hi), children))
+        )
+    return out
+
+
 def rollout_seeds(seed: int, generation: int, n_reps: int, stream: int = 0) -> np.ndarray:
     """(n_reps,) int64 seeds of a generation's rollouts, a pure function of its arguments.
 

@@ -118,8 +118,8 @@ class ReplicatedExecutor(Executor):
         self.stats["eval_seconds"] += time.perf_counter() - t0
         self.stats["items"] += len(mine)
         results: list[Any] = [None] * len(items)
-        for part in self._exchange(mine)[1]:
-            for i, result in part or ():
+        for part in self._exchange(_encode(mine))[1]:
+            for i, result in _decode(part):
                 results[i] = result
         if on_result is not None:
             for i, result in enumerate(results):
@@ -182,6 +182,27 @@ class ReplicatedExecutor(Executor):
         self.stats["exchanges"] += 1
         self._in_exchange = False
         return headers, parts
+
+
+def _encode(pairs: list[tuple[int, Any]]) -> tuple[str, Any]:
+    """A rank's (index, result) pairs for the exchange: search results as a few arrays
+    (:func:`src.evaluation.encode_results`), anything else as they are."""
+    from ..evaluation import EvalResult, encode_results  # here: this package is imported first
+
+    if pairs and all(isinstance(r, EvalResult) and r.returns.dtype == np.float64 for _, r in pairs):
+        return ("results", encode_results(pairs))
+    return ("pairs", pairs)
+
+
+def _decode(part: tuple[str, Any] | None) -> list[tuple[int, Any]]:
+    if part is None:
+        return []
+    kind, data = part
+    if kind == "results":
+        from ..evaluation import decode_results
+
+        return decode_results(data)
+    return data
 
 
 def replica(blob: bytes) -> None:
