@@ -453,6 +453,7 @@ def run_mnist_search(quick: bool) -> None:
     every = build("mnist256").checkpoint_every
     row = " | ".join(f"{m['total']:.0f} + {m['deferred']:.0f} / {every}" for m in modes.values())
     print(f"| root CPU ms per generation + a checkpoint's / checkpoint_every | {row} | |")
+    root_cells: dict[str, list[str]] = {}
     for name in [k for k in genomes if k != "late, champion-sized"]:
         for dtype, cost in (("float32, the default", "f32"), ("float64", "now")):
             cells = []
@@ -464,6 +465,7 @@ def run_mnist_search(quick: bool) -> None:
                 saving = m["crit"] + max(worker, m["total"] + m["deferred"] - m["crit"])
                 gen = ((every - 1) * plain + saving) / every
                 cells.append(f"{evaluation / gen:.2f}")
+            root_cells.setdefault(name, []).append(cells[-1])  # breeding = workers
             print(
                 f"| {name} genomes, {dtype}: efficiency (target >= 0.8; critical path "
                 f"target <= 30 ms) | {' | '.join(cells)} | |"
@@ -478,6 +480,30 @@ def run_mnist_search(quick: bool) -> None:
         print(
             f"| {name} genomes: efficiency bound with a free root (a worker's {child:.2f} ms "
             f"per child bred besides its evaluation), float32 / float64 | {' | '.join(cells)} | |"
+        )
+    # replicated = true (src.parallel.replicated): no root; every rank ranks, cuts the items,
+    # evaluates and breeds its share, and exchanges results once. Rank 0 (it also writes
+    # stats.csv) timed on the loop itself at 64 ranks; its own items' breeding and compiling
+    # taken out and put back as measured on real genomes (their fitness, compiling included,
+    # and a worker's per-child breeding), scaled by the split's imbalance.
+    rep = replicated_rank_ms(n_gen + 1, ranks=workers + 1)
+    fixed = rep["cpu"] - rep["own"]
+    print(
+        f"| replicated loop (`replicated = true`), rank 0 of 64: CPU ms per generation besides "
+        f"its own items (ranking, cutting, the exchange, pending children, stats.csv); the "
+        f"split's imbalance (largest / mean cost guess) | | {fixed:.1f}; "
+        f"{rep['imbalance']:.3f} | |"
+    )
+    for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
+        cells = []
+        for cost in ("f32", "now"):
+            share = 960 * ev[name][cost] / (workers + 1)
+            own = (960 * ev[name][cost] + 768 * child) / (workers + 1) * rep["imbalance"]
+            cells.append(f"{share / (fixed + own):.2f}")
+        print(
+            f"| {name} genomes, replicated loop: 64-rank efficiency, float32 / float64 "
+            f"(target >= 0.8; the root's loop above: "
+            f"{' / '.join(c for c in root_cells[name])}) | | {' / '.join(cells)} | |"
         )
     # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
     cells = []
@@ -589,7 +615,111 @@ class _TimedExecutor:
         return results
 
 
-def _late_mnist_state(breeding: str, pop: int = 960):
+class _ReplicaTimedExecutor:
+    """Runs the search loop in this process as one rank of a replicated loop of ``ranks``
+    (:mod:`src.parallel.replicated`) and times that rank's side only (CPU seconds).
+
+    Every item is evaluated here (the other ranks' results are needed to go on), but only
+    this rank's share, by the same static split (:func:`src.parallel.replicated.assign`),
+    counts; so does pickling its results and unpickling every rank's, as the exchange
+    does. Per generation (each map of search results) it records ``cpu``: this rank's CPU
+    from the end of the previous generation's exchange to the end of this one's, and
+    ``own``: of which its own items (breeding their children, compiling their networks;
+    their evaluation costs nothing here), and ``imbalance``: the largest rank's share of the
+    cost guesses over the mean share.
+    """
+
+    def __init__(self, ranks: int, rank: int = 0) -> None:
+        self.n_workers = self.n_ranks = ranks
+        self.rank = rank
+        self.counted = 0.0
+        self.rows: list[dict[str, float]] = []
+        self._mark = time.process_time()
+
+    def describe(self) -> str:
+        return f"{self.n_ranks} ranks (replicated, timed in one process)"
+
+    def defer(self, fn, *args) -> None:
+        fn(*args)
+
+    def flush(self) -> None:
+        pass
+
+    def map(self, fn, items, on_result=None) -> list:
+        import pickle
+
+        from ..parallel.replicated import _decode, _encode, assign
+
+        items = list(items)
+        costs = [float(getattr(item, "cost", 1.0)) for item in items]
+        owner = assign(costs, self.n_ranks)
+        loads = np.zeros(self.n_ranks)
+        np.add.at(loads, owner, costs)
+        results, parts = [None] * len(items), [[] for _ in range(self.n_ranks)]
+        own = 0.0
+        for i, item in enumerate(items):
+            if owner[i] != self.rank:  # another rank's: not this one's time
+                self.counted += time.process_time() - self._mark
+                result = fn(item)
+                self._mark = time.process_time()
+            else:
+                t0 = time.process_time()
+                result = fn(item)
+                own += time.process_time() - t0
+            parts[owner[i]].append((i, result))
+        blobs = []
+        for r, part in enumerate(parts):
+            if r != self.rank:
+                self.counted += time.process_time() - self._mark
+            blobs.append(pickle.dumps(_encode(part), protocol=pickle.HIGHEST_PROTOCOL))
+            if r != self.rank:
+                self._mark = time.process_time()
+        for blob in blobs:
+            for i, result in _decode(pickle.loads(blob)):
+                results[i] = result
+        if on_result is not None:
+            for i, result in enumerate(results):
+                on_result(i, result)
+        if results and hasattr(results[0], "returns"):
+            now = time.process_time()
+            self.rows.append(
+                {
+                    "cpu": self.counted + now - self._mark,
+                    "own": own,
+                    "imbalance": float(loads.max() / max(loads.mean(), 1e-12)),
+                }
+            )
+            self.counted, self._mark = 0.0, now
+        return results
+
+
+def replicated_rank_ms(generations: int, pop: int = 960, ranks: int = 64) -> dict[str, float]:
+    """Rank 0's CPU ms per generation in a replicated loop of ``ranks`` at ``pop`` on late
+    MNIST genomes (:func:`_late_mnist_state`, ``breeding = 'workers'``), evaluation itself
+    free: ranking, tournaments, cutting the items, breeding and packing its share, the
+    exchange's pickling, the pending children and stats.csv (rank 0 writes it). No
+    checkpoint (at this scale: ``checkpoint_minutes``). Median over ``generations`` after a
+    warm-up of ``cpu``, ``own`` (its items' breeding and compiling, part of ``cpu``) and
+    ``imbalance`` (the largest share of cost guesses over the mean)."""
+    import tempfile
+
+    from ..search import loop
+    from ..search.reporters import StatsFiles
+
+    first = 3
+    state = _late_mnist_state("workers", pop, replicated=True, generations=first + generations)
+    ex = _ReplicaTimedExecutor(ranks)
+    with tempfile.TemporaryDirectory() as tmp:
+        loop.run(state, ex, [StatsFiles(Path(tmp))])
+    rows = ex.rows[-generations:]
+    return {
+        "cpu": 1e3 * float(np.median([r["cpu"] for r in rows])),
+        "own": 1e3 * float(np.median([r["own"] for r in rows])),
+        "imbalance": float(np.median([r["imbalance"] for r in rows])),
+    }
+
+
+def _late_mnist_state(breeding: str, pop: int = 960, **changes):
     """Generation 0 of an MNIST-shaped search whose genomes are late ones (50 hidden nodes),
     on the cost-model task scaled to nothing (``src.bench.costmodel:mnist``, 256 -> 10
     inputs like mnist256, returns from a CRC that grow with the network), so only the
@@ -609,6 +739,7 @@ def _late_mnist_state(breeding: str, pop: int = 960):
             breeding=breeding,
             champion_reps=0,
             activations=tuple(pool_names),
+            **changes,
         )
         make_task(config)  # built (and cached) with the scale of 0
         assert make_task(config).scale == 0 and isinstance(make_task(config), costmodel.CostModel)
