@@ -483,15 +483,27 @@ class PendingChild(Genome):
     def __getattr__(self, name: str) -> Any:
         if name not in _DTYPES:
             raise AttributeError(name)
-        parent, edit = self.__dict__.get("_parent"), self.__dict__.get("_edit")
-        if parent is not None and edit is not None:
-            built = apply_edit(parent, edit)
-            for field_name in _DTYPES:
-                object.__setattr__(self, field_name, getattr(built, field_name))
-            # the arrays first, then the links: a thread that read them still has them
-            self.__dict__.pop("_parent", None)
-            self.__dict__.pop("_edit", None)
+        # Unbuilt ancestors are built oldest first, in a loop: on a rank of a replicated
+        # loop of many ranks a chain of children none of which it evaluated can be long.
+        chain = [self]
+        while isinstance(parent := chain[-1].__dict__.get("_parent"), PendingChild):
+            if parent.built:
+                break
+            chain.append(parent)
+        for child in reversed(chain):
+            child._build()
         return self.__dict__[name]
+
+    def _build(self) -> None:
+        parent, edit = self.__dict__.get("_parent"), self.__dict__.get("_edit")
+        if parent is None or edit is None:
+            return  # built (perhaps by another thread meanwhile)
+        built = apply_edit(parent, edit)
+        for field_name in _DTYPES:
+            object.__setattr__(self, field_name, getattr(built, field_name))
+        # the arrays first, then the links: a thread that read them still has them
+        self.__dict__.pop("_parent", None)
+        self.__dict__.pop("_edit", None)
 
     @property
     def n_connections(self) -> int:

@@ -6,6 +6,7 @@ and a run is the same serially, in a pool and after a resume. (MPI: tests/mpi/te
 from __future__ import annotations
 
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +14,14 @@ from conftest import grown_genome
 
 from src.config import ConfigError, build
 from src.core import activations
-from src.core.genome import Genome, Innovations, PendingChild, apply_edit, edit_of
+from src.core.genome import (
+    Genome,
+    Innovations,
+    PendingChild,
+    apply_edit,
+    edit_of,
+    initial_genome,
+)
 from src.core.variation import OPERATORS, mutate
 from src.evaluation import EvalRequest, breed_child, child_innovations, child_rng, evaluate
 from src.parallel import PoolExecutor, SerialExecutor
@@ -189,3 +197,21 @@ def test_workers_breeding_is_the_same_serially_in_a_pool_and_after_a_resume(case
     resumed = checkpoint.load(path)
     resumed.config = config
     assert_same_state(straight, run(resumed, SerialExecutor()))
+
+
+def test_a_long_chain_of_pending_children_builds_oldest_first():
+    """A rank of a replicated loop keeps children it never evaluated as parent + edit; a
+    chain of them longer than Python's recursion limit still builds, each link once."""
+    rng = np.random.default_rng(0)
+    innovations = Innovations.start(5, 1)
+    real = [initial_genome(5, 1, 0.5, rng)]
+    chain: Genome = real[0]
+    for _ in range(2 * sys.getrecursionlimit()):
+        child, _ = mutate(real[-1], rng, innovations, (0.25, 0.25, 0.25, 0.25), [1, 2, 3])
+        chain = PendingChild(chain, edit_of(real[-1], child), child.key(), child.n_connections)
+        real.append(child)
+    middle = chain
+    for _ in range(len(real) // 2):
+        middle = middle.__dict__["_parent"]
+    assert not middle.built
+    assert chain == real[-1] and chain.built and middle.built  # its ancestors built on the way
