@@ -372,7 +372,11 @@ def search_in_folder(
         ):
             save(s)
 
-    stop = should_stop if replicated is None else (lambda: replicated.agree(should_stop()))
+    def stop() -> bool:  # the loop's poll after each generation; rank 0 decides for all
+        if replicated is None:
+            return should_stop()
+        return replicated.agree(should_stop(), loop.done(state))
+
     try:
         try:
             state = loop.run(

@@ -9,8 +9,9 @@ late genomes in 7-15 ms (docs/mpi.md). Here every rank runs the same search loop
 * every rank ranks the population, runs the tournaments (the search's RNG is replicated:
   all draw the same) and cuts the same work items;
 * :meth:`ReplicatedExecutor.map` gives each item to one rank by a static split balanced on
-  :attr:`src.evaluation.EvalRequest.cost` (the same numbers on every rank), so a rank
-  packs and evaluates its own items only (a request is packed on first use);
+  :attr:`src.evaluation.EvalRequest.cost` (the same numbers on every rank); a rank
+  evaluates its own items from the genomes they were made of, and no request is packed
+  (a request packs on first use, for a worker of :class:`MPIExecutor`);
 * one exchange (``Iallgather`` of a small header, ``Iallgatherv`` of the pickled results)
   gives every rank every result, in item order; children bred by other ranks become
   :class:`src.core.genome.PendingChild` (their key and size came with the edit), built only
@@ -21,8 +22,9 @@ one a serial or :class:`MPIExecutor` run of the same config gives (tested). Rank
 writes the run's files (stats.csv, best_genome.json, checkpoints in a background thread
 while it evaluates its share) and decides alone when to stop: a stop signal reaches the
 others through a flag in the exchange after each generation (:meth:`agree`). If rank 0
-leaves the loop on an error it reports itself (a disk full, a lost lock), it tells the
-others (:meth:`abandon`), which go back to serving and stop with it.
+leaves the loop on an error (a full disk while writing stats.csv or a checkpoint, a lost
+lock), it tells the others in their next exchange (:meth:`abandon`), which go back to
+serving and stop with it.
 
 Requires ``breeding = 'workers'`` (with 'root' every rank would breed every child). Costs are
 guessed, not measured, so tasks whose episodes differ a lot in length (biped) are better
@@ -87,6 +89,7 @@ class ReplicatedExecutor(Executor):
         self.n_ranks = self.n_workers = self.comm.Get_size()
         self._deferred = DeferredCalls()
         self._in_exchange = False
+        self._finished = False  # the loop has ended on every rank (agree)
         self.stats = dict.fromkeys(
             ("exchanges", "bytes_in", "items", "eval_seconds", "wait_seconds", "unpickle_seconds"),
             0,
@@ -126,17 +129,22 @@ class ReplicatedExecutor(Executor):
                 on_result(i, result)
         return results
 
-    def agree(self, stop: bool) -> bool:
-        """Every rank, once per generation: rank 0's ``stop`` (the others' is ignored)."""
+    def agree(self, stop: bool, last: bool = False) -> bool:
+        """Every rank, once per generation: rank 0's ``stop`` (the others' is ignored).
+        ``last``: the generation is the loop's last anyway. When the loop ends here every
+        rank leaves it, and :meth:`abandon` has nobody left to tell."""
         headers, _ = self._exchange(None, int(bool(stop)))
-        return bool(headers[0, 2])
+        stopped = bool(headers[0, 2])
+        self._finished = stopped or last
+        return stopped
 
     def abandon(self) -> None:
         """Rank 0, leaving the loop on an error between exchanges: the others, waiting in
-        the next exchange, raise :class:`Abandoned`. Nothing if it failed inside one (then
-        the job aborts)."""
-        if self.rank == 0 and not self._in_exchange:
+        their next exchange (an agreement or a map's), raise :class:`Abandoned`. Nothing if it
+        failed inside an exchange (then the job aborts) or after the loop ended."""
+        if self.rank == 0 and not self._in_exchange and not self._finished:
             self._exchange(None, 0, KIND_ABANDON)
+            self._finished = True
 
     def _wait(self, request: Any) -> None:
         backoff = waiting_backoff(self.n_ranks, root=True)
@@ -147,15 +155,22 @@ class ReplicatedExecutor(Executor):
         self, obj: Any, flag: int = 0, kind: int = KIND_DATA
     ) -> tuple[np.ndarray, list[Any]]:
         """Every rank's ``obj`` (``None``: nothing) and header (kind, bytes, flag)."""
-        MPI = self._MPI
         self._in_exchange = True
+        try:
+            return self._exchange_now(obj, flag, kind)
+        finally:
+            self._in_exchange = False
+
+    def _exchange_now(self, obj: Any, flag: int, kind: int) -> tuple[np.ndarray, list[Any]]:
+        MPI = self._MPI
         t0 = time.perf_counter()
         data = b"" if obj is None else pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         header = np.array([kind, len(data), flag], dtype=np.int64)
         headers = np.empty((self.n_ranks, 3), dtype=np.int64)
         self._wait(self.comm.Iallgather([header, MPI.INT64_T], [headers, MPI.INT64_T]))
-        if kind == KIND_DATA and (headers[:, 0] == KIND_ABANDON).any():
-            self._in_exchange = False
+        if (headers[:, 0] == KIND_ABANDON).any():  # nobody goes on to the data phase
+            if kind == KIND_ABANDON:
+                return headers, [None] * self.n_ranks
             raise Abandoned("rank 0 left the replicated loop")
         counts = headers[:, 1]
         parts: list[Any] = [None] * self.n_ranks
@@ -180,7 +195,6 @@ class ReplicatedExecutor(Executor):
         else:
             self.stats["wait_seconds"] += time.perf_counter() - t0
         self.stats["exchanges"] += 1
-        self._in_exchange = False
         return headers, parts
 
 
@@ -213,7 +227,7 @@ def replica(blob: bytes) -> None:
     state = pickle.loads(blob)
     executor = ReplicatedExecutor()
     with contextlib.suppress(Abandoned):  # rank 0 failed on its own: it says why
-        loop.run(state, executor, (), None, lambda: executor.agree(False))
+        loop.run(state, executor, (), None, lambda: executor.agree(False, loop.done(state)))
 
 
 def start(executor: Executor, state: Any) -> ReplicatedExecutor | None:
@@ -228,4 +242,4 @@ def start(executor: Executor, state: Any) -> ReplicatedExecutor | None:
         return None
     executor.flush()
     executor.call_on_workers(replica, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-    return ReplicatedExecutor(executor.comm)
+    return ReplicatedExecutor()  # COMM_WORLD, as the replicas' (and the MPIExecutor's)

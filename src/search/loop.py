@@ -581,6 +581,11 @@ def run(
             reporter.end(state)
 
 
+def done(state: SearchState) -> bool:
+    """Whether :func:`run` has nothing more to do: the last generation is evaluated."""
+    return state.objectives is not None and state.generation + 1 >= state.config.generations
+
+
 def _generations(
     state: SearchState,
     executor: Executor,
@@ -591,7 +596,7 @@ def _generations(
     config = state.config
     while True:
         if state.objectives is not None:
-            if state.generation + 1 >= config.generations:
+            if done(state):
                 return state
             population = next_generation(state)  # bred while the first chunks are evaluated
             state.generation += 1

@@ -2,12 +2,14 @@
 
 Usage (test helper, not collected by pytest)::
 
-    mpiexec -n N python tests/mpi/disk_full_master.py GENERATION [src.master arguments]
+    mpiexec -n N python tests/mpi/disk_full_master.py WHAT GENERATION [src.master arguments]
 
-On rank 0, ``src.search.reporters.StatsFiles.generation`` is wrapped so that, from generation
-``GENERATION`` on, it raises ``src.search.files.WriteFailed`` with ENOSPC, as a full disk
-would while stats.csv is appended. The real entry point meets it in the middle of a real
-run: an error the root reports itself (one line, exit 74), not a crash that aborts the job.
+On rank 0, from generation ``GENERATION`` on, writing ``WHAT`` raises
+``src.search.files.WriteFailed`` with ENOSPC, as a full disk would: ``stats`` (the row
+appended to stats.csv, between generations) or ``checkpoint`` (``checkpoint.save``, which
+runs in a background thread while the next generation is evaluated, and whose error
+surfaces at the start of the next map). The real entry point meets it in the middle of a
+real run: an error the root reports itself (one line, exit 74), not a crash.
 """
 
 import errno
@@ -16,17 +18,32 @@ import sys
 from mpi4py import MPI
 
 from src import master, parallel
-from src.search import files, reporters
+from src.search import checkpoint, files, reporters
+
+
+def _full(name: str) -> files.WriteFailed:
+    return files.WriteFailed(errno.ENOSPC, "No space left on device", name)
+
 
 if __name__ == "__main__":
-    fail_generation = int(sys.argv.pop(1))
+    what, fail_generation = sys.argv.pop(1), int(sys.argv.pop(1))
     if MPI.COMM_WORLD.Get_rank() == 0:
-        real = reporters.StatsFiles.generation
+        if what == "stats":
+            real_row = reporters.StatsFiles.generation
 
-        def failing(self, state, row):
-            if state.generation >= fail_generation:
-                raise files.WriteFailed(errno.ENOSPC, "No space left on device", "stats.csv")
-            real(self, state, row)
+            def failing_row(self, state, row):
+                if state.generation >= fail_generation:
+                    raise _full("stats.csv")
+                real_row(self, state, row)
 
-        reporters.StatsFiles.generation = failing
+            reporters.StatsFiles.generation = failing_row
+        else:
+            real_save = checkpoint.save
+
+            def failing_save(snap, *args, **kwargs):
+                if snap.generation >= fail_generation:
+                    raise _full(f"gen_{snap.generation:06d}.h5")
+                return real_save(snap, *args, **kwargs)
+
+            checkpoint.save = failing_save
     sys.exit(parallel.run_main(master.main))

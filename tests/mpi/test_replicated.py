@@ -102,13 +102,17 @@ def test_replicated_loop_stops_on_sigusr1_with_a_checkpoint_then_resumes(tmp_pat
     assert_same_run(out, straight)
 
 
-def test_a_root_that_cannot_write_ends_every_rank_with_its_one_line_error(tmp_path):
+@pytest.mark.parametrize("what", ["stats", "checkpoint"])
+def test_a_root_that_cannot_write_ends_every_rank_with_its_one_line_error(tmp_path, what):
     """The root leaves the loop on a full disk (exit 74, one line): the other ranks, waiting
-    for it in the next exchange, are told and stop; nothing hangs."""
+    for it in their next exchange, are told and stop; nothing hangs. stats.csv fails between
+    generations (the others wait in the stop agreement); a checkpoint fails in the
+    background and surfaces at the next map (the others wait in its exchange of results)."""
     out = tmp_path / "run"
     start = time.monotonic()
     proc = launch(
         str(HERE / "disk_full_master.py"),
+        what,
         "3",
         *SWINGUP,
         *ON,
