@@ -88,10 +88,11 @@ class EvalRequest:
 
     @property
     def genomes(self) -> dict[str, np.ndarray]:
-        """The packed genomes (:func:`src.core.genome.pack`), packed on first use: a request
-        that is pickled for a worker or evaluated here. A rank of a replicated loop
-        (:mod:`src.parallel.replicated`) makes every request of a generation and evaluates
-        only its own, so the others are never packed."""
+        """The packed genomes (:func:`src.core.genome.pack`), packed on first use: when the
+        request is pickled for a worker. Where it was made it is evaluated from its genomes
+        (:meth:`local_genomes`), so a rank of a replicated loop
+        (:mod:`src.parallel.replicated`), which makes every request of a generation and
+        evaluates its own, packs none."""
         if self.packed is None:
             source = self.__dict__["_source"]
             object.__setattr__(self, "packed", pack(list(source), self.children is None))
@@ -123,8 +124,11 @@ class EvalRequest:
         source = self.__dict__.get("_source")
         if source is not None:
             sizes = [g.n_connections for g in source]
-        else:
-            sizes = np.diff(self.packed["conn_offsets"]).tolist()
+        else:  # the same numbers from the packed form: enabled connections per genome
+            assert self.packed is not None
+            enabled = np.concatenate(([0], np.cumsum(self.packed["conns"][:, 2])))
+            offsets = self.packed["conn_offsets"]
+            sizes = (enabled[offsets[1:]] - enabled[offsets[:-1]]).tolist()
         return float(rollouts * sum(8 + c for c in sizes))
 
     def __getstate__(self) -> dict[str, object]:

@@ -3,6 +3,8 @@ results survive the flat encoding bit for bit, and the split is a pure, balanced
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
 from src.config import build
@@ -49,7 +51,8 @@ def test_search_results_survive_the_flat_encoding():
     for (_, a), (_, b) in zip(pairs, back):
         _same(a, b)
     assert back[1][1].children[2] is None
-    assert _decode(_encode(pairs))[0][0] == 7  # the exchange's wrapper: the same path
+    assert _encode(pairs)[0] == "results"  # search results go as arrays, not pickled
+    assert _decode(_encode(pairs))[0][0] == 7
     other = [(3, "not a search result")]
     assert _decode(_encode(other)) == other  # anything else goes as it is
     assert _decode(None) == []
@@ -65,3 +68,19 @@ def test_the_split_is_pure_and_balanced():
     assert loads.max() / loads.mean() < 1.05
     assert assign([1.0, 1.0], 4) == [0, 1]  # ties go to the lowest rank
     assert assign([], 3) == []
+
+
+def test_a_requests_cost_is_the_same_packed_or_not():
+    """The split's cost guess: the same whether a request still holds its genomes or was
+    packed and sent (whole parents to breed from, or enabled connections only)."""
+    config = build("swingup", sets=["pop_size=6", "n_reps=2", "breeding='workers'"])
+    state = loop.initial_state(config)
+    genomes = state.population[:4]
+    for children in (None, (6, 7, 8, 9)):
+        request = EvalRequest.of(config, 1, genomes, children=children, innovations=(50, 90))
+        sent = pickle.loads(pickle.dumps(request))
+        assert "_source" not in sent.__dict__ and sent.packed is not None
+        assert sent.cost == request.cost > 0
+        assert sent.n_genomes == request.n_genomes == 4
+    half = EvalRequest.of(config, 1, genomes[:1], rollouts=(0, 6))
+    assert half.cost * 2 == EvalRequest.of(config, 1, genomes[:1]).cost
