@@ -9,7 +9,7 @@ late genomes in 7-15 ms (docs/mpi.md). Here every rank runs the same search loop
 * every rank ranks the population, runs the tournaments (the search's RNG is replicated:
   all draw the same) and cuts the same work items;
 * :meth:`ReplicatedExecutor.map` gives each item to one rank by a static split balanced on
-  :attr:`src.evaluation.EvalRequest.cost` (the same numbers on every rank); a rank
+  costs every rank knows alike (:class:`MeasuredCosts`, :class:`RankZero`); a rank
   evaluates its own items from the genomes they were made of, and no request is packed
   (a request packs on first use, for a worker of :class:`MPIExecutor`);
 * one exchange (``Iallgather`` of a small header, ``Iallgatherv`` of the pickled results)
@@ -26,9 +26,10 @@ leaves the loop on an error (a full disk while writing stats.csv or a checkpoint
 lock), it tells the others in their next exchange (:meth:`abandon`), which go back to
 serving and stop with it.
 
-Requires ``breeding = 'workers'`` (with 'root' every rank would breed every child). Costs are
-guessed, not measured, so tasks whose episodes differ a lot in length (biped) are better
-served by the dynamic schedule of :class:`MPIExecutor`; MNIST's costs follow network size.
+Requires ``breeding = 'workers'`` (with 'root' every rank would breed every child). The
+split is static, on what each network cost last time (:class:`MeasuredCosts`) and on how
+late rank 0 was (:class:`RankZero`): tasks whose costs swing between generations for the
+same network (biped) are better served by the dynamic schedule of :class:`MPIExecutor`.
 Waits poll without spinning (:mod:`src.parallel.waiting`).
 """
 
@@ -56,17 +57,120 @@ class Abandoned(Exception):
     """Rank 0 left the replicated loop (an error it reports itself): the others stop too."""
 
 
-def assign(costs: Sequence[float], ranks: int) -> list[int]:
+def assign(costs: Sequence[float], ranks: int, head: float = 0.0) -> list[int]:
     """The rank of each item: the costliest first, each to the rank with the least assigned
-    so far (ties: the lowest rank). A pure function of its arguments."""
+    so far (ties: the lowest rank); rank 0 starts ``head`` behind (it also writes the run's
+    files: :class:`RankZero`). A pure function of its arguments."""
     order = sorted(range(len(costs)), key=lambda i: (-costs[i], i))
-    heap = [(0.0, r) for r in range(ranks)]
+    heap = [(head if r == 0 else 0.0, r) for r in range(ranks)]
+    heapq.heapify(heap)
     owner = [0] * len(costs)
     for i in order:
         load, r = heapq.heappop(heap)
         owner[i] = r
         heapq.heappush(heap, (load + costs[i], r))
     return owner
+
+
+class RankZero:
+    """How far behind rank 0 starts in the split, per kind of map (a generation's search, or
+    its champion's re-scoring), in seconds, set by feedback on when the ranks reached the
+    last exchange.
+
+    Rank 0 writes stats.csv and best_genome.json between maps and checkpoints in a
+    background thread while it evaluates (swing-up checkpoints every generation): measured
+    at ``-n 2`` with an even split, its share took a third longer and the other rank waited.
+    Each rank reports, per map, the seconds from the end of its previous map to its arrival
+    at this map's exchange; every rank then moves rank 0's head by half the difference
+    between its arrival and the others' mean, never below 0. All from exchanged numbers, so
+    every rank splits alike. (Half: at two ranks that evens the arrivals in one step, at many
+    it halves the difference.) The head is in seconds, as the costs are once measured
+    (:class:`MeasuredCosts`); a map split on guesses teaches it nothing.
+    """
+
+    def __init__(self) -> None:
+        self.head: dict[int, float] = {}
+
+    def split(self, kind: int) -> float:
+        return self.head.get(kind, 0.0)
+
+    def learn(self, kind: int, headers: np.ndarray) -> None:
+        """``headers[:, 3]``: each rank's arrival, in nanoseconds."""
+        arrival = headers[:, 3] / 1e9
+        if len(arrival) < 2:
+            return
+        late = float(arrival[0] - arrival[1:].mean())
+        self.head[kind] = max(0.0, self.head.get(kind, 0.0) + 0.5 * late)
+
+
+class MeasuredCosts:
+    """What the split guesses an item costs: the seconds its genomes' rollouts took last
+    time, where known.
+
+    After each map, each item's busy seconds (exchanged, so the same numbers on every rank)
+    are shared among its genomes in proportion to their cost guesses
+    (:attr:`src.evaluation.EvalRequest.cost`) and kept per network key, per rollout: the
+    key of the genome evaluated (for a child bred in the item, the child's, which came back
+    with its edit). An item of the next map costs, per genome, its rollouts times the
+    rate of the genome it holds (an elite: itself; a child to breed: its parent), else its
+    cost guess times the seconds per guess unit of the last map. So swing-up's balancers,
+    whose episodes run 1000 steps where others fall early, weigh what they cost. The rates
+    of the last two maps are kept (a generation's search, then its champion's re-scoring).
+    Items that are not search requests keep their ``cost`` (or 1).
+    """
+
+    def __init__(self) -> None:
+        self.rates: dict[bytes, float] = {}  # network key -> seconds per rollout
+        self._last: dict[bytes, float] = {}
+        self.per_unit = 0.0  # seconds per unit of cost guess, last map
+
+    @staticmethod
+    def _genomes(item: Any) -> tuple[Any, ...] | None:
+        return item.__dict__.get("_source") if hasattr(item, "__dict__") else None
+
+    def costs(self, items: list[Any]) -> list[float]:
+        out = []
+        for item in items:
+            source = self._genomes(item)
+            guess = float(getattr(item, "cost", 1.0))
+            if source is None or not self.per_unit:
+                out.append(guess)
+                continue
+            rollouts = guess / sum(8 + g.n_connections for g in source)
+            total = 0.0
+            for g in source:
+                rate = self.rates.get(g.key())
+                total += (
+                    rollouts * rate
+                    if rate is not None
+                    else rollouts * (8 + g.n_connections) * self.per_unit
+                )
+            out.append(total)
+        return out
+
+    def learn(self, items: list[Any], results: list[Any]) -> None:
+        seconds: dict[bytes, float] = {}
+        counts: dict[bytes, float] = {}
+        busy = guessed = 0.0
+        for item, result in zip(items, results):
+            source = self._genomes(item)
+            if source is None or not hasattr(result, "busy_seconds"):
+                continue
+            sizes = [8 + g.n_connections for g in source]
+            guess, spent = float(item.cost), float(result.busy_seconds)
+            busy, guessed = busy + spent, guessed + guess
+            rollouts = guess / sum(sizes)
+            made = result.children or (None,) * len(source)
+            for g, size, child in zip(source, sizes, made):
+                key = child[1] if child is not None else g.key()
+                seconds[key] = seconds.get(key, 0.0) + spent * size / sum(sizes)
+                counts[key] = counts.get(key, 0.0) + rollouts
+        if not guessed:
+            return
+        self.per_unit = busy / guessed
+        new = {k: seconds[k] / counts[k] for k in seconds}
+        self.rates = {**self._last, **new}
+        self._last = new
 
 
 class ReplicatedExecutor(Executor):
@@ -90,6 +194,9 @@ class ReplicatedExecutor(Executor):
         self._deferred = DeferredCalls()
         self._in_exchange = False
         self._finished = False  # the loop has ended on every rank (agree)
+        self._rates = MeasuredCosts()
+        self._rank0 = RankZero()
+        self._since = time.perf_counter()  # the end of this rank's last map
         self.stats = dict.fromkeys(
             ("exchanges", "bytes_in", "items", "eval_seconds", "wait_seconds", "unpickle_seconds"),
             0,
@@ -114,16 +221,25 @@ class ReplicatedExecutor(Executor):
         """Every rank: ``[fn(item) for item in items]``, each item run by one rank."""
         self._deferred.join()  # the previous map's: a checkpoint lags one generation at most
         items = list(items)
-        owner = assign([float(getattr(item, "cost", 1.0)) for item in items], self.n_ranks)
+        costs = self._rates.costs(items)
+        in_seconds = self._rates.per_unit > 0  # else guesses: no head in their units
+        kind = int(getattr(items[0], "stream", -1)) if items else -1
+        owner = assign(costs, self.n_ranks, self._rank0.split(kind) if in_seconds else 0.0)
         self._deferred.start()
         t0 = time.perf_counter()
         mine = [(i, fn(item)) for i, item in enumerate(items) if owner[i] == self.rank]
-        self.stats["eval_seconds"] += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self.stats["eval_seconds"] += t1 - t0
         self.stats["items"] += len(mine)
         results: list[Any] = [None] * len(items)
-        for part in self._exchange(_encode(mine))[1]:
+        headers, parts = self._exchange(_encode(mine), times=(t1 - self._since, t1 - t0))
+        for part in parts:
             for i, result in _decode(part):
                 results[i] = result
+        self._since = time.perf_counter()
+        if in_seconds:
+            self._rank0.learn(kind, headers)
+        self._rates.learn(items, results)
         if on_result is not None:
             for i, result in enumerate(results):
                 on_result(i, result)
@@ -152,21 +268,32 @@ class ReplicatedExecutor(Executor):
             backoff.sleep()
 
     def _exchange(
-        self, obj: Any, flag: int = 0, kind: int = KIND_DATA
+        self,
+        obj: Any,
+        flag: int = 0,
+        kind: int = KIND_DATA,
+        times: tuple[float, float] | None = None,
     ) -> tuple[np.ndarray, list[Any]]:
-        """Every rank's ``obj`` (``None``: nothing) and header (kind, bytes, flag)."""
+        """Every rank's ``obj`` (``None``: nothing) and header (kind, bytes, flag, and for a
+        map the seconds from the end of the previous one and of evaluation, in ns:
+        :class:`RankZero`)."""
         self._in_exchange = True
         try:
-            return self._exchange_now(obj, flag, kind)
+            return self._exchange_now(obj, flag, kind, times)
         finally:
             self._in_exchange = False
 
-    def _exchange_now(self, obj: Any, flag: int, kind: int) -> tuple[np.ndarray, list[Any]]:
+    def _exchange_now(
+        self, obj: Any, flag: int, kind: int, times: tuple[float, float] | None
+    ) -> tuple[np.ndarray, list[Any]]:
         MPI = self._MPI
         t0 = time.perf_counter()
         data = b"" if obj is None else pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        header = np.array([kind, len(data), flag], dtype=np.int64)
-        headers = np.empty((self.n_ranks, 3), dtype=np.int64)
+        arrival, work = times or (0.0, 0.0)
+        header = np.array(
+            [kind, len(data), flag, round(arrival * 1e9), round(work * 1e9)], dtype=np.int64
+        )
+        headers = np.empty((self.n_ranks, 5), dtype=np.int64)
         self._wait(self.comm.Iallgather([header, MPI.INT64_T], [headers, MPI.INT64_T]))
         if (headers[:, 0] == KIND_ABANDON).any():  # nobody goes on to the data phase
             if kind == KIND_ABANDON:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 
 from src.config import build
 from src.evaluation import EvalRequest, EvalResult, decode_results, encode_results, evaluate
 from src.parallel import SerialExecutor
-from src.parallel.replicated import _decode, _encode, assign
+from src.parallel.replicated import MeasuredCosts, RankZero, _decode, _encode, assign
 from src.search import loop
 
 
@@ -84,3 +85,48 @@ def test_a_requests_cost_is_the_same_packed_or_not():
         assert sent.n_genomes == request.n_genomes == 4
     half = EvalRequest.of(config, 1, genomes[:1], rollouts=(0, 6))
     assert half.cost * 2 == EvalRequest.of(config, 1, genomes[:1]).cost
+
+
+def test_the_split_learns_what_each_network_cost():
+    """After a map, a network's measured seconds per rollout set its items' cost in the
+    next one (as an elite, and as the parent of a child to breed); unknown ones are guessed
+    at the last map's seconds per guess unit."""
+    config = build("swingup", sets=["pop_size=6", "n_reps=2", "breeding='workers'"])
+    a, b, c = loop.initial_state(config).population[:3]
+    items = [EvalRequest.of(config, 1, [a]), EvalRequest.of(config, 1, [b])]
+    n = 12  # rollouts of a genome
+    results = [
+        EvalResult(np.zeros((1, 6, 2)), 0, 0.9),  # a: slow (its episodes run long)
+        EvalResult(np.zeros((1, 6, 2)), 0, 0.1),
+    ]
+    rates = MeasuredCosts()
+    guesses = rates.costs(items)
+    assert guesses == [i.cost for i in items]  # nothing measured yet
+    rates.learn(items, results)
+    assert rates.rates[a.key()] == 0.9 / n and rates.rates[b.key()] == 0.1 / n
+    later = [
+        EvalRequest.of(config, 2, [b, a]),  # elites, measured
+        EvalRequest.of(config, 2, [a], children=(5,), innovations=(50, 90)),  # a's child
+        EvalRequest.of(config, 2, [c]),  # never measured: its guess, in seconds
+    ]
+    costs = rates.costs(later)
+    assert costs[0] == pytest.approx(0.1 + 0.9) and costs[1] == pytest.approx(0.9)
+    assert costs[2] == pytest.approx(later[2].cost * 1.0 / sum(i.cost for i in items))
+    assert assign(costs, 2) == [0, 1, 1]  # the two slow genomes on different ranks
+
+
+def test_rank_zero_starts_behind_by_what_it_was_late():
+    """Rank 0 writes the files: the split gives it a head start measured by feedback, in
+    seconds, per kind of map, never below 0, the same on every rank (exchanged numbers)."""
+    ms = 1_000_000
+    headers = np.zeros((3, 5), dtype=np.int64)
+    headers[:, 3] = [90 * ms, 60 * ms, 70 * ms]  # arrivals: rank 0 25 ms after the others
+    zero = RankZero()
+    zero.learn(0, headers)
+    assert zero.split(0) == pytest.approx(0.0125) and zero.split(1) == 0.0
+    headers[:, 3] = [40 * ms, 60 * ms, 70 * ms]  # now 25 ms early: back to 0, not below
+    zero.learn(0, headers)
+    assert zero.split(0) == 0.0
+    costs = [1.0] * 6
+    assert assign(costs, 3) == [0, 1, 2, 0, 1, 2]
+    assert assign(costs, 3, head=1.5) == [1, 2, 1, 2, 0, 1]  # rank 0: one item, not two
