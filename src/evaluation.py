@@ -131,10 +131,27 @@ class EvalRequest:
             sizes = (enabled[offsets[1:]] - enabled[offsets[:-1]]).tolist()
         return float(rollouts * sum(8 + c for c in sizes))
 
+    def networks(self) -> tuple[int, list[bytes], list[int]] | None:
+        """(rollouts per genome, each genome's key, each genome's cost guess per rollout:
+        connections + 8) where the request was made, else ``None``: what a replicated loop
+        learns costs by (:class:`src.parallel.replicated.MeasuredCosts`). Computed once."""
+        cached = self.__dict__.get("_networks")
+        if cached is not None:
+            return cached
+        source = self.__dict__.get("_source")
+        if source is None:
+            return None
+        n = self.config.n_reps * len(self.config.weights)
+        rollouts = n if self.rollouts is None else self.rollouts[1] - self.rollouts[0]
+        found = (rollouts, [g.key() for g in source], [8 + g.n_connections for g in source])
+        object.__setattr__(self, "_networks", found)
+        return found
+
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["packed"] = self.genomes
         state.pop("_source", None)
+        state.pop("_networks", None)
         return state
 
 

@@ -648,10 +648,12 @@ class _ReplicaTimedExecutor:
     def map(self, fn, items, on_result=None) -> list:
         import pickle
 
-        from ..parallel.replicated import _decode, _encode, assign
+        from ..parallel.replicated import MeasuredCosts, _decode, _encode, assign
 
+        if not hasattr(self, "_rates"):
+            self._rates = MeasuredCosts()
         items = list(items)
-        costs = [float(getattr(item, "cost", 1.0)) for item in items]
+        costs = self._rates.costs(items)
         owner = assign(costs, self.n_ranks)
         loads = np.zeros(self.n_ranks)
         np.add.at(loads, owner, costs)
@@ -677,6 +679,7 @@ class _ReplicaTimedExecutor:
         for blob in blobs:
             for i, result in _decode(pickle.loads(blob)):
                 results[i] = result
+        self._rates.learn(items, results)
         if on_result is not None:
             for i, result in enumerate(results):
                 on_result(i, result)

@@ -124,47 +124,40 @@ class MeasuredCosts:
         self._last: dict[bytes, float] = {}
         self.per_unit = 0.0  # seconds per unit of cost guess, last map
 
-    @staticmethod
-    def _genomes(item: Any) -> tuple[Any, ...] | None:
-        return item.__dict__.get("_source") if hasattr(item, "__dict__") else None
-
     def costs(self, items: list[Any]) -> list[float]:
         out = []
+        rates, per_unit = self.rates, self.per_unit
         for item in items:
-            source = self._genomes(item)
-            guess = float(getattr(item, "cost", 1.0))
-            if source is None or not self.per_unit:
-                out.append(guess)
+            found = item.networks() if hasattr(item, "networks") else None
+            if found is None or not per_unit:
+                out.append(float(getattr(item, "cost", 1.0)))
                 continue
-            rollouts = guess / sum(8 + g.n_connections for g in source)
+            rollouts, keys, sizes = found
             total = 0.0
-            for g in source:
-                rate = self.rates.get(g.key())
-                total += (
-                    rollouts * rate
-                    if rate is not None
-                    else rollouts * (8 + g.n_connections) * self.per_unit
-                )
-            out.append(total)
+            for key, size in zip(keys, sizes):
+                rate = rates.get(key)
+                total += size * per_unit if rate is None else rate
+            out.append(rollouts * total)
         return out
 
     def learn(self, items: list[Any], results: list[Any]) -> None:
         seconds: dict[bytes, float] = {}
-        counts: dict[bytes, float] = {}
+        counts: dict[bytes, int] = {}
         busy = guessed = 0.0
         for item, result in zip(items, results):
-            source = self._genomes(item)
-            if source is None or not hasattr(result, "busy_seconds"):
+            found = item.networks() if hasattr(item, "networks") else None
+            if found is None or not hasattr(result, "busy_seconds"):
                 continue
-            sizes = [8 + g.n_connections for g in source]
-            guess, spent = float(item.cost), float(result.busy_seconds)
-            busy, guessed = busy + spent, guessed + guess
-            rollouts = guess / sum(sizes)
-            made = result.children or (None,) * len(source)
-            for g, size, child in zip(source, sizes, made):
-                key = child[1] if child is not None else g.key()
-                seconds[key] = seconds.get(key, 0.0) + spent * size / sum(sizes)
-                counts[key] = counts.get(key, 0.0) + rollouts
+            rollouts, keys, sizes = found
+            total = sum(sizes)
+            spent = float(result.busy_seconds)
+            busy, guessed = busy + spent, guessed + rollouts * total
+            if result.children is not None:  # a child bred in the item: its own key
+                keys = [k if c is None else c[1] for k, c in zip(keys, result.children)]
+            share = spent / total
+            for key, size in zip(keys, sizes):
+                seconds[key] = seconds.get(key, 0.0) + share * size
+                counts[key] = counts.get(key, 0) + rollouts
         if not guessed:
             return
         self.per_unit = busy / guessed
