@@ -176,6 +176,22 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
     return value
 
 
+#: breeding = "workers" on a small MNIST search: pop 16, batches of 100 images.
+WORKERS_MNIST = [
+    "--task",
+    "mnist256",
+    "--pop-size",
+    "16",
+    "--seed",
+    "2",
+    "--set",
+    "batch_size=100",
+    "--set",
+    "breeding='workers'",
+    "--quiet",
+]
+
+
 def signal_after_checkpoints(
     sig: int, out: Path, *args: str, mpi: int = 0, checkpoints: int = 2
 ) -> tuple[int, str]:

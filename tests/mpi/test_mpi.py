@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from harness import (
     PYTHON,
+    WORKERS_MNIST,
     assert_same_run,
     descendants,
     launch,
@@ -143,22 +144,6 @@ def test_weight_noise_in_slices_on_three_ranks_equals_serial(tmp_path):
     plain = launch("-m", "src.master", *SMALL, "--generations", "3", "--out", str(tmp_path / "p"))
     assert plain.returncode == 0, plain.stderr
     assert stats(tmp_path / "p") != stats(serial)  # the noise changed the search
-
-
-#: breeding = "workers" on a small MNIST search: pop 16, batches of 100 images.
-WORKERS_MNIST = [
-    "--task",
-    "mnist256",
-    "--pop-size",
-    "16",
-    "--seed",
-    "2",
-    "--set",
-    "batch_size=100",
-    "--set",
-    "breeding='workers'",
-    "--quiet",
-]
 
 
 def test_workers_breeding_at_three_and_six_ranks_equals_serial(tmp_path):

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import assert_same_run, launch, signal_after_checkpoints, stats
+from harness import WORKERS_MNIST, assert_same_run, launch, signal_after_checkpoints, stats
 
 from src.search import checkpoint
 
@@ -38,20 +38,6 @@ SWINGUP = [
     "start_generations=2",
     "--quiet",
 ]
-#: a small MNIST search: pop 16, batches of 100 images
-MNIST = [
-    "--task",
-    "mnist256",
-    "--pop-size",
-    "16",
-    "--seed",
-    "2",
-    "--set",
-    "batch_size=100",
-    "--set",
-    "breeding='workers'",
-    "--quiet",
-]
 ON = ["--set", "replicated=true"]
 
 
@@ -72,12 +58,16 @@ def test_replicated_loop_at_two_three_and_five_ranks_equals_serial(tmp_path):
 
 def test_replicated_mnist_resumed_at_another_rank_count_equals_the_dynamic_schedule(tmp_path):
     out, reference = tmp_path / "resumed", tmp_path / "dynamic"
-    first = launch("-m", "src.master", *MNIST, *ON, "--generations", "2", "--out", str(out), mpi=3)
+    first = launch(
+        "-m", "src.master", *WORKERS_MNIST, *ON, "--generations", "2", "--out", str(out), mpi=3
+    )
     assert first.returncode == 0, first.stderr
     resumed = launch("-m", "src.master", "--resume", str(out), "--generations", "4", mpi=4)
     assert resumed.returncode == 0, resumed.stderr
     # the same config without replicated = true: the root hands out items dynamically
-    whole = launch("-m", "src.master", *MNIST, "--generations", "4", "--out", str(reference), mpi=3)
+    whole = launch(
+        "-m", "src.master", *WORKERS_MNIST, "--generations", "4", "--out", str(reference), mpi=3
+    )
     assert whole.returncode == 0, whole.stderr
     assert_same_run(out, reference)
     assert int(stats(out)[-1]["generation"]) == 3
