@@ -491,7 +491,7 @@ def run_mnist_search(quick: bool) -> None:
     print(
         f"| replicated loop (`replicated = true`), rank 0 of 64: CPU ms per generation besides "
         f"its own items (ranking, cutting, the exchange, pending children, stats.csv); the "
-        f"split's imbalance (largest / mean cost guess) | | {fixed:.1f}; "
+        f"split's imbalance (largest / mean share) | | {fixed:.1f}; "
         f"{rep['imbalance']:.3f} | |"
     )
     for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
@@ -626,7 +626,8 @@ class _ReplicaTimedExecutor:
     from the end of the previous generation's exchange to the end of this one's, and
     ``own``: of which its own items (breeding their children, compiling their networks;
     their evaluation costs nothing here), and ``imbalance``: the largest rank's share of the
-    cost guesses over the mean share.
+    split's costs over the mean share (measured costs, as the loop's: here, of evaluations
+    that cost nothing, so mostly noise, and pessimistic).
     """
 
     def __init__(self, ranks: int, rank: int = 0) -> None:
@@ -653,7 +654,7 @@ class _ReplicaTimedExecutor:
         if not hasattr(self, "_rates"):
             self._rates = MeasuredCosts()
         items = list(items)
-        costs = self._rates.costs(items)
+        costs, _ = self._rates.costs(items)
         owner = assign(costs, self.n_ranks)
         loads = np.zeros(self.n_ranks)
         np.add.at(loads, owner, costs)
@@ -703,7 +704,7 @@ def replicated_rank_ms(generations: int, pop: int = 960, ranks: int = 64) -> dic
     exchange's pickling, the pending children and stats.csv (rank 0 writes it). No
     checkpoint (at this scale: ``checkpoint_minutes``). Median over ``generations`` after a
     warm-up of ``cpu``, ``own`` (its items' breeding and compiling, part of ``cpu``) and
-    ``imbalance`` (the largest share of cost guesses over the mean)."""
+    ``imbalance`` (the largest share of the split's costs over the mean)."""
     import tempfile
 
     from ..search import loop

@@ -82,10 +82,12 @@ class RankZero:
     at ``-n 2`` with an even split, its share took a third longer and the other rank waited.
     Each rank reports, per map, the seconds from the end of its previous map to its arrival
     at this map's exchange; every rank then moves rank 0's head by half the difference
-    between its arrival and the others' mean, never below 0. All from exchanged numbers, so
-    every rank splits alike. (Half: at two ranks that evens the arrivals in one step, at many
-    it halves the difference.) The head is in seconds, as the costs are once measured
-    (:class:`MeasuredCosts`); a map split on guesses teaches it nothing.
+    between its arrival and the others' mean (in integer nanoseconds until one division:
+    the same float on every rank), which halves the gap each map, never below 0 and never
+    above the mean share of the map (then rank 0 has no item left to give up: a larger head
+    would only linger after a spike). All from exchanged numbers, so every rank splits alike.
+    The head is in seconds, as the costs are once measured (:class:`MeasuredCosts`); a map
+    split on anything else neither uses nor teaches it.
     """
 
     def __init__(self) -> None:
@@ -94,13 +96,16 @@ class RankZero:
     def split(self, kind: int) -> float:
         return self.head.get(kind, 0.0)
 
-    def learn(self, kind: int, headers: np.ndarray) -> None:
-        """``headers[:, 3]``: each rank's arrival, in nanoseconds."""
-        arrival = headers[:, 3] / 1e9
+    def learn(self, kind: int, headers: np.ndarray, share: float) -> None:
+        """``headers[:, 3]``: each rank's arrival, in nanoseconds; ``share``: the map's
+        total cost over the ranks, in seconds."""
+        arrival = [int(v) for v in headers[:, 3]]
         if len(arrival) < 2:
             return
-        late = float(arrival[0] - arrival[1:].mean())
-        self.head[kind] = max(0.0, self.head.get(kind, 0.0) + 0.5 * late)
+        late_ns = arrival[0] * (len(arrival) - 1) - sum(arrival[1:])
+        late = late_ns / ((len(arrival) - 1) * 1e9)
+        head = self.head.get(kind, 0.0) + 0.5 * late
+        self.head[kind] = min(max(0.0, head), share)
 
 
 class MeasuredCosts:
@@ -124,13 +129,17 @@ class MeasuredCosts:
         self._last: dict[bytes, float] = {}
         self.per_unit = 0.0  # seconds per unit of cost guess, last map
 
-    def costs(self, items: list[Any]) -> list[float]:
+    def costs(self, items: list[Any]) -> tuple[list[float], bool]:
+        """Each item's cost, and whether all are in seconds (else some are guesses or
+        units: items that are not search requests, or nothing measured yet)."""
         out = []
         rates, per_unit = self.rates, self.per_unit
+        seconds = bool(per_unit)
         for item in items:
             found = item.networks() if hasattr(item, "networks") else None
             if found is None or not per_unit:
                 out.append(float(getattr(item, "cost", 1.0)))
+                seconds = False
                 continue
             rollouts, keys, sizes = found
             total = 0.0
@@ -138,7 +147,7 @@ class MeasuredCosts:
                 rate = rates.get(key)
                 total += size * per_unit if rate is None else rate
             out.append(rollouts * total)
-        return out
+        return out, seconds
 
     def learn(self, items: list[Any], results: list[Any]) -> None:
         seconds: dict[bytes, float] = {}
@@ -149,12 +158,13 @@ class MeasuredCosts:
             if found is None or not hasattr(result, "busy_seconds"):
                 continue
             rollouts, keys, sizes = found
-            total = sum(sizes)
             spent = float(result.busy_seconds)
-            busy, guessed = busy + spent, guessed + rollouts * total
-            if result.children is not None:  # a child bred in the item: its own key
-                keys = [k if c is None else c[1] for k, c in zip(keys, result.children)]
-            share = spent / total
+            busy, guessed = busy + spent, guessed + rollouts * sum(sizes)
+            if result.children is not None:  # a child bred in the item: its key and size
+                made = list(zip(keys, sizes, result.children))
+                keys = [k if c is None else c[1] for k, _, c in made]
+                sizes = [z if c is None else 8 + c[2] for _, z, c in made]
+            share = spent / sum(sizes)
             for key, size in zip(keys, sizes):
                 seconds[key] = seconds.get(key, 0.0) + share * size
                 counts[key] = counts.get(key, 0) + rollouts
@@ -214,8 +224,7 @@ class ReplicatedExecutor(Executor):
         """Every rank: ``[fn(item) for item in items]``, each item run by one rank."""
         self._deferred.join()  # the previous map's: a checkpoint lags one generation at most
         items = list(items)
-        costs = self._rates.costs(items)
-        in_seconds = self._rates.per_unit > 0  # else guesses: no head in their units
+        costs, in_seconds = self._rates.costs(items)  # a head in seconds only on seconds
         kind = int(getattr(items[0], "stream", -1)) if items else -1
         owner = assign(costs, self.n_ranks, self._rank0.split(kind) if in_seconds else 0.0)
         self._deferred.start()
@@ -231,7 +240,7 @@ class ReplicatedExecutor(Executor):
                 results[i] = result
         self._since = time.perf_counter()
         if in_seconds:
-            self._rank0.learn(kind, headers)
+            self._rank0.learn(kind, headers, sum(costs) / self.n_ranks)
         self._rates.learn(items, results)
         if on_result is not None:
             for i, result in enumerate(results):

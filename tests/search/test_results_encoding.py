@@ -100,19 +100,24 @@ def test_the_split_learns_what_each_network_cost():
         EvalResult(np.zeros((1, 6, 2)), 0, 0.1),
     ]
     rates = MeasuredCosts()
-    guesses = rates.costs(items)
-    assert guesses == [i.cost for i in items]  # nothing measured yet
+    guesses, seconds = rates.costs(items)
+    assert guesses == [i.cost for i in items] and not seconds  # nothing measured yet
     rates.learn(items, results)
-    assert rates.rates[a.key()] == 0.9 / n and rates.rates[b.key()] == 0.1 / n
+    assert rates.rates[a.key()] == pytest.approx(0.9 / n)
+    assert rates.rates[b.key()] == pytest.approx(0.1 / n)
     later = [
         EvalRequest.of(config, 2, [b, a]),  # elites, measured
         EvalRequest.of(config, 2, [a], children=(5,), innovations=(50, 90)),  # a's child
         EvalRequest.of(config, 2, [c]),  # never measured: its guess, in seconds
     ]
-    costs = rates.costs(later)
+    costs, seconds = rates.costs(later)
+    assert seconds  # all in seconds: rank 0's head may apply
     assert costs[0] == pytest.approx(0.1 + 0.9) and costs[1] == pytest.approx(0.9)
     assert costs[2] == pytest.approx(later[2].cost * 1.0 / sum(i.cost for i in items))
     assert assign(costs, 2) == [0, 1, 1]  # the two slow genomes on different ranks
+    # items that are not search requests (the start probe's) cost one unit each: no head
+    _, seconds = rates.costs([*later, "a probe's request"])
+    assert not seconds
 
 
 def test_rank_zero_starts_behind_by_what_it_was_late():
@@ -122,11 +127,14 @@ def test_rank_zero_starts_behind_by_what_it_was_late():
     headers = np.zeros((3, 5), dtype=np.int64)
     headers[:, 3] = [90 * ms, 60 * ms, 70 * ms]  # arrivals: rank 0 25 ms after the others
     zero = RankZero()
-    zero.learn(0, headers)
+    zero.learn(0, headers, share=1.0)
     assert zero.split(0) == pytest.approx(0.0125) and zero.split(1) == 0.0
     headers[:, 3] = [40 * ms, 60 * ms, 70 * ms]  # now 25 ms early: back to 0, not below
-    zero.learn(0, headers)
+    zero.learn(0, headers, share=1.0)
     assert zero.split(0) == 0.0
+    headers[:, 3] = [2000 * ms, 60 * ms, 70 * ms]  # a spike: no more than a mean share
+    zero.learn(0, headers, share=0.05)
+    assert zero.split(0) == 0.05
     costs = [1.0] * 6
     assert assign(costs, 3) == [0, 1, 2, 0, 1, 2]
     assert assign(costs, 3, head=1.5) == [1, 2, 1, 2, 0, 1]  # rank 0: one item, not two
