@@ -12,8 +12,9 @@ late genomes in 7-15 ms (docs/mpi.md). Here every rank runs the same search loop
   costs every rank knows alike (:class:`MeasuredCosts`, :class:`RankZero`); a rank
   evaluates its own items from the genomes they were made of, and no request is packed
   (a request packs on first use, for a worker of :class:`MPIExecutor`);
-* one exchange (``Iallgather`` of a small header, ``Iallgatherv`` of the pickled results)
-  gives every rank every result, in item order; children bred by other ranks become
+* one exchange (``Iallgather`` of a small header, ``Iallgatherv`` of the results, as a few
+  flat arrays: :func:`src.evaluation.encode_results`) gives every rank every result, in
+  item order; children bred by other ranks become
   :class:`src.core.genome.PendingChild` (their key and size came with the edit), built only
   where one is bred from or written.
 
