@@ -138,3 +138,15 @@ def test_rank_zero_starts_behind_by_what_it_was_late():
     costs = [1.0] * 6
     assert assign(costs, 3) == [0, 1, 2, 0, 1, 2]
     assert assign(costs, 3, head=1.5) == [1, 2, 1, 2, 0, 1]  # rank 0: one item, not two
+
+
+def test_replicated_without_workers_breeding_is_one_line_and_may_change_on_resume():
+    from src.config import ConfigError
+    from src.search.resume import NEUTRAL_KEYS
+
+    with pytest.raises(ConfigError) as exc:
+        build("mnist256", sets=["replicated=true"])
+    assert "replicated = true needs breeding = 'workers'" in str(exc.value)
+    assert "\n" not in str(exc.value)
+    assert build("mnist256", sets=["replicated=true", "breeding='workers'"]).replicated
+    assert "replicated" in NEUTRAL_KEYS  # where genomes are evaluated, never what they score
