@@ -48,6 +48,7 @@ import numpy as np
 from .deferred import DeferredCalls
 from .executor import Executor, R, T
 from .launch import mpi
+from .mpi_executor import MPIExecutor, _wait_all
 from .waiting import waiting_backoff
 
 #: Header kinds of an exchange.
@@ -235,7 +236,7 @@ class ReplicatedExecutor(Executor):
         self.stats["eval_seconds"] += t1 - t0
         self.stats["items"] += len(mine)
         results: list[Any] = [None] * len(items)
-        headers, parts = self._exchange(_encode(mine), times=(t1 - self._since, t1 - t0))
+        headers, parts = self._exchange(_encode(mine), arrival=t1 - self._since)
         for part in parts:
             for i, result in _decode(part):
                 results[i] = result
@@ -265,39 +266,31 @@ class ReplicatedExecutor(Executor):
             self._exchange(None, 0, KIND_ABANDON)
             self._finished = True
 
-    def _wait(self, request: Any) -> None:
-        backoff = waiting_backoff(self.n_ranks, root=True)
-        while not request.Test():
-            backoff.sleep()
-
     def _exchange(
         self,
         obj: Any,
         flag: int = 0,
         kind: int = KIND_DATA,
-        times: tuple[float, float] | None = None,
+        arrival: float = 0.0,
     ) -> tuple[np.ndarray, list[Any]]:
         """Every rank's ``obj`` (``None``: nothing) and header (kind, bytes, flag, and for a
-        map the seconds from the end of the previous one and of evaluation, in ns:
-        :class:`RankZero`)."""
+        map the seconds from the end of the previous one, in ns: :class:`RankZero`)."""
         self._in_exchange = True
         try:
-            return self._exchange_now(obj, flag, kind, times)
+            return self._exchange_now(obj, flag, kind, arrival)
         finally:
             self._in_exchange = False
 
     def _exchange_now(
-        self, obj: Any, flag: int, kind: int, times: tuple[float, float] | None
+        self, obj: Any, flag: int, kind: int, arrival: float
     ) -> tuple[np.ndarray, list[Any]]:
         MPI = self._MPI
         t0 = time.perf_counter()
         data = b"" if obj is None else pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        arrival, work = times or (0.0, 0.0)
-        header = np.array(
-            [kind, len(data), flag, round(arrival * 1e9), round(work * 1e9)], dtype=np.int64
-        )
-        headers = np.empty((self.n_ranks, 5), dtype=np.int64)
-        self._wait(self.comm.Iallgather([header, MPI.INT64_T], [headers, MPI.INT64_T]))
+        header = np.array([kind, len(data), flag, round(arrival * 1e9)], dtype=np.int64)
+        headers = np.empty((self.n_ranks, 4), dtype=np.int64)
+        gather = self.comm.Iallgather([header, MPI.INT64_T], [headers, MPI.INT64_T])
+        _wait_all([gather], waiting_backoff(self.n_ranks, root=True))
         if (headers[:, 0] == KIND_ABANDON).any():  # nobody goes on to the data phase
             if kind == KIND_ABANDON:
                 return headers, [None] * self.n_ranks
@@ -309,11 +302,10 @@ class ReplicatedExecutor(Executor):
             displs = np.zeros(self.n_ranks, dtype=np.int64)
             np.cumsum(counts[:-1], out=displs[1:])
             send = np.frombuffer(data, dtype=np.uint8)
-            self._wait(
-                self.comm.Iallgatherv(
-                    [send, MPI.BYTE], [buf, (counts.tolist(), displs.tolist()), MPI.BYTE]
-                )
+            gather = self.comm.Iallgatherv(
+                [send, MPI.BYTE], [buf, (counts.tolist(), displs.tolist()), MPI.BYTE]
             )
+            _wait_all([gather], waiting_backoff(self.n_ranks, root=True))
             t1 = time.perf_counter()
             self.stats["wait_seconds"] += t1 - t0
             parts = [
@@ -364,8 +356,6 @@ def start(executor: Executor, state: Any) -> ReplicatedExecutor | None:
     """On rank 0, before the loop: with ``state.config.replicated`` under MPI with more than
     one rank, have every other rank start :func:`replica` on a copy of ``state`` and return
     rank 0's :class:`ReplicatedExecutor`; else ``None`` (the loop runs on ``executor``)."""
-    from .mpi_executor import MPIExecutor
-
     if not state.config.replicated or not isinstance(executor, MPIExecutor):
         return None
     if executor.n_ranks < 2:

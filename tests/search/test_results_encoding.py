@@ -124,7 +124,7 @@ def test_rank_zero_starts_behind_by_what_it_was_late():
     """Rank 0 writes the files: the split gives it a head start measured by feedback, in
     seconds, per kind of map, never below 0, the same on every rank (exchanged numbers)."""
     ms = 1_000_000
-    headers = np.zeros((3, 5), dtype=np.int64)
+    headers = np.zeros((3, 4), dtype=np.int64)  # kind, bytes, flag, arrival (ns)
     headers[:, 3] = [90 * ms, 60 * ms, 70 * ms]  # arrivals: rank 0 25 ms after the others
     zero = RankZero()
     zero.learn(0, headers, share=1.0)
