@@ -119,17 +119,22 @@ class EvalRequest:
         """A guess of the request's evaluation cost, the same on every rank: its rollouts
         times its genomes' connections (plus a constant per network). Static shares of a
         replicated loop are balanced by it."""
-        n = self.config.n_reps * len(self.config.weights)
-        rollouts = n if self.rollouts is None else self.rollouts[1] - self.rollouts[0]
-        source = self.__dict__.get("_source")
-        if source is not None:
-            sizes = [g.n_connections for g in source]
-        else:  # the same numbers from the packed form: enabled connections per genome
-            assert self.packed is not None
-            enabled = np.concatenate(([0], np.cumsum(self.packed["conns"][:, 2])))
-            offsets = self.packed["conn_offsets"]
-            sizes = (enabled[offsets[1:]] - enabled[offsets[:-1]]).tolist()
-        return float(rollouts * sum(8 + c for c in sizes))
+        found = self.networks()
+        if found is not None:
+            rollouts, _, sizes = found
+            return float(rollouts * sum(sizes))
+        # the same numbers from the packed form: enabled connections per genome
+        assert self.packed is not None
+        enabled = np.concatenate(([0], np.cumsum(self.packed["conns"][:, 2])))
+        offsets = self.packed["conn_offsets"]
+        connections = (enabled[offsets[1:]] - enabled[offsets[:-1]]).tolist()
+        return float(self._rollouts() * sum(8 + c for c in connections))
+
+    def _rollouts(self) -> int:
+        """Rollouts per genome: its slice's, or every one."""
+        if self.rollouts is not None:
+            return self.rollouts[1] - self.rollouts[0]
+        return self.config.n_reps * len(self.config.weights)
 
     def networks(self) -> tuple[int, list[bytes], list[int]] | None:
         """(rollouts per genome, each genome's key, each genome's cost guess per rollout:
@@ -141,9 +146,7 @@ class EvalRequest:
         source = self.__dict__.get("_source")
         if source is None:
             return None
-        n = self.config.n_reps * len(self.config.weights)
-        rollouts = n if self.rollouts is None else self.rollouts[1] - self.rollouts[0]
-        found = (rollouts, [g.key() for g in source], [8 + g.n_connections for g in source])
+        found = (self._rollouts(), [g.key() for g in source], [8 + g.n_connections for g in source])
         object.__setattr__(self, "_networks", found)
         return found
 
