@@ -261,6 +261,8 @@ def run_root(argv: list[str] | None, executor: parallel.Executor) -> int:
             )
             config, run_id = None, ""
         else:
+            if args.force_config:  # it changes nothing in a new run: say so, do nothing
+                return fail("--force-config only applies with --resume DIR")
             if not args.task:
                 return fail(f"--task is required; accepted: {registry.accepted()}")
             if not args.out:

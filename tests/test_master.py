@@ -49,6 +49,7 @@ BAD = [
     (["--task", "swingup", "--set", "ranking='best'"], "ranking must be one of paper, nsga3obj"),
     (["--task", "swingup", "--set", "activations=['tanh','swish']"], "unknown activation 'swish'"),
     (["--task", "swingup", "--set", "nokey"], "expected key=value"),
+    (["--task", "swingup", "--force-config"], "--force-config only applies with --resume"),
     # numbers that pass a range check but break the search or the files (issue 11)
     (["--task", "swingup", "--set", "cull_ratio=nan"], "cull_ratio must be a finite number"),
     (["--task", "swingup", "--set", "prob_add_node=nan"], "prob_add_node must be a finite"),
