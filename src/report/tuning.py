@@ -176,7 +176,7 @@ def optimise(
             float(np.max(values[:-1])),
             _finite_mean(values[:-1]),
             float(values[-1]),
-            float(np.mean(state.sigma)),
+            float(np.mean(state.sigma)) if state.sigma.size else 0.0,  # no connection: none
             time.perf_counter() - start,
         ]
         history.append(row)

@@ -113,3 +113,24 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     # a corrupt file is ignored too
     path.write_bytes(b"not a zip file")
     assert run(3, checkpoint=path).resumed_from == 0
+
+
+def test_nothing_to_tune_runs_quietly():
+    """A champion with no enabled connection has no weight to tune: the loop still runs
+    (its history's spread is 0), without numpy's warning about an empty mean."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tuning.optimise(
+            lambda generation, x: np.zeros(len(x)),
+            np.zeros(0),
+            pepg.PEPGConfig(popsize=4, sigma_init=0.5, learning_rate=0.1),
+            3,
+            np.random.default_rng(0),
+            key="empty",
+            log=lambda s: None,
+        )
+    assert result.x.shape == (0,)
+    assert result.history.shape == (3, len(tuning.HISTORY))
+    assert (result.history[:, tuning.HISTORY.index("sigma")] == 0).all()
