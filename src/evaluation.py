@@ -483,14 +483,14 @@ def gather_returns(results: list[EvalResult], n_weights: int, n_reps: int) -> np
     The slices of a genome come one after another and cover its rollouts in order.
     """
     n = n_weights * n_reps
-    rows: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []  # whole items' returns, and joined slices, in order
     pieces: list[np.ndarray] = []
     covered = 0
     for res in results:
         if res.rollouts is None:
             if pieces:
                 raise ValueError("a genome's slices of rollouts are incomplete")
-            rows.extend(res.returns)
+            blocks.append(res.returns)
             continue
         lo, hi = res.rollouts
         if lo != covered:
@@ -498,11 +498,12 @@ def gather_returns(results: list[EvalResult], n_weights: int, n_reps: int) -> np
         pieces.append(res.returns[0])
         covered = hi
         if covered == n:
-            rows.append(np.concatenate(pieces).reshape(n_weights, n_reps))
+            blocks.append(np.concatenate(pieces).reshape(1, n_weights, n_reps))
             pieces, covered = [], 0
     if pieces:
         raise ValueError("a genome's slices of rollouts are incomplete")
-    return np.stack(rows) if rows else np.empty((0, n_weights, n_reps))
+    # one copy of every item's block (not a view per genome, then a stack of them)
+    return np.concatenate(blocks) if blocks else np.empty((0, n_weights, n_reps))
 
 
 def warm_up(config: WannConfig) -> None:
