@@ -172,6 +172,9 @@ class EvalResult:
             or ``(edit, key, connections)`` of the child bred and evaluated in its place
             (:func:`src.core.genome.apply_edit` rebuilds it from the parent;
             :class:`src.core.genome.PendingChild` stands for it until then).
+        genome_seconds: per genome, the seconds its breeding and rollouts took (``None`` for
+            a slice of rollouts): what a replicated loop learns each network's cost by
+            when an item holds many (:meth:`src.parallel.replicated.MeasuredCosts.learn`).
     """
 
     returns: np.ndarray
@@ -179,12 +182,23 @@ class EvalResult:
     busy_seconds: float
     rollouts: tuple[int, int] | None = None
     children: tuple[tuple[np.ndarray, bytes, int] | None, ...] | None = None
+    genome_seconds: np.ndarray | None = None
 
 
-def encode_results(pairs: list[tuple[int, EvalResult]]) -> dict[str, np.ndarray]:
-    """``(index, EvalResult)`` pairs as a few flat arrays: what a rank of a replicated loop
-    sends (:mod:`src.parallel.replicated`). Unpickling ~340 results of a pop-960 generation
-    one object and array at a time took 5.7 ms on every rank; these arrays take a fraction.
+#: The integer arrays of an encoded part, in order (then the floats: returns, busy; then
+#: the keys' bytes).
+_INT_FIELDS = ("index", "shapes", "rollouts", "steps", "n_children", "edits", "edit_lens")
+_INT_FIELDS += ("key_lens", "conns", "n_seconds")
+
+
+def encode_results(pairs: list[tuple[int, EvalResult]]) -> bytes:
+    """``(index, EvalResult)`` pairs as one byte string of a few flat arrays: what a rank of
+    a replicated loop sends (:mod:`src.parallel.replicated`). Unpickling ~340 results of a
+    pop-960 generation one object and array at a time took 5.7 ms on every rank; a dict of
+    twelve arrays a rank, 1.2 ms of unpickling alone; this, a few views of one buffer.
+    Layout: the lengths of the ten integer arrays (:data:`_INT_FIELDS`), of the returns and
+    of the genomes' seconds, then those integers, the returns, the busy seconds and the
+    genomes' seconds (float64), the keys' bytes.
     Inverse: :func:`decode_results` (every number bit for bit)."""
     n = len(pairs)
     shapes = np.zeros((n, 3), dtype=np.int64)  # returns' shape; (1, k, 0) for a slice
@@ -192,11 +206,15 @@ def encode_results(pairs: list[tuple[int, EvalResult]]) -> dict[str, np.ndarray]
     steps = np.empty(n, dtype=np.int64)
     busy = np.empty(n, dtype=np.float64)
     n_children = np.full(n, -1, dtype=np.int64)  # -1: no children tuple
-    flat, edits, edit_lens, keys, key_lens, conns = [], [], [], [], [], []
+    n_seconds = np.full(n, -1, dtype=np.int64)  # -1: no genome_seconds
+    flat, edits, edit_lens, keys, key_lens, conns, seconds = [], [], [], [], [], [], []
     for j, (_, r) in enumerate(pairs):
+        if r.genome_seconds is not None:
+            n_seconds[j] = len(r.genome_seconds)
+            seconds.append(np.asarray(r.genome_seconds, dtype=np.float64))
         shape = r.returns.shape
         shapes[j, : len(shape)] = shape
-        flat.append(r.returns.ravel())
+        flat.append(np.asarray(r.returns, dtype=np.float64).ravel())
         if r.rollouts is not None:
             rollouts[j] = r.rollouts
         steps[j], busy[j] = r.env_steps, r.busy_seconds
@@ -214,32 +232,52 @@ def encode_results(pairs: list[tuple[int, EvalResult]]) -> dict[str, np.ndarray]
                 keys.append(key)
                 key_lens.append(len(key))
                 conns.append(count)
-    return {
-        "index": np.array([i for i, _ in pairs], dtype=np.int64),
-        "shapes": shapes,
-        "returns": np.concatenate(flat) if flat else np.empty(0),
-        "rollouts": rollouts,
-        "steps": steps,
-        "busy": busy,
-        "n_children": n_children,
-        "edits": np.concatenate(edits) if edits else np.empty(0, dtype=np.int64),
-        "edit_lens": np.array(edit_lens, dtype=np.int64),
-        "keys": np.frombuffer(b"".join(keys), dtype=np.uint8),
-        "key_lens": np.array(key_lens, dtype=np.int64),
-        "conns": np.array(conns, dtype=np.int64),
-    }
+    ints = [
+        np.array([i for i, _ in pairs], dtype=np.int64),
+        shapes.ravel(),
+        rollouts.ravel(),
+        steps,
+        n_children,
+        np.concatenate(edits) if edits else np.empty(0, dtype=np.int64),
+        np.array(edit_lens, dtype=np.int64),
+        np.array(key_lens, dtype=np.int64),
+        np.array(conns, dtype=np.int64),
+        n_seconds,
+    ]
+    returns = np.concatenate(flat) if flat else np.empty(0)
+    spent = np.concatenate(seconds) if seconds else np.empty(0)
+    head = np.array([len(a) for a in ints] + [len(returns), len(spent)], dtype=np.int64)
+    floats = (returns.tobytes(), busy.tobytes(), spent.tobytes())
+    return b"".join((head.tobytes(), *(a.tobytes() for a in ints), *floats, b"".join(keys)))
 
 
-def decode_results(data: dict[str, np.ndarray]) -> list[tuple[int, EvalResult]]:
+def decode_results(data: bytes) -> list[tuple[int, EvalResult]]:
     """The pairs :func:`encode_results` encoded (Python lists first: indexing numpy arrays
-    one number at a time is what made unpickling slow)."""
+    one number at a time is what made unpickling slow). Their arrays are read-only views of
+    ``data``."""
+    head_len = len(_INT_FIELDS) + 2
+    head = np.frombuffer(data, dtype=np.int64, count=head_len).tolist()
+    n, n_ints, n_returns, n_spent = head[0], sum(head[:-2]), head[-2], head[-1]
+    every = np.frombuffer(data, dtype=np.int64, count=n_ints, offset=8 * head_len)
+    ints: dict[str, np.ndarray] = {}
+    at = 0
+    for name, count in zip(_INT_FIELDS, head):  # views of one buffer: slicing is cheap
+        ints[name] = every[at : at + count]
+        at += count
+    at = 8 * (head_len + n_ints)
+    floats = np.frombuffer(data, dtype=np.float64, count=n_returns + n + n_spent, offset=at)
+    flat, busy = floats[:n_returns], floats[n_returns : n_returns + n].tolist()
+    spent = floats[n_returns + n :]
+    keys = data[at + 8 * (n_returns + n + n_spent) :]
+    edits = ints["edits"]
+    edit_lens, key_lens, conns = (ints[k].tolist() for k in ("edit_lens", "key_lens", "conns"))
+    shapes = ints["shapes"].reshape(n, 3).tolist()
+    rollouts = ints["rollouts"].reshape(n, 2).tolist()
+    steps, n_children = ints["steps"].tolist(), ints["n_children"].tolist()
+    n_seconds = ints["n_seconds"].tolist()
     out: list[tuple[int, EvalResult]] = []
-    flat, edits, keys = data["returns"], data["edits"], data["keys"].tobytes()
-    edit_lens, key_lens, conns = (data[k].tolist() for k in ("edit_lens", "key_lens", "conns"))
-    shapes, rollouts = data["shapes"].tolist(), data["rollouts"].tolist()
-    steps, busy, n_children = (data[k].tolist() for k in ("steps", "busy", "n_children"))
-    at = e_at = k_at = c = 0
-    for j, index in enumerate(data["index"].tolist()):
+    at = e_at = k_at = c = s_at = 0
+    for j, index in enumerate(ints["index"].tolist()):
         a, b, d = shapes[j]
         shape, size = ((a, b, d), a * b * d) if d else ((a, b), a * b)
         returns = flat[at : at + size].reshape(shape)
@@ -249,18 +287,22 @@ def decode_results(data: dict[str, np.ndarray]) -> list[tuple[int, EvalResult]]:
         if n_children[j] >= 0:
             made: list[tuple[np.ndarray, bytes, int] | None] = []
             for _ in range(n_children[j]):
-                n = edit_lens[c]
-                if n < 0:
+                n_edit = edit_lens[c]
+                if n_edit < 0:
                     made.append(None)
                 else:
-                    made.append((edits[e_at : e_at + n], keys[k_at : k_at + key_lens[c]], conns[c]))
-                    e_at += n
-                    k_at += key_lens[c]
+                    k_end = k_at + key_lens[c]
+                    made.append((edits[e_at : e_at + n_edit], keys[k_at:k_end], conns[c]))
+                    e_at += n_edit
+                    k_at = k_end
                 c += 1
             children = tuple(made)
-        out.append(
-            (index, EvalResult(returns, steps[j], busy[j], None if lo < 0 else (lo, hi), children))
-        )
+        genome_seconds = None
+        if n_seconds[j] >= 0:
+            genome_seconds = spent[s_at : s_at + n_seconds[j]]
+            s_at += n_seconds[j]
+        part = None if lo < 0 else (lo, hi)
+        out.append((index, EvalResult(returns, steps[j], busy[j], part, children, genome_seconds)))
     return out
 
 
@@ -399,15 +441,18 @@ def evaluate(request: EvalRequest) -> EvalResult:
     w_flat, s_flat = _rollout_inputs(config, request.generation, request.stream)
     genomes = request.local_genomes()
     made = None
+    seconds = np.zeros(len(genomes))
     if request.children is not None:
         made = []
         for i, index in enumerate(request.children):
             if index < 0:
                 made.append(None)
                 continue
+            t0 = time.perf_counter()
             child = breed_child(config, request.generation, index, genomes[i], request.innovations)
             made.append((edit_of(genomes[i], child), child.key(), child.n_connections))
             genomes[i] = child
+            seconds[i] = time.perf_counter() - t0
         made = tuple(made)
     if request.rollouts is not None:
         lo, hi = request.rollouts
@@ -417,10 +462,12 @@ def evaluate(request: EvalRequest) -> EvalResult:
     returns = np.empty((len(genomes), n_weights, config.n_reps))
     steps = 0
     for i, genome in enumerate(genomes):
+        t0 = time.perf_counter()
         r, n = _rollouts(task, request, genome, w_flat, s_flat, 0, w_flat.size)
         returns[i] = r.reshape(n_weights, config.n_reps)
         steps += n
-    return EvalResult(returns, steps, time.perf_counter() - start, None, made)
+        seconds[i] += time.perf_counter() - t0
+    return EvalResult(returns, steps, time.perf_counter() - start, None, made, seconds)
 
 
 def child_rng(seed: int, generation: int, index: int) -> np.random.Generator:
