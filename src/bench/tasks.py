@@ -654,16 +654,40 @@ class _ReplicaTimedExecutor:
     def flush(self) -> None:
         pass
 
-    def map(self, fn, items, on_result=None) -> list:
-        import pickle
+    def plans(self, n_genomes: int) -> bool:
+        from ..parallel.replicated import PLAN_PER_RANK
 
-        from ..parallel.replicated import MeasuredCosts, _decode, _encode, assign
+        return n_genomes >= PLAN_PER_RANK * self.n_ranks
+
+    def plan(self, networks, rollouts: int, stream: int) -> list[list[int]]:
+        """As :meth:`src.parallel.replicated.ReplicatedExecutor.plan` (rank 0's head left out)."""
+        from ..parallel.replicated import split_genomes
+
+        costs, _ = self._measured().genome_costs(networks, rollouts)
+        ranks, shares = split_genomes(costs, self.n_ranks)
+        self._planned = (ranks, [sum(costs[i] for i in share) for share in shares])
+        return shares
+
+    def _measured(self):
+        from ..parallel.replicated import MeasuredCosts
 
         if not hasattr(self, "_rates"):
             self._rates = MeasuredCosts()
+        return self._rates
+
+    def map(self, fn, items, on_result=None) -> list:
+        import pickle
+
+        from ..parallel.replicated import _decode, _encode, assign
+
+        self._measured()
         items = list(items)
-        costs, _ = self._rates.costs(items)
-        owner = assign(costs, self.n_ranks)
+        planned, self._planned = getattr(self, "_planned", None), None
+        if planned is not None and len(planned[0]) == len(items):
+            owner, costs = planned
+        else:
+            costs, _ = self._rates.costs(items)
+            owner = assign(costs, self.n_ranks)
         loads = np.zeros(self.n_ranks)
         np.add.at(loads, owner, costs)
         results, parts = [None] * len(items), [[] for _ in range(self.n_ranks)]

@@ -53,6 +53,10 @@ from .waiting import waiting_backoff
 
 #: Header kinds of an exchange.
 KIND_DATA, KIND_ABANDON = 0, 1
+#: A generation's genomes are split one by one (:meth:`ReplicatedExecutor.plan`) from this
+#: many distinct genomes per rank; below, as work items cut for the dynamic schedule (whose
+#: last ones are slices of a genome's rollouts, which a few genomes per rank need).
+PLAN_PER_RANK = 4
 
 
 class Abandoned(Exception):
@@ -72,6 +76,18 @@ def assign(costs: Sequence[float], ranks: int, head: float = 0.0) -> list[int]:
         owner[i] = r
         heapq.heappush(heap, (load + costs[i], r))
     return owner
+
+
+def split_genomes(
+    costs: Sequence[float], ranks: int, head: float = 0.0
+) -> tuple[list[int], list[list[int]]]:
+    """:func:`assign` of single genomes, as shares: the ranks that get any, and the
+    positions of each one's genomes, in order."""
+    groups: list[list[int]] = [[] for _ in range(ranks)]
+    for i, r in enumerate(assign(costs, ranks, head)):
+        groups[r].append(i)
+    busy = [r for r in range(ranks) if groups[r]]
+    return busy, [groups[r] for r in busy]
 
 
 class RankZero:
@@ -115,8 +131,9 @@ class MeasuredCosts:
     time, where known.
 
     After each map, each item's busy seconds (exchanged, so the same numbers on every rank)
-    are shared among its genomes in proportion to their cost guesses
-    (:attr:`src.evaluation.EvalRequest.cost`) and kept per network key, per rollout: the
+    are shared among its genomes: each genome's own seconds where the result timed them
+    (:attr:`src.evaluation.EvalResult.genome_seconds`), else in proportion to their cost
+    guesses (:attr:`src.evaluation.EvalRequest.cost`); kept per network key, per rollout: the
     key of the genome evaluated (for a child bred in the item, the child's, which came back
     with its edit). An item of the next map costs, per genome, its rollouts times the
     rate of the genome it holds (an elite: itself; a child to breed: its parent), else its
@@ -151,6 +168,21 @@ class MeasuredCosts:
             out.append(rollouts * total)
         return out, seconds
 
+    def genome_costs(
+        self, networks: list[tuple[bytes, int]], rollouts: int
+    ) -> tuple[list[float], bool]:
+        """Each genome's cost (``networks``: each one's key and cost guess per rollout, as
+        :meth:`src.evaluation.EvalRequest.networks` gives them) for :meth:`ReplicatedExecutor.plan`,
+        and whether all are in seconds."""
+        rates, per_unit = self.rates, self.per_unit
+        if not per_unit:
+            return [float(rollouts * size) for _, size in networks], False
+        get = rates.get
+        return [
+            rollouts * (size * per_unit if (rate := get(key)) is None else rate)
+            for key, size in networks
+        ], True
+
     def learn(self, items: list[Any], results: list[Any]) -> None:
         seconds: dict[bytes, float] = {}
         counts: dict[bytes, int] = {}
@@ -166,9 +198,14 @@ class MeasuredCosts:
                 made = list(zip(keys, sizes, result.children))
                 keys = [k if c is None else c[1] for k, _, c in made]
                 sizes = [z if c is None else 8 + c[2] for _, z, c in made]
-            share = spent / sum(sizes)
-            for key, size in zip(keys, sizes):
-                seconds[key] = seconds.get(key, 0.0) + share * size
+            timed = getattr(result, "genome_seconds", None)
+            if timed is not None and len(timed) == len(keys):  # each genome's own seconds
+                shares = timed.tolist()
+            else:  # the item's, shared by the guesses
+                share = spent / sum(sizes)
+                shares = [share * size for size in sizes]
+            for key, part in zip(keys, shares):
+                seconds[key] = seconds.get(key, 0.0) + part
                 counts[key] = counts.get(key, 0) + rollouts
         if not guessed:
             return
@@ -201,6 +238,7 @@ class ReplicatedExecutor(Executor):
         self._finished = False  # the loop has ended on every rank (agree)
         self._rates = MeasuredCosts()
         self._rank0 = RankZero()
+        self._plan: tuple[list[int], bool, float] | None = None  # the next map's (plan)
         self._since = time.perf_counter()  # the end of this rank's last map
         self.stats = dict.fromkeys(
             ("exchanges", "bytes_in", "items", "eval_seconds", "wait_seconds", "unpickle_seconds"),
@@ -217,6 +255,27 @@ class ReplicatedExecutor(Executor):
     def flush(self) -> None:
         self._deferred.flush()
 
+    def plans(self, n_genomes: int) -> bool:
+        """Whether a generation of ``n_genomes`` is split genome by genome (:meth:`plan`)."""
+        return n_genomes >= PLAN_PER_RANK * self.n_ranks
+
+    def plan(
+        self, networks: list[tuple[bytes, int]], rollouts: int, stream: int
+    ) -> list[list[int]]:
+        """Every rank: the generation's distinct genomes (``networks``: each one's key and
+        cost guess per rollout, in member order) split among the ranks, costliest first to
+        the least loaded (:func:`assign`, :class:`MeasuredCosts`, :class:`RankZero`): the
+        positions of each rank's genomes, in order, for the ranks that get any. The search
+        makes one work item of each, and the next :meth:`map` gives the i-th to the i-th of
+        those ranks. Cutting items for the dynamic schedule made ~340 at pop 960 and 64
+        ranks, each of which every rank costs, exchanges, decodes and learns from; this
+        makes one a rank and balances on each genome's own cost."""
+        costs, in_seconds = self._rates.genome_costs(networks, rollouts)
+        head = self._rank0.split(stream) if in_seconds else 0.0
+        ranks, shares = split_genomes(costs, self.n_ranks, head)
+        self._plan = (ranks, in_seconds, sum(costs))
+        return shares
+
     def map(
         self,
         fn: Callable[[T], R],
@@ -226,9 +285,14 @@ class ReplicatedExecutor(Executor):
         """Every rank: ``[fn(item) for item in items]``, each item run by one rank."""
         self._deferred.join()  # the previous map's: a checkpoint lags one generation at most
         items = list(items)
-        costs, in_seconds = self._rates.costs(items)  # a head in seconds only on seconds
         kind = int(getattr(items[0], "stream", -1)) if items else -1
-        owner = assign(costs, self.n_ranks, self._rank0.split(kind) if in_seconds else 0.0)
+        planned, self._plan = self._plan, None
+        if planned is not None and len(planned[0]) == len(items):  # made by plan: one a rank
+            owner, in_seconds, total = planned
+        else:
+            costs, in_seconds = self._rates.costs(items)  # a head in seconds only on seconds
+            owner = assign(costs, self.n_ranks, self._rank0.split(kind) if in_seconds else 0.0)
+            total = sum(costs)
         self._deferred.start()
         t0 = time.perf_counter()
         mine = [(i, fn(item)) for i, item in enumerate(items) if owner[i] == self.rank]
@@ -242,7 +306,7 @@ class ReplicatedExecutor(Executor):
                 results[i] = result
         self._since = time.perf_counter()
         if in_seconds:
-            self._rank0.learn(kind, headers, sum(costs) / self.n_ranks)
+            self._rank0.learn(kind, headers, total / self.n_ranks)
         self._rates.learn(items, results)
         if on_result is not None:
             for i, result in enumerate(results):

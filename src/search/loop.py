@@ -41,6 +41,7 @@ from ..core.ranking import rank_copies_last, rank_population, tournament
 from ..core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD, mutate
 from ..evaluation import (
     CHAMPION_STREAM,
+    SEARCH_STREAM,
     EvalRequest,
     EvalResult,
     breed_child,
@@ -373,8 +374,26 @@ def evaluate_population(
             config, state.generation, chunk, children=tuple(children), innovations=base, **kw
         )
 
-    def requests() -> Iterator[EvalRequest]:
+    def admit(entry: Genome | Offspring) -> tuple[Genome, int] | None:
+        """Take the next member; the genome to evaluate for it and its child's index (-1:
+        none), or ``None`` for a copy of an earlier member's network."""
         nonlocal base
+        members.append(entry)
+        if isinstance(entry, Offspring):
+            if entry.generation != state.generation:
+                raise ValueError(
+                    f"a child of generation {entry.generation} in generation {state.generation}"
+                )
+            base = entry.base
+            keys.append(None)
+            return entry.parent, entry.index
+        keys.append(entry.key())
+        if keys[-1] in first:
+            return None
+        first[keys[-1]] = len(members) - 1
+        return entry, -1
+
+    def requests() -> Iterator[EvalRequest]:
         chunk: list[Genome] = []
         children: list[int] = []
         who: list[int] = []
@@ -382,20 +401,10 @@ def evaluate_population(
         slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
         whole = whole_from(*slicing, most=max(1, expected))  # genomes left: kept whole
         for entry in source:
-            members.append(entry)
-            if isinstance(entry, Offspring):
-                if entry.generation != state.generation:
-                    raise ValueError(
-                        f"a child of generation {entry.generation} in generation {state.generation}"
-                    )
-                genome, index, base = entry.parent, entry.index, entry.base
-                keys.append(None)
-            else:
-                genome, index = entry, -1
-                keys.append(genome.key())
-                if keys[-1] in first:
-                    continue
-                first[keys[-1]] = len(members) - 1
+            admitted = admit(entry)
+            if admitted is None:
+                continue
+            genome, index = admitted
             evaluated.append(len(members) - 1)
             # distinct genomes still to come, this one included (guessed as below)
             here = max(1, round((expected - len(members) + 1) * len(evaluated) / len(members)))
@@ -419,6 +428,25 @@ def evaluate_population(
         if chunk:
             yield request(chunk, children, who)
 
+    def planned() -> list[EvalRequest]:
+        """Every member first, then one work item per share of the executor's split of the
+        distinct genomes (a replicated loop's ``plan``:
+        :meth:`src.parallel.replicated.ReplicatedExecutor.plan`), in its order: not
+        contiguous runs of members."""
+        distinct: list[tuple[int, Genome, int]] = []
+        for entry in source:
+            admitted = admit(entry)
+            if admitted is not None:
+                distinct.append((len(members) - 1, *admitted))
+        networks = [(g.key(), 8 + g.n_connections) for _, g, _ in distinct]
+        items = []
+        for share in executor.plan(networks, n_rollouts, SEARCH_STREAM):  # type: ignore[attr-defined]
+            picked = [distinct[i] for i in share]
+            who = [m for m, _, _ in picked]
+            evaluated.extend(who)
+            items.append(request([g for _, g, _ in picked], [i for _, _, i in picked], who))
+        return items
+
     def rebuild(item: int, result: EvalResult) -> None:
         """Rebuild the children an item bred (as its result arrives: the workers are busy)."""
         if result.children is None:
@@ -429,10 +457,12 @@ def evaluate_population(
                 members[m] = PendingChild(entry.parent, *made)  # built where it is used
                 keys[m] = made[1]
 
+    plans = getattr(executor, "plans", None)  # split genome by genome (replicated loops)
+    items = planned() if plans is not None and plans(expected) else requests()
     if config.breeding == "workers":
-        results: list[EvalResult] = executor.map(evaluate, requests(), rebuild)
+        results: list[EvalResult] = executor.map(evaluate, items, rebuild)
     else:  # as before: executors written without on_result still serve
-        results = executor.map(evaluate, requests())
+        results = executor.map(evaluate, items)
     state.rollout_seconds = costly_rollout_seconds(results)
     returns = gather_returns(results, len(config.weights), config.n_reps)
     row_of = {m: j for j, m in enumerate(evaluated)}

@@ -11,7 +11,14 @@ import pytest
 from src.config import build
 from src.evaluation import EvalRequest, EvalResult, decode_results, encode_results, evaluate
 from src.parallel import SerialExecutor
-from src.parallel.replicated import MeasuredCosts, RankZero, _decode, _encode, assign
+from src.parallel.replicated import (
+    MeasuredCosts,
+    RankZero,
+    _decode,
+    _encode,
+    assign,
+    split_genomes,
+)
 from src.search import loop
 
 
@@ -24,6 +31,9 @@ def _same(a: EvalResult, b: EvalResult) -> None:
         assert (x is None) == (y is None)
         if x is not None:
             assert x[0].tolist() == y[0].tolist() and x[1:] == y[1:]
+    assert (a.genome_seconds is None) == (b.genome_seconds is None)
+    if a.genome_seconds is not None:
+        assert a.genome_seconds.tobytes() == b.genome_seconds.tobytes()
 
 
 def test_search_results_survive_the_flat_encoding():
@@ -52,6 +62,11 @@ def test_search_results_survive_the_flat_encoding():
     for (_, a), (_, b) in zip(pairs, back):
         _same(a, b)
     assert back[1][1].children[2] is None
+    # each whole genome's seconds (breeding included) come back; a slice has none
+    assert [len(r.genome_seconds) for _, r in back[:2]] == [3, 3]
+    assert back[2][1].genome_seconds is None
+    assert (back[1][1].genome_seconds > 0).all()
+    assert back[1][1].genome_seconds.sum() <= back[1][1].busy_seconds
     assert _encode(pairs)[0] == "results"  # search results go as arrays, not pickled
     assert _decode(_encode(pairs))[0][0] == 7
     other = [(3, "not a search result")]
@@ -118,6 +133,79 @@ def test_the_split_learns_what_each_network_cost():
     # items that are not search requests (the start probe's) cost one unit each: no head
     _, seconds = rates.costs([*later, "a probe's request"])
     assert not seconds
+
+
+def test_genomes_timed_one_by_one_teach_their_own_costs():
+    """An item of several genomes whose result timed each (``genome_seconds``) teaches each
+    network its own seconds, not the item's shared by the guesses; :meth:`genome_costs`
+    prices single genomes from them (a child's from its parent) for the genome-by-genome
+    split."""
+    config = build("swingup", sets=["pop_size=6", "n_reps=2", "breeding='workers'"])
+    a, b, c = loop.initial_state(config).population[:3]
+    item = EvalRequest.of(config, 1, [a, b])
+    rates = MeasuredCosts()
+    rates.learn([item], [EvalResult(np.zeros((2, 6, 2)), 0, 1.0, None, None, np.array([0.9, 0.1]))])
+    assert rates.rates[a.key()] == pytest.approx(0.9 / 12)
+    assert rates.rates[b.key()] == pytest.approx(0.1 / 12)
+    costs, seconds = rates.genome_costs([(a.key(), 8), (b.key(), 8), (c.key(), 8 + 3)], 12)
+    assert seconds and costs[:2] == [pytest.approx(0.9), pytest.approx(0.1)]
+    assert costs[2] == pytest.approx(12 * 11 * rates.per_unit)  # never measured: its guess
+    fresh, seconds = MeasuredCosts().genome_costs([(a.key(), 8), (c.key(), 11)], 12)
+    assert fresh == [96.0, 132.0] and not seconds  # nothing measured: guess units
+
+
+def test_the_genome_split_gives_each_rank_its_genomes_in_order():
+    ranks, shares = split_genomes([5.0, 1.0, 1.0, 1.0, 1.0, 1.0, 4.0], 3)
+    # costliest first to the least loaded: 0 alone (5), 6 and then 5 (4 + 1), 1-4 (4 x 1)
+    assert ranks == [0, 1, 2]
+    assert shares == [[0], [5, 6], [1, 2, 3, 4]]  # each share in member order
+    ranks, shares = split_genomes([1.0, 1.0], 4)
+    assert ranks == [0, 1] and shares == [[0], [1]]  # ranks with nothing are left out
+
+
+class _Planner(SerialExecutor):
+    """A serial executor that splits as a replicated loop does: genome by genome, into
+    shares of interleaved members (not contiguous runs)."""
+
+    def __init__(self, parts: int) -> None:
+        super().__init__()
+        self.parts = parts
+        self.maps: list[int] = []
+
+    def plans(self, n_genomes: int) -> bool:
+        return n_genomes >= 2 * self.parts
+
+    def plan(self, networks, rollouts, stream):
+        assert rollouts == 12 and stream == 0 and all(size >= 8 for _, size in networks)
+        return [list(range(k, len(networks), self.parts)) for k in range(self.parts)]
+
+    def map(self, fn, items, on_result=None):
+        items = list(items)
+        self.maps.append(len(items))
+        return super().map(fn, items, on_result)
+
+
+def test_a_generation_split_genome_by_genome_scores_as_cut_in_runs():
+    """The search's plan path (an executor with ``plans``/``plan``): each share becomes one
+    work item of members that are not contiguous, and every objective, the population and
+    the duplicates come out as from the serial loop's contiguous items."""
+    config = build("swingup", sets=["pop_size=16", "n_reps=2", "breeding='workers'"])
+    runs = []
+    for executor in (SerialExecutor(), _Planner(3)):
+        state = loop.initial_state(config)
+        state.objectives = loop.evaluate_population(state, executor)[0]
+        for _ in range(2):
+            population = loop.next_generation(state)
+            state.generation += 1
+            state.objectives, distinct, steps, _ = loop.evaluate_population(
+                state, executor, population
+            )
+        runs.append((state, distinct, steps, executor))
+    (a, da, sa, _), (b, db, sb, planner) = runs
+    assert planner.maps == [3, 3, 3]  # one item per share, every generation
+    assert a.objectives.tobytes() == b.objectives.tobytes()
+    assert [g.key() for g in a.population] == [g.key() for g in b.population]
+    assert (da, sa) == (db, sb)
 
 
 def test_rank_zero_starts_behind_by_what_it_was_late():
