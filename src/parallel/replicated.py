@@ -7,11 +7,13 @@ late genomes in 7-15 ms (docs/mpi.md). Here every rank runs the same search loop
 (:func:`src.search.loop.run`) on the same state instead:
 
 * every rank ranks the population, runs the tournaments (the search's RNG is replicated:
-  all draw the same) and cuts the same work items;
-* :meth:`ReplicatedExecutor.map` gives each item to one rank by a static split balanced on
-  costs every rank knows alike (:class:`MeasuredCosts`, :class:`RankZero`); a rank
-  evaluates its own items from the genomes they were made of, and no request is packed
-  (a request packs on first use, for a worker of :class:`MPIExecutor`);
+  all draw the same) and splits the generation's genomes alike, one by one, balanced on
+  costs every rank knows alike (:meth:`ReplicatedExecutor.plan`, :class:`MeasuredCosts`,
+  :class:`RankZero`): one work item a rank. With fewer than :data:`PLAN_PER_RANK` genomes
+  a rank the search cuts its usual work items (the last ones slices of a genome's
+  rollouts) and :meth:`ReplicatedExecutor.map` splits those, as it does every other map;
+* a rank evaluates its own items from the genomes they were made of, and no request is
+  packed (a request packs on first use, for a worker of :class:`MPIExecutor`);
 * one exchange (``Iallgather`` of a small header, ``Iallgatherv`` of the results, as a few
   flat arrays: :func:`src.evaluation.encode_results`) gives every rank every result, in
   item order; children bred by other ranks become
