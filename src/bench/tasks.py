@@ -488,30 +488,40 @@ def run_mnist_search(quick: bool) -> None:
     # compiling included, and a worker's per-child breeding), scaled by the split's
     # imbalance. Rank 0's extra work (the files) is given back by its head in the split
     # (RankZero: it evaluates less, the 63 others a little more) up to its mean share.
-    rep = replicated_rank_ms(n_gen + 1, ranks=workers + 1)
-    rep1 = replicated_rank_ms(n_gen + 1, ranks=workers + 1, rank=1)
-    fixed, fixed1 = rep["cpu"] - rep["own"], rep1["cpu"] - rep1["own"]
-    extra = max(0.0, fixed - fixed1)
+    # Previous: the work items cut for the dynamic schedule; now: split genome by genome.
+    runs = {
+        split: (
+            replicated_rank_ms(n_gen + 1, ranks=workers + 1, split=split),
+            replicated_rank_ms(n_gen + 1, ranks=workers + 1, rank=1, split=split),
+        )
+        for split in (False, True)
+    }
+    fixed = {s: (r0["cpu"] - r0["own"], r1["cpu"] - r1["own"]) for s, (r0, r1) in runs.items()}
+    cells = [f"{f[0]:.1f} / {f[1]:.1f}; {runs[s][0]['imbalance']:.3f}" for s, f in fixed.items()]
     print(
         f"| replicated loop (`replicated = true`), rank 0 / rank 1 of 64: CPU ms per generation "
         f"besides its own items (ranking, cutting, the exchange, pending children; stats.csv "
-        f"on rank 0); the split's imbalance (largest / mean share) | | {fixed:.1f} / "
-        f"{fixed1:.1f}; {rep['imbalance']:.3f} | |"
+        f"on rank 0); the split's imbalance (largest / mean share); previous: the items cut "
+        f"for the dynamic schedule, now: split genome by genome | {cells[0]} | {cells[1]} | |"
     )
     for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
-        cells = []
-        for cost in ("f32", "now"):
-            share = 960 * ev[name][cost] / (workers + 1)
-            work = (960 * ev[name][cost] + 768 * child) / (workers + 1)
-            if extra <= work:  # rank 0's files shared out by its head; else rank 0 is late
-                gen = fixed1 + (work + extra / (workers + 1)) * rep["imbalance"]
-            else:
-                gen = fixed
-            cells.append(f"{share / gen:.2f}")
+        columns = []
+        for split, (rank0, rank1) in fixed.items():
+            extra = max(0.0, rank0 - rank1)
+            cells = []
+            for cost in ("f32", "now"):
+                share = 960 * ev[name][cost] / (workers + 1)
+                work = (960 * ev[name][cost] + 768 * child) / (workers + 1)
+                if extra <= work:  # rank 0's files shared out by its head; else it is late
+                    gen = rank1 + (work + extra / (workers + 1)) * runs[split][0]["imbalance"]
+                else:
+                    gen = rank0
+                cells.append(f"{share / gen:.2f}")
+            columns.append(" / ".join(cells))
         print(
             f"| {name} genomes, replicated loop: 64-rank efficiency, float32 / float64 "
             f"(target >= 0.8; the root's loop above: "
-            f"{' / '.join(c for c in root_cells[name])}) | | {' / '.join(cells)} | |"
+            f"{' / '.join(c for c in root_cells[name])}) | {columns[0]} | {columns[1]} | |"
         )
     # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
     cells = []
@@ -633,14 +643,17 @@ class _ReplicaTimedExecutor:
     does. Per generation (each map of search results) it records ``cpu``: this rank's CPU
     from the end of the previous generation's exchange to the end of this one's, and
     ``own``: of which its own items (breeding their children, compiling their networks;
-    their evaluation costs nothing here), and ``imbalance``: the largest rank's share of the
-    split's costs over the mean share (measured costs, as the loop's: here, of evaluations
-    that cost nothing, so mostly noise, and pessimistic).
+    their evaluation costs nothing here), and ``imbalance``: the largest rank's share over
+    the mean share of the same split made on the cost guesses (connections + 8 a genome,
+    what MNIST's costs follow), untimed: the loop splits on measured costs, which here, of
+    evaluations that cost nothing, are noise.
     """
 
-    def __init__(self, ranks: int, rank: int = 0) -> None:
+    def __init__(self, ranks: int, rank: int = 0, split: bool = True) -> None:
         self.n_workers = self.n_ranks = ranks
         self.rank = rank
+        self.split = split  # False: the work items as cut for the dynamic schedule
+        self._last_imbalance = 1.0
         self.counted = 0.0
         self.rows: list[dict[str, float]] = []
         self._mark = time.process_time()
@@ -657,16 +670,31 @@ class _ReplicaTimedExecutor:
     def plans(self, n_genomes: int) -> bool:
         from ..parallel.replicated import PLAN_PER_RANK
 
-        return n_genomes >= PLAN_PER_RANK * self.n_ranks
+        return self.split and n_genomes >= PLAN_PER_RANK * self.n_ranks
 
     def plan(self, networks, rollouts: int, stream: int) -> list[list[int]]:
         """As :meth:`src.parallel.replicated.ReplicatedExecutor.plan` (rank 0's head left out)."""
-        from ..parallel.replicated import split_genomes
+        from ..parallel.replicated import MeasuredCosts, split_genomes
 
         costs, _ = self._measured().genome_costs(networks, rollouts)
         ranks, shares = split_genomes(costs, self.n_ranks)
-        self._planned = (ranks, [sum(costs[i] for i in share) for share in shares])
+        self._planned = ranks
+        self._untimed(lambda: self._imbalance(MeasuredCosts().genome_costs(networks, rollouts)[0]))
         return shares
+
+    def _untimed(self, fn) -> None:
+        t0 = time.process_time()
+        fn()
+        self._mark += time.process_time() - t0  # not the loop's work
+
+    def _imbalance(self, guesses: list[float], owner: list[int] | None = None) -> None:
+        """The largest share over the mean of the split of ``guesses`` (one a genome, or an
+        item and its ``owner``)."""
+        from ..parallel.replicated import assign
+
+        loads = np.zeros(self.n_ranks)
+        np.add.at(loads, assign(guesses, self.n_ranks) if owner is None else owner, guesses)
+        self._last_imbalance = float(loads.max() / max(loads.mean(), 1e-12))
 
     def _measured(self):
         from ..parallel.replicated import MeasuredCosts
@@ -683,13 +711,14 @@ class _ReplicaTimedExecutor:
         self._measured()
         items = list(items)
         planned, self._planned = getattr(self, "_planned", None), None
-        if planned is not None and len(planned[0]) == len(items):
-            owner, costs = planned
+        if planned is not None and len(planned) == len(items):
+            owner = planned
         else:
             costs, _ = self._rates.costs(items)
             owner = assign(costs, self.n_ranks)
-        loads = np.zeros(self.n_ranks)
-        np.add.at(loads, owner, costs)
+            self._untimed(
+                lambda: self._imbalance([float(getattr(it, "cost", 1.0)) for it in items])
+            )
         results, parts = [None] * len(items), [[] for _ in range(self.n_ranks)]
         own = 0.0
         for i, item in enumerate(items):
@@ -722,7 +751,7 @@ class _ReplicaTimedExecutor:
                 {
                     "cpu": self.counted + now - self._mark,
                     "own": own,
-                    "imbalance": float(loads.max() / max(loads.mean(), 1e-12)),
+                    "imbalance": self._last_imbalance,
                 }
             )
             self.counted, self._mark = 0.0, now
@@ -730,7 +759,7 @@ class _ReplicaTimedExecutor:
 
 
 def replicated_rank_ms(
-    generations: int, pop: int = 960, ranks: int = 64, rank: int = 0
+    generations: int, pop: int = 960, ranks: int = 64, rank: int = 0, split: bool = True
 ) -> dict[str, float]:
     """A rank's CPU ms per generation in a replicated loop of ``ranks`` at ``pop`` on late
     MNIST genomes (:func:`_late_mnist_state`, ``breeding = 'workers'``), evaluation itself
@@ -746,7 +775,7 @@ def replicated_rank_ms(
 
     first = 3
     state = _late_mnist_state("workers", pop, replicated=True, generations=first + generations)
-    ex = _ReplicaTimedExecutor(ranks, rank)
+    ex = _ReplicaTimedExecutor(ranks, rank, split)
     with tempfile.TemporaryDirectory() as tmp:
         loop.run(state, ex, [StatsFiles(Path(tmp))] if rank == 0 else [])
     rows = ex.rows[-generations:]
