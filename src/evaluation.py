@@ -191,6 +191,10 @@ _INT_FIELDS = ("index", "shapes", "rollouts", "steps", "n_children", "edits", "e
 _INT_FIELDS += ("key_lens", "conns", "n_seconds")
 
 
+def _le(a: np.ndarray, dtype: str) -> bytes:
+    return np.asarray(a).astype(dtype, copy=False).tobytes()
+
+
 def encode_results(pairs: list[tuple[int, EvalResult]]) -> bytes:
     """``(index, EvalResult)`` pairs as one byte string of a few flat arrays: what a rank of
     a replicated loop sends (:mod:`src.parallel.replicated`). Unpickling ~340 results of a
@@ -247,8 +251,10 @@ def encode_results(pairs: list[tuple[int, EvalResult]]) -> bytes:
     returns = np.concatenate(flat) if flat else np.empty(0)
     spent = np.concatenate(seconds) if seconds else np.empty(0)
     head = np.array([len(a) for a in ints] + [len(returns), len(spent)], dtype=np.int64)
-    floats = (returns.tobytes(), busy.tobytes(), spent.tobytes())
-    return b"".join((head.tobytes(), *(a.tobytes() for a in ints), *floats, b"".join(keys)))
+    # little-endian whatever the rank's machine (no copy on the usual ones)
+    floats = (_le(returns, "<f8"), _le(busy, "<f8"), _le(spent, "<f8"))
+    fixed = (_le(head, "<i8"), *(_le(a, "<i8") for a in ints))
+    return b"".join((*fixed, *floats, b"".join(keys)))
 
 
 def decode_results(data: bytes) -> list[tuple[int, EvalResult]]:
@@ -256,16 +262,16 @@ def decode_results(data: bytes) -> list[tuple[int, EvalResult]]:
     one number at a time is what made unpickling slow). Their arrays are read-only views of
     ``data``."""
     head_len = len(_INT_FIELDS) + 2
-    head = np.frombuffer(data, dtype=np.int64, count=head_len).tolist()
+    head = np.frombuffer(data, dtype="<i8", count=head_len).tolist()
     n, n_ints, n_returns, n_spent = head[0], sum(head[:-2]), head[-2], head[-1]
-    every = np.frombuffer(data, dtype=np.int64, count=n_ints, offset=8 * head_len)
+    every = np.frombuffer(data, dtype="<i8", count=n_ints, offset=8 * head_len)
     ints: dict[str, np.ndarray] = {}
     at = 0
     for name, count in zip(_INT_FIELDS, head):  # views of one buffer: slicing is cheap
         ints[name] = every[at : at + count]
         at += count
     at = 8 * (head_len + n_ints)
-    floats = np.frombuffer(data, dtype=np.float64, count=n_returns + n + n_spent, offset=at)
+    floats = np.frombuffer(data, dtype="<f8", count=n_returns + n + n_spent, offset=at)
     flat, busy = floats[:n_returns], floats[n_returns : n_returns + n].tolist()
     spent = floats[n_returns + n :]
     keys = data[at + 8 * (n_returns + n + n_spent) :]

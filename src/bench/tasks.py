@@ -512,10 +512,11 @@ def run_mnist_search(quick: bool) -> None:
             for cost in ("f32", "now"):
                 share = 960 * ev[name][cost] / (workers + 1)
                 work = (960 * ev[name][cost] + 768 * child) / (workers + 1)
-                if extra <= work:  # rank 0's files shared out by its head; else it is late
-                    gen = rank1 + (work + extra / (workers + 1)) * runs[split][0]["imbalance"]
-                else:
-                    gen = rank0
+                imbalance = runs[split][0]["imbalance"]
+                if extra <= work:  # rank 0's files shared out by its head
+                    gen = rank1 + (work + extra / (workers + 1)) * imbalance
+                else:  # rank 0 gets nothing: the others share its part too
+                    gen = max(rank0, rank1 + work * (workers + 1) / workers * imbalance)
                 cells.append(f"{share / gen:.2f}")
             columns.append(" / ".join(cells))
         print(

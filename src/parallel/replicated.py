@@ -56,8 +56,9 @@ from .waiting import waiting_backoff
 #: Header kinds of an exchange.
 KIND_DATA, KIND_ABANDON = 0, 1
 #: A generation's genomes are split one by one (:meth:`ReplicatedExecutor.plan`) from this
-#: many distinct genomes per rank; below, as work items cut for the dynamic schedule (whose
-#: last ones are slices of a genome's rollouts, which a few genomes per rank need).
+#: many distinct genomes per rank; below, as work items (a genome each, or when there are
+#: fewer members than that, as cut for the dynamic schedule), the last ones slices of a
+#: genome's rollouts, which a few genomes per rank need.
 PLAN_PER_RANK = 4
 
 
@@ -202,7 +203,7 @@ class MeasuredCosts:
                 sizes = [z if c is None else 8 + c[2] for _, z, c in made]
             timed = getattr(result, "genome_seconds", None)
             if timed is not None and len(timed) == len(keys):  # each genome's own seconds
-                shares = timed.tolist()
+                shares = np.asarray(timed, dtype=np.float64).tolist()
             else:  # the item's, shared by the guesses
                 share = spent / sum(sizes)
                 shares = [share * size for size in sizes]

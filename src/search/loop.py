@@ -104,7 +104,9 @@ class SearchState:
 
 def costly_rollout_seconds(results: Sequence[EvalResult]) -> float:
     """Seconds per rollout of the costly items: the 95th percentile over the work items of
-    busy time / rollouts (0 if none).
+    busy time / rollouts (0 if none). (A replicated loop that split a generation genome by
+    genome has one item a rank: then it is near the mean rollout's, and sizes only the
+    champion's re-scoring slices and, should the split fall back to items, their floor.)
 
     The floor on an item's length (:data:`src.parallel.schedule.MIN_ITEM_SECONDS`) is judged
     by it, not by the mean: with skewed costs (biped: most episodes fall within 150 steps, a
@@ -433,14 +435,25 @@ def evaluate_population(
         """Every member first, then one work item per share of the executor's split of the
         distinct genomes (a replicated loop's ``plan``:
         :meth:`src.parallel.replicated.ReplicatedExecutor.plan`), in its order: not
-        contiguous runs of members."""
+        contiguous runs of members. Too few distinct genomes for that (copies among the
+        members: swing-up's first generation has ~60 networks in 192): one item a genome,
+        the last ones cut into slices of rollouts as :func:`requests` would, for the
+        executor to split as items."""
         distinct: list[tuple[int, Genome, int]] = []
         for entry in source:
             admitted = admit(entry)
             if admitted is not None:
                 distinct.append((len(members) - 1, *admitted))
-        networks = [(g.key(), 8 + g.n_connections) for _, g, _ in distinct]
         items = []
+        if not executor.plans(len(distinct)):  # type: ignore[attr-defined]
+            slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
+            for k, (m, genome, index) in enumerate(distinct):
+                evaluated.append(m)
+                pieces = rollout_pieces(len(distinct) - k, *slicing)  # genomes left, exact
+                for part in rollout_slices(n_rollouts, pieces) if pieces > 1 else [None]:
+                    items.append(request([genome], [index], [m], rollouts=part))
+            return items
+        networks = [(g.key(), 8 + g.n_connections) for _, g, _ in distinct]
         for share in executor.plan(networks, n_rollouts, SEARCH_STREAM):  # type: ignore[attr-defined]
             picked = [distinct[i] for i in share]
             who = [m for m, _, _ in picked]
@@ -458,8 +471,10 @@ def evaluate_population(
                 members[m] = PendingChild(entry.parent, *made)  # built where it is used
                 keys[m] = made[1]
 
-    plans = getattr(executor, "plans", None)  # split genome by genome (replicated loops)
-    items = planned() if plans is not None and plans(expected) else requests()
+    # split genome by genome (replicated loops), unless slices of rollouts are asked for
+    plans = getattr(executor, "plans", None)
+    split = plans is not None and not config.split_rollouts and plans(expected)
+    items = planned() if split else requests()
     if config.breeding == "workers":
         results: list[EvalResult] = executor.map(evaluate, items, rebuild)
     else:  # as before: executors written without on_result still serve

@@ -10,7 +10,7 @@ import pytest
 
 from src.config import build
 from src.evaluation import EvalRequest, EvalResult, decode_results, encode_results, evaluate
-from src.parallel import SerialExecutor
+from src.parallel import SerialExecutor, rollout_pieces
 from src.parallel.replicated import (
     MeasuredCosts,
     RankZero,
@@ -167,13 +167,15 @@ class _Planner(SerialExecutor):
     """A serial executor that splits as a replicated loop does: genome by genome, into
     shares of interleaved members (not contiguous runs)."""
 
-    def __init__(self, parts: int) -> None:
+    def __init__(self, parts: int, least: int = 0) -> None:
         super().__init__()
         self.parts = parts
+        self.least = least or 2 * parts  # distinct genomes it splits one by one from
         self.maps: list[int] = []
+        self.n_workers = parts
 
     def plans(self, n_genomes: int) -> bool:
-        return n_genomes >= 2 * self.parts
+        return n_genomes >= self.least
 
     def plan(self, networks, rollouts, stream):
         assert rollouts == 12 and stream == 0 and all(size >= 8 for _, size in networks)
@@ -206,6 +208,24 @@ def test_a_generation_split_genome_by_genome_scores_as_cut_in_runs():
     assert a.objectives.tobytes() == b.objectives.tobytes()
     assert [g.key() for g in a.population] == [g.key() for g in b.population]
     assert (da, sa) == (db, sb)
+
+
+def test_too_few_distinct_genomes_to_split_go_as_single_and_sliced_items():
+    """Enough members but too few distinct networks among them (generation 0 of a sparse
+    start: 6 in 16) for the split genome by genome: one item a genome, the last ones
+    slices of rollouts, and the same objectives as the serial loop's."""
+    config = build(
+        "swingup", sets=["pop_size=16", "n_reps=2", "breeding='workers'", "prob_init_enable=0.1"]
+    )
+    a, b = loop.initial_state(config), loop.initial_state(config)
+    assert len({g.key() for g in b.population}) == 6
+    planner = _Planner(8, least=16)  # 16 members: asked; 6 distinct: too few
+    a.objectives = loop.evaluate_population(a, SerialExecutor())[0]
+    b.objectives, distinct, _, _ = loop.evaluate_population(b, planner)
+    # a genome an item, cut into slices as the dynamic schedule's items would be
+    assert distinct == 6 and planner.maps == [sum(rollout_pieces(6 - k, 12, 8) for k in range(6))]
+    assert planner.maps[0] > 6
+    assert a.objectives.tobytes() == b.objectives.tobytes()
 
 
 def test_rank_zero_starts_behind_by_what_it_was_late():
