@@ -142,8 +142,10 @@ class Genome:
         if cached is not None:
             return cached
         en = self.conn_enabled
-        pairs = np.stack([self.conn_src[en], self.conn_dst[en]], axis=1)
-        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
+        src, dst = self.conn_src[en], self.conn_dst[en]
+        order = np.lexsort((dst, src))  # by source, then destination
+        pairs = np.empty((len(src), 2), dtype=src.dtype)  # (source, destination) rows
+        pairs[:, 0], pairs[:, 1] = src[order], dst[order]
         h = hashlib.blake2b(digest_size=16)
         for arr in (self.node_id, self.node_kind, self.node_act, pairs):
             h.update(np.ascontiguousarray(arr).tobytes())
