@@ -405,25 +405,37 @@ def edit_of(parent: Genome, child: Genome) -> np.ndarray:
     about 16 numbers where the packed genome is ~10,000. Inverse: :func:`apply_edit`.
     """
     n, m = parent.n_nodes, len(parent.conn_src)
+
+    def prefix(name: str, length: int) -> bool:  # a mutation shares what it leaves alone
+        mine, theirs = getattr(child, name), getattr(parent, name)
+        return mine is theirs or np.array_equal(mine[:length], theirs)
+
     if (
         child.n_nodes < n
         or len(child.conn_src) < m
-        or not np.array_equal(child.node_id[:n], parent.node_id)
-        or not np.array_equal(child.node_kind[:n], parent.node_kind)
-        or not np.array_equal(child.conn_src[:m], parent.conn_src)
-        or not np.array_equal(child.conn_dst[:m], parent.conn_dst)
-        or not np.array_equal(child.conn_innov[:m], parent.conn_innov)
+        or not prefix("node_id", n)
+        or not prefix("node_kind", n)
+        or not prefix("conn_src", m)
+        or not prefix("conn_dst", m)
+        or not prefix("conn_innov", m)
     ):
         raise ValueError("the child is not its parent with nodes and connections appended")
     acts = np.flatnonzero(child.node_act[:n] != parent.node_act)
     flips = np.flatnonzero(child.conn_enabled[:m] != parent.conn_enabled)
-    nodes = np.stack([child.node_id[n:], child.node_kind[n:], child.node_act[n:]], axis=1)
-    conns = np.stack(
-        [child.conn_src[m:], child.conn_dst[m:], child.conn_enabled[m:], child.conn_innov[m:]],
-        axis=1,
-    )
-    head = [len(nodes), len(conns), len(acts), len(flips)]
-    parts = [head, nodes.ravel(), conns.ravel(), acts, child.node_act[acts], flips]
+    k, c = child.n_nodes - n, len(child.conn_src) - m
+    parts = [np.array([k, c, len(acts), len(flips)], dtype=np.int64)]
+    if k:  # appended nodes: (id, kind, activation) rows
+        rows = (child.node_id[n:], child.node_kind[n:], child.node_act[n:])
+        parts.append(np.stack([np.asarray(r, dtype=np.int64) for r in rows], axis=1).ravel())
+    if c:  # appended connections: (source, destination, enabled, innovation) rows
+        rows = (
+            child.conn_src[m:],
+            child.conn_dst[m:],
+            child.conn_enabled[m:],
+            child.conn_innov[m:],
+        )
+        parts.append(np.stack([np.asarray(r, dtype=np.int64) for r in rows], axis=1).ravel())
+    parts += [acts, child.node_act[acts], flips]
     return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
 
