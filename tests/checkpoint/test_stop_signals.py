@@ -102,6 +102,12 @@ def test_handler_only_records(monkeypatch):
         stopping.reset()
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU seconds so far (user + system, /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def caught_signals(pid: int) -> int:
     """The process's caught-signal mask (``SigCgt`` in /proc/PID/status)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -146,6 +152,12 @@ def test_second_ctrl_c_stops_at_once(tmp_path):
     proc = start_master(*slow, "--generations", ENDLESS, "--out", str(run), log=tmp_path / "log")
     try:
         wait_for(lambda: len(checkpoints(run)) >= 1, 300, "a checkpoint")
+        # Serially a generation's checkpoint is written just before the loop asks whether to
+        # stop: a first Ctrl-C sent the moment it appears could stop *that* generation, whose
+        # end (lock released) then raced the second Ctrl-C (seen in CI). So the first goes out
+        # once the process has done 0.3 CPU-s more: the next generation (3-5 s) is under way.
+        after = cpu_seconds(proc.pid) + 0.3
+        wait_for(lambda: cpu_seconds(proc.pid) >= after, 60, "the next generation under way")
         sigint = 1 << (signal.SIGINT - 1)
         assert caught_signals(proc.pid) & sigint
         proc.send_signal(signal.SIGINT)
