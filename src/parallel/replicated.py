@@ -155,21 +155,22 @@ class MeasuredCosts:
         """Each item's cost, and whether all are in seconds (else some are guesses or
         units: items that are not search requests, or nothing measured yet)."""
         out = []
-        rates, per_unit = self.rates, self.per_unit
-        seconds = bool(per_unit)
+        seconds = bool(self.per_unit)
         for item in items:
             found = item.networks() if hasattr(item, "networks") else None
-            if found is None or not per_unit:
+            if found is None or not self.per_unit:
                 out.append(float(getattr(item, "cost", 1.0)))
                 seconds = False
                 continue
             rollouts, keys, sizes = found
-            total = 0.0
-            for key, size in zip(keys, sizes):
-                rate = rates.get(key)
-                total += size * per_unit if rate is None else rate
-            out.append(rollouts * total)
+            out.append(rollouts * sum(self._per_rollout(zip(keys, sizes))))
         return out, seconds
+
+    def _per_rollout(self, networks: Iterable[tuple[bytes, int]]) -> list[float]:
+        """Seconds a rollout of each network (key, cost guess per rollout): measured, else
+        its guess at the last map's seconds per unit (``per_unit`` must be set)."""
+        get, per_unit = self.rates.get, self.per_unit
+        return [size * per_unit if (rate := get(key)) is None else rate for key, size in networks]
 
     def genome_costs(
         self, networks: list[tuple[bytes, int]], rollouts: int
@@ -177,14 +178,9 @@ class MeasuredCosts:
         """Each genome's cost (``networks``: each one's key and cost guess per rollout, as
         :meth:`src.evaluation.EvalRequest.networks` gives them) for :meth:`ReplicatedExecutor.plan`,
         and whether all are in seconds."""
-        rates, per_unit = self.rates, self.per_unit
-        if not per_unit:
+        if not self.per_unit:
             return [float(rollouts * size) for _, size in networks], False
-        get = rates.get
-        return [
-            rollouts * (size * per_unit if (rate := get(key)) is None else rate)
-            for key, size in networks
-        ], True
+        return [rollouts * rate for rate in self._per_rollout(networks)], True
 
     def learn(self, items: list[Any], results: list[Any]) -> None:
         seconds: dict[bytes, float] = {}
