@@ -669,9 +669,9 @@ class _ReplicaTimedExecutor:
         pass
 
     def plans(self, n_genomes: int) -> bool:
-        from ..parallel.replicated import PLAN_PER_RANK
+        from ..parallel.replicated import splits_by_genome
 
-        return self.split and n_genomes >= PLAN_PER_RANK * self.n_ranks
+        return self.split and splits_by_genome(n_genomes, self.n_ranks)
 
     def plan(self, networks, rollouts: int, stream: int) -> list[list[int]]:
         """As :meth:`src.parallel.replicated.ReplicatedExecutor.plan` (rank 0's head left out)."""

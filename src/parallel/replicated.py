@@ -62,6 +62,11 @@ KIND_DATA, KIND_ABANDON = 0, 1
 PLAN_PER_RANK = 4
 
 
+def splits_by_genome(n_genomes: int, ranks: int) -> bool:
+    """Whether a generation of ``n_genomes`` on ``ranks`` is split genome by genome."""
+    return n_genomes >= PLAN_PER_RANK * ranks
+
+
 class Abandoned(Exception):
     """Rank 0 left the replicated loop (an error it reports itself): the others stop too."""
 
@@ -256,7 +261,7 @@ class ReplicatedExecutor(Executor):
 
     def plans(self, n_genomes: int) -> bool:
         """Whether a generation of ``n_genomes`` is split genome by genome (:meth:`plan`)."""
-        return n_genomes >= PLAN_PER_RANK * self.n_ranks
+        return splits_by_genome(n_genomes, self.n_ranks)
 
     def plan(
         self, networks: list[tuple[bytes, int]], rollouts: int, stream: int
