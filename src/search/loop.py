@@ -396,12 +396,20 @@ def evaluate_population(
         first[keys[-1]] = len(members) - 1
         return entry, -1
 
+    slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
+
+    def sliced(genome: Genome, index: int, member: int, pieces: int) -> list[EvalRequest]:
+        """A genome's rollouts as ``pieces`` work items."""
+        return [
+            request([genome], [index], [member], rollouts=part)
+            for part in rollout_slices(n_rollouts, pieces)
+        ]
+
     def requests() -> Iterator[EvalRequest]:
         chunk: list[Genome] = []
         children: list[int] = []
         who: list[int] = []
         want = chunk_genomes(expected)
-        slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
         whole = whole_from(*slicing, most=max(1, expected))  # genomes left: kept whole
         for entry in source:
             admitted = admit(entry)
@@ -416,8 +424,7 @@ def evaluate_population(
                 if chunk:
                     yield request(chunk, children, who)
                     chunk, children, who = [], [], []
-                for part in rollout_slices(n_rollouts, pieces):
-                    yield request([genome], [index], [len(members) - 1], rollouts=part)
+                yield from sliced(genome, index, len(members) - 1, pieces)
                 continue
             chunk.append(genome)
             children.append(index)
@@ -446,12 +453,13 @@ def evaluate_population(
                 distinct.append((len(members) - 1, *admitted))
         items = []
         if not executor.plans(len(distinct)):  # type: ignore[attr-defined]
-            slicing = (n_rollouts, n_workers, config.split_rollouts, seconds)
             for k, (m, genome, index) in enumerate(distinct):
                 evaluated.append(m)
                 pieces = rollout_pieces(len(distinct) - k, *slicing)  # genomes left, exact
-                for part in rollout_slices(n_rollouts, pieces) if pieces > 1 else [None]:
-                    items.append(request([genome], [index], [m], rollouts=part))
+                if pieces > 1:
+                    items += sliced(genome, index, m, pieces)
+                else:
+                    items.append(request([genome], [index], [m]))
             return items
         networks = [(g.key(), 8 + g.n_connections) for _, g, _ in distinct]
         for share in executor.plan(networks, n_rollouts, SEARCH_STREAM):  # type: ignore[attr-defined]
