@@ -78,6 +78,21 @@ def test_key_identifies_the_network():
     assert g.replace(conn_innov=g.conn_innov + 1000).key() == g.key()
 
 
+def test_connection_count_is_counted_once_and_never_inherited():
+    """``n_connections`` is cached on the genome (like its key); a genome made from it by
+    ``replace`` or a pickle round trip counts its own connections."""
+    import pickle
+
+    g = grown_genome(5, 1, 15, seed=3)
+    assert g.n_connections == int(g.conn_enabled.sum())
+    assert g.__dict__["_n_connections"] == g.n_connections  # cached
+    off = g.conn_enabled.copy()
+    off[np.flatnonzero(off)[:3]] = False
+    fewer = g.replace(conn_enabled=off)
+    assert fewer.n_connections == g.n_connections - 3
+    assert pickle.loads(pickle.dumps(fewer)).n_connections == fewer.n_connections
+
+
 def test_validate_rejects_cycles_and_bad_wiring():
     g = grown_genome(2, 1, 10, seed=5)
     hidden = g.node_id[g.node_kind == HIDDEN]
