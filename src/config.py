@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.ranking import CROWDING_RULES, RANKING_METHODS
+from .core.ranking import COMPLEXITY_RULES, CROWDING_RULES, RANKING_METHODS
 from .core.variation import ADD_CONNECTION_RULES, NO_OP_RULES
 from .core.weights import CHAMPION_WEIGHTS, WEIGHT_SAMPLING
 from .search import files
@@ -30,6 +30,7 @@ CHOICES = {
     "add_connection": ADD_CONNECTION_RULES,
     "mutation_no_op": NO_OP_RULES,
     "crowding": CROWDING_RULES,
+    "complexity": COMPLEXITY_RULES,
     "weight_sampling": WEIGHT_SAMPLING,
     "champion_weights": CHAMPION_WEIGHTS,
     "mnist_preprocess": ("project", "reference"),  # src.tasks.mnist.PREPROCESSING
@@ -161,6 +162,11 @@ class WannConfig:
     )
     crowding: str = _f(
         "range", "crowding distance: 'range' (gaps / range) or 'reference' (gaps * |1/max - min|)"
+    )
+    complexity: str = _f(
+        "inverse",
+        "the connections objective the fronts and crowding see: 'inverse' (1 / connections, "
+        "the reference), 'count' (minus the count) or 'log' (minus its log)",
     )
     champion_reps: int = _f(
         16,

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
+    "COMPLEXITY_RULES",
     "CROWDING_RULES",
     "RANKING_METHODS",
     "crowding_distance",
@@ -232,6 +233,22 @@ CROWDING_RULES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndar
 }
 
 
+#: How the paper's ranking turns a genome's connection count into its complexity objective
+#: (maximised), name -> ``f(connections)`` over arrays; 0 connections count as 1, as the
+#: reference's ``1 / nConns`` did ("no conns is always pareto optimal (but boring)"). The
+#: fronts are the same under any of them (each is decreasing in the count); the crowding
+#: distance is not: with ``"inverse"`` (the reference) the gaps between small networks span
+#: most of a front's range (1/3 - 1/4 = 0.083, 1/40 - 1/50 = 0.005), so a genome among the
+#: larger networks of a front is "crowded" and ranks after small ones of its front;
+#: ``"count"`` (the negated count) spaces every size alike and ``"log"`` (its negated log)
+#: in between. The config's ``complexity`` key accepts exactly these names.
+COMPLEXITY_RULES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "inverse": lambda conns: 1.0 / np.maximum(conns, 1.0),
+    "count": lambda conns: -np.maximum(conns, 1.0),
+    "log": lambda conns: -np.log(np.maximum(conns, 1.0)),
+}
+
+
 def crowding_distance(
     objectives: np.ndarray, fronts: np.ndarray, rule: str = "range"
 ) -> np.ndarray:
@@ -377,6 +394,7 @@ def rank_population(
     rng: np.random.Generator,
     prob_moo: float = 0.8,
     crowding: str = "range",
+    complexity: str = "inverse",
 ) -> np.ndarray:
     """Ranks a WANN population (rank 0 = best).
 
@@ -384,7 +402,8 @@ def rank_population(
 
     * ``"paper"``: the scheme of Gaier & Ha 2019. One uniform number ``u`` is drawn from
       ``rng``; if ``u < prob_moo`` the population is ranked on the pair
-      ``(mean, 1 / max(connections, 1))``, otherwise on ``(mean, max)``. Within that pair:
+      ``(mean, 1 / max(connections, 1))`` (``complexity = "inverse"``; see
+      :data:`COMPLEXITY_RULES` for the others), otherwise on ``(mean, max)``. Within that pair:
       Pareto fronts, then crowding distance inside each front. Remaining ties are broken by
       ``(mean, max, -connections)`` (so, e.g., among genomes with equal rewards the one with
       fewer connections wins; 0 and 1 connections tie in the pair and are separated here).
@@ -399,18 +418,26 @@ def rank_population(
         rng: Generator; exactly one ``rng.random()`` draw is consumed per call.
         prob_moo: Probability of ranking on (mean, 1/connections) in ``"paper"`` mode.
         crowding: :data:`CROWDING_RULES` entry (see :func:`crowding_distance`).
+        complexity: :data:`COMPLEXITY_RULES` entry: the connections objective of
+            ``"paper"`` (``"nsga3obj"`` ranks on the negated count).
 
     Returns:
         (n,) int64 rank of every genome; a permutation of ``0 .. n-1``.
 
     Raises:
-        ValueError: Unknown ``method``, wrong shape, NaN, or negative connection counts.
+        ValueError: Unknown ``method`` or ``complexity``, wrong shape, NaN, or negative
+            connection counts.
     """
     scheme = RANKING_METHODS.get(method)
     if scheme is None:
         raise ValueError(
             f"unknown ranking method {method!r}; accepted values: "
             + ", ".join(repr(m) for m in RANKING_METHODS)
+        )
+    if complexity not in COMPLEXITY_RULES:
+        raise ValueError(
+            f"unknown complexity {complexity!r}; accepted values: "
+            + ", ".join(repr(m) for m in COMPLEXITY_RULES)
         )
     obj = _as_objectives(objectives)
     if obj.shape[1] != 3:
@@ -422,7 +449,7 @@ def rank_population(
         raise ValueError("connection counts must be >= 0")
 
     u = rng.random()  # exactly one draw, whatever the method
-    return scheme(mean, best, conns, u < prob_moo, crowding)
+    return scheme(mean, best, conns, u < prob_moo, crowding, complexity)
 
 
 def rank_copies_last(
@@ -432,6 +459,7 @@ def rank_copies_last(
     rng: np.random.Generator,
     prob_moo: float = 0.8,
     crowding: str = "range",
+    complexity: str = "inverse",
 ) -> np.ndarray:
     """:func:`rank_population` of the distinct networks, then the other copies last.
 
@@ -466,7 +494,7 @@ def rank_copies_last(
         raise ValueError("first_copy must point at first copies (first_copy[i] == i there)")
     ranks = np.empty(n, dtype=np.int64)
     ranks[distinct] = rank_population(
-        np.asarray(objectives)[distinct], method, rng, prob_moo, crowding
+        np.asarray(objectives)[distinct], method, rng, prob_moo, crowding, complexity
     )
     copies = np.flatnonzero(first != index)
     order = np.lexsort((copies, ranks[first[copies]]))
@@ -475,34 +503,45 @@ def rank_copies_last(
 
 
 def _rank_paper(
-    mean: np.ndarray, best: np.ndarray, conns: np.ndarray, on_connections: bool, crowding: str
+    mean: np.ndarray,
+    best: np.ndarray,
+    conns: np.ndarray,
+    on_connections: bool,
+    crowding: str,
+    complexity: str = "inverse",
 ) -> np.ndarray:
     """Ranking scheme ``"paper"`` (see :func:`rank_population`)."""
     tiebreak = np.column_stack([mean, best, -conns])
     if on_connections:
-        moo = np.column_stack([mean, 1.0 / np.maximum(conns, 1.0)])
+        moo = np.column_stack([mean, COMPLEXITY_RULES[complexity](conns)])
     else:
         moo = np.column_stack([mean, best])
     return _nsga_rank(moo, tiebreak, crowding)
 
 
 def _rank_nsga3obj(
-    mean: np.ndarray, best: np.ndarray, conns: np.ndarray, on_connections: bool, crowding: str
+    mean: np.ndarray,
+    best: np.ndarray,
+    conns: np.ndarray,
+    on_connections: bool,
+    crowding: str,
+    complexity: str = "inverse",
 ) -> np.ndarray:
-    """Ranking scheme ``"nsga3obj"`` (see :func:`rank_population`); ignores the draw."""
-    del on_connections
+    """Ranking scheme ``"nsga3obj"`` (see :func:`rank_population`); ignores the draw and
+    ``complexity`` (it ranks on the negated count)."""
+    del on_connections, complexity
     tiebreak = np.column_stack([mean, best, -conns])
     return _nsga_rank(tiebreak, tiebreak, crowding)
 
 
-#: The ranking schemes, name -> ``f(mean, max, connections, on_connections, crowding)``
-#: returning (n,) int64 ranks, 0 = best. ``on_connections`` is the paper's coin (``u <
-#: prob_moo`` for the one number :func:`rank_population` draws per call, whatever the
+#: The ranking schemes, name -> ``f(mean, max, connections, on_connections, crowding,
+#: complexity)`` returning (n,) int64 ranks, 0 = best. ``on_connections`` is the paper's coin
+#: (``u < prob_moo`` for the one number :func:`rank_population` draws per call, whatever the
 #: scheme, so switching scheme does not shift the random stream); ``crowding`` is a
-#: :data:`CROWDING_RULES` name. The config's ``ranking`` key accepts exactly these names; a
-#: new scheme is one entry here.
+#: :data:`CROWDING_RULES` name, ``complexity`` a :data:`COMPLEXITY_RULES` one. The config's
+#: ``ranking`` key accepts exactly these names; a new scheme is one entry here.
 RANKING_METHODS: dict[
-    str, Callable[[np.ndarray, np.ndarray, np.ndarray, bool, str], np.ndarray]
+    str, Callable[[np.ndarray, np.ndarray, np.ndarray, bool, str, str], np.ndarray]
 ] = {
     "paper": _rank_paper,
     "nsga3obj": _rank_nsga3obj,

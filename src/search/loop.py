@@ -295,9 +295,12 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
                 rng,
                 config.prob_moo,
                 config.crowding,
+                config.complexity,
             )
         else:
-            ranks = rank_population(rankable(objs), ranking, rng, config.prob_moo, config.crowding)
+            ranks = rank_population(
+                rankable(objs), ranking, rng, config.prob_moo, config.crowding, config.complexity
+            )
         order = np.argsort(ranks, kind="stable")
         n = config.pop_size
         n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))

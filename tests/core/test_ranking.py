@@ -288,6 +288,32 @@ def test_nsga3obj_matches_manual() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_complexity_rules_keep_the_fronts_and_move_the_crowding(seed: int) -> None:
+    """Each ``complexity`` rule ranks on (mean, its transform of the count): the same fronts
+    as the reference's 1 / connections, the crowding of its own spacing (0 counts as 1)."""
+    from src.core.ranking import COMPLEXITY_RULES
+
+    obj = random_population(seed)
+    obj[:5, 2] = [0, 1, 2, 40, 41]
+    conns = np.maximum(obj[:, 2], 1.0)
+    transforms = {"inverse": 1.0 / conns, "count": -conns, "log": -np.log(conns)}
+    assert set(transforms) == set(COMPLEXITY_RULES)
+    fronts = nondominated_fronts(np.column_stack([obj[:, 0], transforms["inverse"]]))
+    rankings = []
+    for rule, value in transforms.items():
+        moo = np.column_stack([obj[:, 0], value])
+        np.testing.assert_array_equal(nondominated_fronts(moo), fronts)
+        ranks = rank_population(obj, "paper", np.random.default_rng(seed), 1.0, "range", rule)
+        np.testing.assert_array_equal(ranks, manual_rank(obj, moo))
+        rankings.append(ranks)
+    assert not np.array_equal(rankings[0], rankings[1])  # the crowding differs
+    default = rank_population(obj, "paper", np.random.default_rng(seed), 1.0)
+    np.testing.assert_array_equal(default, rankings[0])  # 'inverse' is the default
+    with pytest.raises(ValueError, match="unknown complexity 'square'"):
+        rank_population(obj, "paper", np.random.default_rng(seed), 1.0, "range", "square")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("method", RANKING_METHODS)
 @pytest.mark.parametrize("prob_moo", [0.0, 1.0])
 @pytest.mark.parametrize("conns", [(5.0, 3.0), (1.0, 0.0), (9.0, 1.0)])
@@ -371,8 +397,8 @@ def test_a_new_scheme_and_rule_are_one_entry_each(monkeypatch: pytest.MonkeyPatc
     it the config refuses the name."""
     calls = []
 
-    def by_mean(mean, best, conns, on_connections, crowding):
-        calls.append((on_connections, crowding))
+    def by_mean(mean, best, conns, on_connections, crowding, complexity):
+        calls.append((on_connections, crowding, complexity))
         return np.argsort(np.argsort(-mean, kind="stable")).astype(np.int64)
 
     def half_range(gap, lo, hi):
@@ -387,7 +413,7 @@ def test_a_new_scheme_and_rule_are_one_entry_each(monkeypatch: pytest.MonkeyPatc
     validate(WannConfig(task="swingup", ranking="by_mean", crowding="half"))
     obj = random_population(2)
     ranks = rank_population(obj, "by_mean", np.random.default_rng(0), prob_moo=1.0, crowding="half")
-    assert calls == [(True, "half")]
+    assert calls == [(True, "half", "inverse")]
     assert ranks[np.argmax(obj[:, 0])] == 0
     fronts = nondominated_fronts(obj[:, :2])
     np.testing.assert_array_equal(
