@@ -74,12 +74,26 @@ def _read_first_line(path: str) -> str:
         return ""
 
 
-def _pid_start(pid: int) -> str:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+def _stat_fields(pid: int) -> list[str]:
+    """Fields 3 on of /proc/PID/stat (state, ppid, ...); empty where it cannot be read."""
     stat = _read_first_line(f"/proc/{pid}/stat")
     # the command name (field 2) may hold spaces and parentheses: split after the last ")"
-    fields = stat.rpartition(")")[2].split()
+    return stat.rpartition(")")[2].split()
+
+
+def _pid_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    fields = _stat_fields(pid)
     return fields[19] if len(fields) > 19 else ""
+
+
+def _pid_ended(pid: int) -> bool:
+    """Whether the process has exited but is not yet reaped (state Z or X, field 3 of
+    /proc/PID/stat). A SIGKILLed ``mpiexec`` job's rank 0 is handed to PID 1, which may reap
+    it seconds later (1-2 s in a VM here) or, in a container whose PID 1 never reaps, never:
+    meanwhile ``kill(pid, 0)`` succeeds and its start time still matches."""
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] in ("Z", "X", "x")
 
 
 def _identity() -> dict[str, Any]:
@@ -162,6 +176,8 @@ def _pid_alive(info: dict[str, Any]) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
+    if _pid_ended(pid):
+        return False  # a zombie: it holds nothing, whoever reaps it and whenever
     start = info.get("pid_start")
     return not start or _pid_start(pid) in ("", start)
 

@@ -139,6 +139,24 @@ def test_sigkilled_holder_on_this_host_is_taken_over_by_resume(tmp_path):
     assert_same_run(straight(tmp_path, int(total)), run)
 
 
+def test_sigkilled_holder_not_yet_reaped_is_taken_over_by_resume(tmp_path):
+    """A SIGKILLed holder that nobody has reaped yet (a zombie: an ``mpiexec`` job's rank 0
+    handed to a PID 1 that reaps it seconds later, or never) holds nothing: ``kill(pid, 0)``
+    and its start tick still match, so it was judged alive and the resume refused."""
+    proc, run, log = running(tmp_path)
+    try:
+        proc.kill()  # not waited for: this test is its parent, so it stays a zombie
+        wait_for(lambda: runlock._pid_ended(proc.pid), 60, "the holder to become a zombie")
+        assert runlock._pid_start(proc.pid)  # its stat is still there, start tick included
+        total = str(len(stats(run)) + 2)
+        resumed = master("--resume", str(run), "--generations", total, "--quiet")
+        assert resumed.returncode == 0, resumed.stderr
+        assert "its process is gone" in resumed.stderr
+    finally:
+        stop(proc)
+    assert_same_run(straight(tmp_path, int(total)), run)
+
+
 def test_lock_of_a_reused_pid_is_stale(tmp_path):
     """Same host, a live pid that is another process (its start tick differs)."""
     run = straight(tmp_path, 2)
