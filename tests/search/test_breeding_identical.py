@@ -28,7 +28,8 @@ RECORDED = {
     ): "ffee56b46306604177f421956089879b83380dda8e6a3edf7c81947e6b5b0702",
     (
         "swingup",
-        ("add_connection='layered'", "duplicates='keep'"),  # the rule of the recording
+        # the rules of the recording
+        ("add_connection='layered'", "duplicates='keep'", "complexity='inverse'"),
     ): "dbf858ad48419c2fa65664c8bee13f2fd1dbcc1c04a6f678c04017c8986d3fa4",
 }
 
