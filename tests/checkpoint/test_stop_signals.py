@@ -13,7 +13,7 @@ import pytest
 from ckpt_helpers import TINY, checkpoints, killed_master, master, start_master, stop_with
 from harness import assert_same_run, stats, stop, wait_for
 
-from src.search import stopping
+from src.search import runlock, stopping
 
 pytestmark = pytest.mark.checkpoint
 
@@ -104,7 +104,7 @@ def test_handler_only_records(monkeypatch):
 
 def cpu_seconds(pid: int) -> float:
     """The process's CPU seconds so far (user + system, /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = runlock._stat_fields(pid)  # fields 3 on: utime and stime are fields 14, 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
