@@ -241,11 +241,15 @@ CROWDING_RULES: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndar
 #: most of a front's range (1/3 - 1/4 = 0.083, 1/40 - 1/50 = 0.005), so a genome among the
 #: larger networks of a front is "crowded" and ranks after small ones of its front;
 #: ``"count"`` (the negated count) spaces every size alike and ``"log"`` (its negated log)
-#: in between. The config's ``complexity`` key accepts exactly these names.
+#: in between. ``"inverse_sqrt"`` (1 / sqrt) lies between the reference and the log,
+#: ``"sqrt"`` (minus sqrt) between the log and the count: the family c^-p (p > 0), log c
+#: (its limit), -c^q (q > 0). The config's ``complexity`` key accepts exactly these names.
 COMPLEXITY_RULES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "inverse": lambda conns: 1.0 / np.maximum(conns, 1.0),
     "count": lambda conns: -np.maximum(conns, 1.0),
     "log": lambda conns: -np.log(np.maximum(conns, 1.0)),
+    "inverse_sqrt": lambda conns: 1.0 / np.sqrt(np.maximum(conns, 1.0)),
+    "sqrt": lambda conns: -np.sqrt(np.maximum(conns, 1.0)),
 }
 
 

@@ -296,7 +296,13 @@ def test_complexity_rules_keep_the_fronts_and_move_the_crowding(seed: int) -> No
     obj = random_population(seed)
     obj[:5, 2] = [0, 1, 2, 40, 41]
     conns = np.maximum(obj[:, 2], 1.0)
-    transforms = {"inverse": 1.0 / conns, "count": -conns, "log": -np.log(conns)}
+    transforms = {
+        "inverse": 1.0 / conns,
+        "count": -conns,
+        "log": -np.log(conns),
+        "inverse_sqrt": 1.0 / np.sqrt(conns),
+        "sqrt": -np.sqrt(conns),
+    }
     assert set(transforms) == set(COMPLEXITY_RULES)
     fronts = nondominated_fronts(np.column_stack([obj[:, 0], transforms["inverse"]]))
     rankings = []
