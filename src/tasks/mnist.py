@@ -67,7 +67,7 @@ FILES = {
 }
 SIDE = 16
 #: Bump when :func:`preprocess` changes, so stale caches are not used.
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2  # 2: the area resize sums in a fixed order, the same on every CPU
 
 
 # ----- data files ------------------------------------------------------------------------
@@ -236,11 +236,29 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m
 
 
+def _weigh_axis(m: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
+    """``m`` applied along ``axis`` of ``x`` (each output index j sums ``m[j, i] * x[.., i, ..]``
+    over its nonzero i in increasing order): a fixed order of operations, so the result is
+    the same on every CPU, which a BLAS product is not (OpenBLAS picks its kernel by CPU at
+    run time, and its kernels order the sums differently)."""
+    shape = list(x.shape)
+    shape[axis] = m.shape[0]
+    out = np.empty(shape)
+    index: list[Any] = [slice(None)] * x.ndim
+    for j in range(m.shape[0]):
+        acc = np.zeros(np.delete(shape, axis))
+        for i in np.flatnonzero(m[j]):
+            acc += m[j, i] * np.take(x, i, axis=axis)
+        index[axis] = j
+        out[tuple(index)] = acc
+    return out
+
+
 def resize_area(images: np.ndarray, side: int) -> np.ndarray:
     """Area-average (n, h, w) images to (n, side, side)."""
     rows = area_matrix(images.shape[1], side)
     cols = area_matrix(images.shape[2], side)
-    return rows @ images @ cols.T
+    return _weigh_axis(cols, _weigh_axis(rows, images, 1), 2)
 
 
 def resize_bilinear(images: np.ndarray, side: int) -> np.ndarray:

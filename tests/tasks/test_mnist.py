@@ -2,6 +2,10 @@
 
 import gzip
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -71,6 +75,35 @@ def test_resize_area_averages_blocks():
     np.testing.assert_allclose(small[:8, :8], 1.0)
     np.testing.assert_allclose(small[8:, :], 0.0, atol=1e-12)
     assert small.mean() == pytest.approx(0.25)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="OpenBLAS core types are x86's")
+def test_resize_area_is_the_matrix_product_the_same_on_every_blas_kernel():
+    """``rows @ images @ cols.T``, in a fixed order of sums: OpenBLAS picks its kernel by CPU
+    at run time (OPENBLAS_CORETYPE forces one), and the product differed in the last bits
+    between its Haswell and Nehalem kernels, so the inputs of an MNIST search depended on
+    the machine (on a cluster of mixed nodes, on the rank)."""
+    rng = np.random.default_rng(1)
+    images = rng.random((50, 28, 28))
+    rows = mnist.area_matrix(28, 16)
+    np.testing.assert_allclose(mnist.resize_area(images, 16), rows @ images @ rows.T, atol=1e-15)
+    code = (
+        "import hashlib, numpy as np; from src.tasks import mnist; "
+        "x = np.random.default_rng(1).random((200, 28, 28)); "
+        "print(hashlib.sha1(mnist.resize_area(x, 16).tobytes()).hexdigest())"
+    )
+    digests = {
+        core: subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "OPENBLAS_CORETYPE": core},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for core in ("Haswell", "Nehalem")
+    }
+    assert digests["Haswell"] and digests["Haswell"] == digests["Nehalem"]
 
 
 def test_preprocess_hand_made_images():
