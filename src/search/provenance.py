@@ -9,8 +9,10 @@ Three things change results without any change to a run's config:
 * the **software version**: any release may change results;
 * the **platform** the floats are computed on (:func:`platform`): numpy picks its SIMD code
   for sin, exp, tanh ... at run time by CPU (AVX-512 or not: other last bits, float32 most
-  of all), swing-up's kernels call the C library's libm (the physics; the activations too
-  with ``swingup_math = 'libm'``), and a numpy or numba upgrade may change either.
+  of all), its BLAS (OpenBLAS) picks its matrix kernels by CPU too (CarRacing's frame
+  encoder multiplies matrices; PEPG and MNIST's resize sum in a fixed order instead),
+  swing-up's kernels call the C library's libm (the physics; the activations too with
+  ``swingup_math = 'libm'``), and a numpy or numba upgrade may change either.
 
 Every run records all three: in ``config.toml`` (keys ``resolved_activations``, the pool's
 names in order, ``software_version`` and ``platform``; ``--config`` ignores them, as it
@@ -60,8 +62,9 @@ def platform() -> str:
     """What this process's floats depend on besides the code, as one line: the machine, its
     C library (swing-up's kernels call its libm), numpy's version and the SIMD targets its
     dispatch uses on this CPU (numpy's ``__cpu_dispatch__`` entries this CPU has, and
-    ``NPY_DISABLE_CPU_FEATURES`` has not switched off), numba's version. E.g. ``x86_64
-    glibc 2.36; numpy 2.4.6 SIMD X86_V3 X86_V4; numba 0.68.1``."""
+    ``NPY_DISABLE_CPU_FEATURES`` has not switched off), the kernels of numpy's BLAS
+    (:func:`blas_core`), numba's version. E.g. ``x86_64 glibc 2.36; numpy 2.4.6 SIMD X86_V3
+    X86_V4; BLAS OpenBLAS SkylakeX; numba 0.68.1``."""
     import numpy as np
 
     try:
@@ -77,8 +80,45 @@ def platform() -> str:
         numba = "absent"
     return (
         f"{_platform.machine()} {libc}; numpy {np.__version__} SIMD {' '.join(simd) or '-'}; "
-        f"numba {numba}"
+        f"BLAS {blas_core()}; numba {numba}"
     )
+
+
+#: The entry points that name the kernel set OpenBLAS chose for this CPU, as numpy's wheels
+#: (scipy-openblas, 64-bit ints) and other builds export it.
+_CORENAME_SYMBOLS = (
+    "scipy_openblas_get_corename64_",
+    "scipy_openblas_get_corename",
+    "openblas_get_corename64_",
+    "openblas_get_corename",
+)
+
+
+def blas_core() -> str:
+    """The kernel set numpy's OpenBLAS runs on this CPU (``OpenBLAS Haswell``; the
+    ``OPENBLAS_CORETYPE`` variable forces one), read from the loaded library; ``unknown``
+    where numpy's BLAS is not an OpenBLAS found among this process's mapped libraries."""
+    import ctypes
+
+    import numpy as np  # noqa: F401  (loads numpy's BLAS)
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower()})
+    except OSError:
+        return "unknown"
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in _CORENAME_SYMBOLS:
+            corename = getattr(lib, symbol, None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+                name = corename()
+                return f"OpenBLAS {name.decode(errors='replace') if name else '?'}"
+    return "unknown"
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,15 @@ runs)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import platform
+import subprocess
+import sys
 
 import h5py
 import numpy as np
 import pytest
+from harness import ROOT
 from test_checkpoint_file import evolved_state
 
 from src import __version__
@@ -161,6 +166,24 @@ def test_the_platform_names_what_the_floats_depend_on(monkeypatch):
     assert set(simd) <= set(umath.__cpu_dispatch__)
     monkeypatch.setattr(umath, "__cpu_features__", {})
     assert " SIMD -; " in provenance.platform.__wrapped__()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="OpenBLAS core types are x86's")
+def test_the_platform_names_the_blas_kernels():
+    """OpenBLAS picks its kernels by CPU (CarRacing's encoder multiplies matrices with them):
+    a process forced onto other kernels (OPENBLAS_CORETYPE) is on another platform."""
+    here = provenance.platform()
+    assert "; BLAS OpenBLAS " in here, here
+    code = "from src.search import provenance; print(provenance.platform())"
+    there = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "OPENBLAS_CORETYPE": "Nehalem"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert "; BLAS OpenBLAS Nehalem; " in there and there != here
 
 
 def test_ranks_on_other_platforms_are_named_by_platform():
