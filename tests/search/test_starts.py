@@ -103,7 +103,8 @@ def test_tuned_pick_goes_on_from_the_start_whose_probe_scored_highest():
 
 
 def test_tuned_probe_tells_a_balancer_from_a_swinger():
-    """Two committed swing-up champions within 15 of each other with a random shared weight
+    """Two committed swing-up champions (the defaults before the log complexity, starts4/)
+    within 15 of each other with a random shared weight
     (seed 9: 523, seed 8: 508): trained by the report's PEPG, seed 9's holds the pole up
     (table: 910), seed 8's keeps it swinging (735). A 60-generation probe (on its own
     episodes) must rank them the same way, by a clear margin."""
@@ -111,7 +112,7 @@ def test_tuned_probe_tells_a_balancer_from_a_swinger():
 
     from src.api import load_genome
 
-    folder = Path(__file__).parents[2] / "docs" / "results" / "swingup"
+    folder = Path(__file__).parents[2] / "docs" / "results" / "swingup" / "starts4"
     config = build("swingup", sets=["start_probe_generations=60"])
     balancer = tuned_score(config, load_genome(folder / "seed_9" / "best_genome.json"), 127,
                            SerialExecutor())[0]  # fmt: skip
