@@ -106,7 +106,7 @@ def test_tuned_probe_tells_a_balancer_from_a_swinger():
     """Two committed swing-up champions (the defaults before the log complexity, starts4/)
     within 15 of each other with a random shared weight
     (seed 9: 523, seed 8: 508): trained by the report's PEPG, seed 9's holds the pole up
-    (table: 910), seed 8's keeps it swinging (735). A 60-generation probe (on its own
+    (table: 909), seed 8's keeps it swinging (744). A 60-generation probe (on its own
     episodes) must rank them the same way, by a clear margin."""
     from pathlib import Path
 
