@@ -45,6 +45,21 @@ def environment(env: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
 
 
+def output_on_blas_kernel(code: str, core: str) -> str:
+    """The stdout of ``python -c code`` run from the repository with OpenBLAS forced onto its
+    ``core`` kernels (``OPENBLAS_CORETYPE``, e.g. ``Haswell``, ``Nehalem``: the kernel sets a
+    CPU of that kind gets); fails the test if the program fails."""
+    done = subprocess.run(
+        [PYTHON, "-c", code],
+        env={**os.environ, "OPENBLAS_CORETYPE": core},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
 def mpiexec() -> str:
     """The path of ``mpiexec``; fails the test (does not skip it) when it is missing."""
     if not MPIEXEC.exists():

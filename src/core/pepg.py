@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .ordered import weighted_sum
+
 __all__ = [
     "PEPGConfig",
     "PEPGState",
@@ -128,18 +130,6 @@ def ask(state: PEPGState, config: PEPGConfig, rng: np.random.Generator) -> np.nd
     return np.concatenate([state.mu + eps, state.mu - eps])
 
 
-def weighted_row_sum(coef: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``coef @ rows``, summed row by row in index order, so that the result is the same on
-    every CPU. A BLAS matrix-vector product is not: OpenBLAS picks its kernel by CPU at run
-    time (its Haswell, Sandybridge and Nehalem kernels order the sum differently and differ in
-    the last bits), and PEPG's run amplifies a last-bit difference into other tuned weights
-    within a few generations."""
-    total = np.zeros(rows.shape[1])
-    for c, row in zip(coef, rows):
-        total += c * row
-    return total
-
-
 def centred_ranks(fitness: np.ndarray) -> np.ndarray:
     """Ranks scaled to [-0.5, 0.5] (best 0.5); ties broken by position; -inf ranks last."""
     f = np.asarray(fitness, dtype=np.float64)
@@ -190,7 +180,7 @@ def tell(
     eps = solutions[:half] - state.mu
     f = _shaped(fitness, config.rank_fitness)
     f_plus, f_minus = f[:half], f[half:]
-    grad_mu = weighted_row_sum(f_plus - f_minus, eps) / config.popsize
+    grad_mu = weighted_sum(f_plus - f_minus, eps) / config.popsize
     if config.weight_decay:
         grad_mu = grad_mu - config.weight_decay * state.mu
     t = state.generation + 1
@@ -203,7 +193,7 @@ def tell(
     if config.sigma_alpha > 0:
         s = (eps * eps - sigma * sigma) / sigma
         pair_mean = (f_plus + f_minus) / 2 - f.mean()
-        grad_sigma = weighted_row_sum(pair_mean, s) / config.popsize
+        grad_sigma = weighted_sum(pair_mean, s) / config.popsize
         change = np.clip(
             config.sigma_alpha * grad_sigma,
             -config.sigma_max_change * sigma,

@@ -57,6 +57,7 @@ import numpy as np
 from ..config import CHOICES, ConfigError, WannConfig
 from ..core import activations
 from ..core.network import Plan
+from ..core.ordered import weighted_sum
 from . import Task
 
 FILES = {
@@ -237,21 +238,12 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 
 def _weigh_axis(m: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
-    """``m`` applied along ``axis`` of ``x`` (each output index j sums ``m[j, i] * x[.., i, ..]``
-    over its nonzero i in increasing order): a fixed order of operations, so the result is
-    the same on every CPU, which a BLAS product is not (OpenBLAS picks its kernel by CPU at
-    run time, and its kernels order the sums differently)."""
-    shape = list(x.shape)
-    shape[axis] = m.shape[0]
-    out = np.empty(shape)
-    index: list[Any] = [slice(None)] * x.ndim
-    for j in range(m.shape[0]):
-        acc = np.zeros(np.delete(shape, axis))
-        for i in np.flatnonzero(m[j]):
-            acc += m[j, i] * np.take(x, i, axis=axis)
-        index[axis] = j
-        out[tuple(index)] = acc
-    return out
+    """``m`` applied along ``axis`` of ``x``: output index j is ``m[j, i] * x[.., i, ..]``
+    summed over its nonzero i by :func:`src.core.ordered.weighted_sum` (the same on every
+    CPU, which a BLAS product is not)."""
+    xs = np.moveaxis(x, axis, 0)
+    sums = [weighted_sum(m[j, nz], xs[nz]) for j, nz in enumerate(map(np.flatnonzero, m))]
+    return np.stack(sums, axis=axis)
 
 
 def resize_area(images: np.ndarray, side: int) -> np.ndarray:

@@ -5,15 +5,12 @@ runs)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
-from harness import ROOT
+from harness import output_on_blas_kernel
 from test_checkpoint_file import evolved_state
 
 from src import __version__
@@ -175,14 +172,7 @@ def test_the_platform_names_the_blas_kernels():
     here = provenance.platform()
     assert "; BLAS OpenBLAS " in here, here
     code = "from src.search import provenance; print(provenance.platform())"
-    there = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "OPENBLAS_CORETYPE": "Nehalem"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    there = output_on_blas_kernel(code, "Nehalem").strip()
     assert "; BLAS OpenBLAS Nehalem; " in there and there != here
 
 

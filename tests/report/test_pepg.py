@@ -1,12 +1,10 @@
 """PEPG (src/core/pepg.py) and its checkpointed loop (src/report/tuning.py)."""
 
-import os
 import platform
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from harness import output_on_blas_kernel
 
 from src.core import pepg
 from src.report import tuning
@@ -141,15 +139,6 @@ def test_nothing_to_tune_runs_quietly():
     assert (result.history[:, tuning.HISTORY.index("sigma")] == 0).all()
 
 
-def test_weighted_row_sum_adds_the_rows_in_order():
-    rng = np.random.default_rng(5)
-    coef, rows = rng.standard_normal(32), rng.standard_normal((32, 41))
-    expected = [0.0] * 41
-    for c, row in zip(coef.tolist(), rows.tolist()):
-        expected = [e + c * r for e, r in zip(expected, row)]
-    np.testing.assert_array_equal(pepg.weighted_row_sum(coef, rows), expected)
-
-
 # One PEPG run of 40 generations over 41 weights (the size of a swing-up champion), its
 # result's bytes in hex.
 _PEPG_RUN = """
@@ -171,11 +160,5 @@ def test_pepg_is_the_same_whichever_blas_kernel_the_cpu_gets():
     vector product in PEPG's update made the report's tuned weights differ from one machine
     to another (the same champion: 889 on one, 894 on another). The update sums in a fixed
     order, so two kernels that order a dot product differently give the same run."""
-    runs = {}
-    for core in ("Haswell", "Nehalem"):
-        env = {**os.environ, "OPENBLAS_CORETYPE": core}
-        done = subprocess.run(
-            [sys.executable, "-c", _PEPG_RUN], env=env, capture_output=True, text=True, check=True
-        )
-        runs[core] = done.stdout
+    runs = {core: output_on_blas_kernel(_PEPG_RUN, core) for core in ("Haswell", "Nehalem")}
     assert runs["Haswell"] and runs["Haswell"] == runs["Nehalem"]

@@ -2,15 +2,12 @@
 
 import gzip
 import json
-import os
 import platform
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from conftest import grown_genome
-from harness import ROOT, launch
+from harness import ROOT, launch, output_on_blas_kernel
 
 from src.bench import legacy
 from src.config import ConfigError, build
@@ -92,17 +89,7 @@ def test_resize_area_is_the_matrix_product_the_same_on_every_blas_kernel():
         "x = np.random.default_rng(1).random((200, 28, 28)); "
         "print(hashlib.sha1(mnist.resize_area(x, 16).tobytes()).hexdigest())"
     )
-    digests = {
-        core: subprocess.run(
-            [sys.executable, "-c", code],
-            env={**os.environ, "OPENBLAS_CORETYPE": core},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for core in ("Haswell", "Nehalem")
-    }
+    digests = {core: output_on_blas_kernel(code, core) for core in ("Haswell", "Nehalem")}
     assert digests["Haswell"] and digests["Haswell"] == digests["Nehalem"]
 
 
