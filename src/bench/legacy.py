@@ -343,6 +343,32 @@ def mutate(
     return genome, "clone"
 
 
+def rank_population(
+    objectives: np.ndarray,
+    method: str,
+    rng: np.random.Generator,
+    prob_moo: float = 0.8,
+    crowding: str = "range",
+    complexity: str = "inverse",
+) -> np.ndarray:
+    """The previous :func:`src.core.ranking.rank_population`: every scheme by the numpy
+    stages (fronts, crowding, order: ``ranking._nsga_rank_numpy``), before the paper's
+    two objectives went to the compiled :func:`src.core.rank_jit.rank_two`. One draw."""
+    from ..core import ranking
+
+    obj = np.asarray(objectives, dtype=np.float64)
+    mean, best, conns = obj[:, 0], obj[:, 1], obj[:, 2]
+    u = rng.random()
+    tiebreak = np.column_stack([mean, best, -conns])
+    if method != "paper":
+        moo = tiebreak
+    elif u < prob_moo:
+        moo = np.column_stack([mean, ranking.COMPLEXITY_RULES[complexity](conns)])
+    else:
+        moo = np.column_stack([mean, best])
+    return ranking._nsga_rank_numpy(moo, tiebreak, crowding)
+
+
 def next_population(state) -> list[Genome]:
     """The next population as :func:`src.search.loop.next_population` bred it before (the
     previous operators above); consumes ``state.rng`` and ``state.innovations`` the same."""

@@ -5,8 +5,9 @@
 callers get them through :func:`src.tasks.kernels.load`, which prefers the same functions
 compiled ahead of time (no numba import, no cache loading at start-up) and falls back to
 this module. Only this module imports numba for them. :func:`plan_arrays` (the compiled
-core of :func:`src.core.network.compile_genome`, every task's) is built with them, so that a
-worker compiling networks does not import numba either.
+core of :func:`src.core.network.compile_genome`, every task's) and :func:`rank_two` (the
+paper's ranking, :func:`src.core.ranking.rank_population`) are built with them, so that a
+worker compiling networks, or a rank ranking a population, does not import numba either.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..core import activations, jitcache
 from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
+from ..core.rank_jit import rank_two  # noqa: F401  (built with the kernels)
 
 _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 

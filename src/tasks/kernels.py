@@ -50,6 +50,7 @@ SOURCES = (
     HERE / "jitkernels.py",
     HERE.parent / "core" / "activations.py",
     HERE.parent / "core" / "plan_jit.py",
+    HERE.parent / "core" / "rank_jit.py",
     HERE.parent / "core" / "genome.py",  # INPUT, OUTPUT: constants plan_jit compiles in
 )
 #: Where :func:`build` writes the module and :func:`load` looks for it (as numba's cache).
@@ -108,6 +109,7 @@ SIGNATURES: dict[str, tuple[str, tuple[Arg, ...]]] = {
             (_I8, 1, False),  # en
         ),
     ),
+    "rank_two": ("i8[::1]", ((_F8, 2, False), (_F8, 2, False))),  # moo, tiebreak
 }
 
 
@@ -155,6 +157,7 @@ class Kernels:
     edge_normals: Callable[..., None]
     lidar: Callable[..., int]
     plan_arrays: Callable[..., tuple[Any, ...]]
+    rank_two: Callable[..., np.ndarray]
 
     def for_args(self, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
         """Kernel ``name`` for calls whose arrays have the types of those in ``args``

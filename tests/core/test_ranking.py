@@ -487,3 +487,80 @@ def test_reference_crowding_multiplies_gaps_by_the_reference_factor():
     np.testing.assert_allclose(rng_[1:4], 2 * gaps / 10.0)
     with pytest.raises(ValueError, match="crowding rule"):
         crowding_distance(obj, fronts, "other")
+
+
+# ----------------------------------------------------------------------------- compiled
+
+
+def awkward_population(rng: np.random.Generator, kind: int, n: int) -> np.ndarray:
+    """(n, 3) (mean, max, connections): continuous, few distinct values (ties and copies),
+    infinities and signed zeros, or every row the same."""
+    if kind == 0:
+        mean, best = rng.normal(size=n), rng.normal(size=n)
+    else:
+        mean = rng.integers(0, 5, n).astype(np.float64)
+        best = rng.integers(0, 5, n).astype(np.float64)
+    if kind == 2:
+        mean[rng.random(n) < 0.15] = np.inf
+        mean[rng.random(n) < 0.15] = -np.inf
+        best[rng.random(n) < 0.15] = -np.inf
+        mean[rng.random(n) < 0.15] = -0.0
+    conns = rng.integers(0, 6 if kind else 60, n).astype(np.float64)
+    if kind == 3:
+        mean[:], best[:], conns[:] = 1.5, 2.0, 7.0
+    return np.column_stack([mean, best, conns])
+
+
+@pytest.fixture(scope="module", params=["jit", "ahead of time"])
+def rank_two(request):
+    """The compiled ranking, from numba's JIT and from the built module."""
+    from src.tasks import kernels
+
+    if request.param == "jit":
+        return kernels.jit().rank_two
+    kernels.build()
+    built = kernels.Kernels(kernels.import_built())
+    assert built.ahead_of_time
+    return built.rank_two
+
+
+def test_the_compiled_ranking_gives_the_numpy_stages_ranks(rank_two) -> None:
+    """Fronts, crowding ('range') and the order by numpy (`_nsga_rank_numpy`) against
+    `rank_two`, on both of the paper's pairs and every complexity rule: the same ranks, on
+    1-300 rows with ties, copies, infinities, signed zeros and all rows equal."""
+    from src.core.ranking import COMPLEXITY_RULES, _nsga_rank_numpy
+
+    rng = np.random.default_rng(5)
+    compared = 0
+    for trial in range(160):
+        n = int(rng.integers(1, 300))
+        obj = awkward_population(rng, trial % 4, n)
+        mean, best, conns = obj.T
+        tiebreak = np.column_stack([mean, best, -conns])
+        pairs = [np.column_stack([mean, best])]
+        pairs += [np.column_stack([mean, rule(conns)]) for rule in COMPLEXITY_RULES.values()]
+        for moo in pairs:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                expected = _nsga_rank_numpy(moo, tiebreak, "range")
+            np.testing.assert_array_equal(rank_two(moo, tiebreak), expected)
+            compared += 1
+    assert compared == 160 * (1 + len(COMPLEXITY_RULES))
+
+
+def test_rank_population_takes_the_compiled_ranking_for_the_paper_with_range(monkeypatch):
+    """The paper's scheme with the 'range' rule never runs the numpy stages; the reference's
+    crowding rule and three objectives still do (the compiled ranking has neither)."""
+    from src.core import ranking
+
+    calls = []
+    numpy_stages = ranking._nsga_rank_numpy
+    monkeypatch.setattr(
+        ranking, "_nsga_rank_numpy", lambda *a: calls.append(a[2]) or numpy_stages(*a)
+    )
+    obj = random_population(3, 200)
+    for prob_moo in (0.0, 1.0):
+        rank_population(obj, "paper", np.random.default_rng(0), prob_moo, "range", "log")
+    assert calls == []
+    rank_population(obj, "paper", np.random.default_rng(0), 1.0, "reference")
+    rank_population(obj, "nsga3obj", np.random.default_rng(0))
+    assert calls == ["reference", "range"]

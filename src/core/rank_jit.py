@@ -1,0 +1,214 @@
+"""The compiled core of the paper's ranking (numba): :func:`rank_two`.
+
+:func:`src.core.ranking.rank_population` ranks on two objectives (the paper's scheme: mean
+reward with the complexity objective, or with the max reward) through three numpy stages,
+the fronts by a sweep, the crowding distance and the final order: about thirty numpy calls
+and a Python loop, ~1.5 ms at a population of 960. Every rank of a replicated loop ranks
+every generation, and the root of the dynamic schedule ranks before it sends the first
+item, so that is time no rank evaluates. One call here does the same in ~0.1 ms.
+
+The same ranks, bit for bit: the same comparisons and the same floating-point operations in
+the same order (a crowding distance is ``0 + term_0 + term_1``, each term ``gap / span``), and
+every sort is a stable sort on the same keys, so ties fall as ``np.lexsort`` leaves them
+(tested against the numpy stages, :func:`src.core.ranking.nondominated_fronts`,
+:func:`~src.core.ranking.crowding_distance` and :func:`~src.core.ranking.rank_order`, on
+populations with ties, copies and infinities). Only the ``"range"`` crowding rule is here;
+``"reference"`` and three objectives stay with numpy. Kept out of :mod:`src.core.ranking` so
+that importing it does not import numba; it is built ahead of time with the task kernels
+(:mod:`src.tasks.kernels`), so no rank imports numba for it either.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _before(keys, i, j):
+    """Whether row ``i`` sorts before row ``j``: ``keys[:, i]`` lexicographically less
+    (``keys[0]`` most significant), or equal and ``i < j``."""
+    for k in range(keys.shape[0]):
+        x, y = keys[k, i], keys[k, j]
+        if x < y:
+            return True
+        if y < x:
+            return False
+    return i < j
+
+
+@numba.njit(cache=True)
+def _sort(keys, a, lo, hi, tmp):
+    """Sort ``a[lo:hi]`` (row indices) in place by :func:`_before`: runs of 16 by insertion,
+    then merged (``tmp``: scratch as long as ``a``). With ``a[lo:hi]`` ascending beforehand,
+    this is the stable sort ``np.lexsort`` does (no NaN in ``keys``)."""
+    run = 16
+    for start in range(lo, hi, run):
+        end = min(start + run, hi)
+        for i in range(start + 1, end):
+            v = a[i]
+            j = i - 1
+            while j >= start and _before(keys, v, a[j]):
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+    width = run
+    src, dst = a, tmp
+    while width < hi - lo:
+        for start in range(lo, hi, 2 * width):
+            mid, end = min(start + width, hi), min(start + 2 * width, hi)
+            i, j, k = start, mid, start
+            while i < mid and j < end:
+                if _before(keys, src[j], src[i]):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < end:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    if src is not a:
+        a[lo:hi] = src[lo:hi]
+
+
+@numba.njit(cache=True)
+def _term(gap, lo, hi):
+    """The ``"range"`` rule's contribution of an inner member (``_gap_over_range``)."""
+    span = 0.0 if hi == lo else hi - lo
+    if np.isfinite(span) and span > 0:
+        return gap / span
+    if np.isinf(span) and np.isinf(gap):
+        return 1.0
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _add_crowding(v, pts, n_pts, dist):
+    """Add one objective's crowding terms to ``dist`` (one per point) for a front's distinct
+    points ``pts[:n_pts]``, given in ascending order of ``v`` (their values)."""
+    lo, hi = v[pts[0]], v[pts[n_pts - 1]]
+    for k in range(n_pts):
+        if k == 0 or k == n_pts - 1:
+            dist[k] += np.inf
+            continue
+        prev, nxt = v[pts[k - 1]], v[pts[k + 1]]
+        gap = 0.0 if nxt == prev else nxt - prev
+        dist[k] += _term(gap, lo, hi)
+
+
+@numba.njit(cache=True)
+def rank_two(moo, tiebreak):
+    """Ranks (0 = best) of rows ranked on the two objectives ``moo`` (n, 2), both
+    maximised: Pareto fronts, then the crowding distance (``"range"``) descending, then
+    ``tiebreak`` (n, t) descending, first column most significant, then the row index.
+    What :func:`src.core.ranking._nsga_rank` computes with numpy for two objectives.
+
+    The fronts come from the sweep of :func:`src.core.ranking._fronts_two` (rows by ``a``
+    descending, then ``b``), which also orders each front: within a front, rows later in
+    the sweep have a strictly higher ``b`` and a strictly lower ``a``, or are identical to
+    the row before. So a front's distinct points are its rows in sweep order with copies
+    merged, ascending in ``b`` and, read backwards, in ``a``: the orders the crowding
+    distance sorts them into (:func:`src.core.ranking.crowding_distance`), with no sort.
+    """
+    n = moo.shape[0]
+    a = moo[:, 0].copy()
+    b = moo[:, 1].copy()
+    ranks = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return ranks
+    tmp = np.empty(n, dtype=np.int64)
+    # the sweep: np.lexsort((-b, -a))
+    keys = np.empty((2, n))
+    keys[0], keys[1] = -a, -b
+    sweep = np.arange(n)
+    _sort(keys, sweep, 0, n, tmp)
+    fronts = np.empty(n, dtype=np.int64)
+    neg_top = np.empty(n)
+    n_fronts = 0
+    for k in range(n):
+        i = sweep[k]
+        if k > 0:
+            j = sweep[k - 1]
+            if a[i] == a[j] and b[i] == b[j]:
+                fronts[i] = fronts[j]
+                continue
+        x = -b[i]
+        lo, hi = 0, n_fronts  # bisect_right(neg_top[:n_fronts], x)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if x < neg_top[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        neg_top[lo] = x
+        if lo == n_fronts:
+            n_fronts += 1
+        fronts[i] = lo
+    # each front's rows in sweep order (a counting sort by front, stable)
+    start = np.zeros(n_fronts + 1, dtype=np.int64)
+    for i in range(n):
+        start[fronts[i] + 1] += 1
+    for f in range(n_fronts):
+        start[f + 1] += start[f]
+    fill = start[:-1].copy()
+    by_front = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        i = sweep[k]
+        by_front[fill[fronts[i]]] = i
+        fill[fronts[i]] += 1
+    # crowding: each front's distinct points, their distance, shared by their copies
+    crowd = np.empty(n)
+    pts = np.empty(n, dtype=np.int64)
+    rev = np.empty(n, dtype=np.int64)
+    point_of = np.empty(n, dtype=np.int64)
+    dist = np.empty(n)
+    for f in range(n_fronts):
+        n_pts = 0
+        for k in range(start[f], start[f + 1]):
+            i = by_front[k]
+            if n_pts and a[i] == a[pts[n_pts - 1]] and b[i] == b[pts[n_pts - 1]]:
+                point_of[i] = n_pts - 1
+                continue
+            pts[n_pts] = i
+            point_of[i] = n_pts
+            n_pts += 1
+        if n_pts <= 2:
+            for k in range(start[f], start[f + 1]):
+                crowd[by_front[k]] = np.inf
+            continue
+        for p in range(n_pts):
+            dist[p] = 0.0
+            rev[p] = pts[n_pts - 1 - p]
+        # objective 0 (a) ascending: the points backwards; the terms land on dist[n_pts-1-k]
+        d0 = np.zeros(n_pts)
+        _add_crowding(a, rev, n_pts, d0)
+        for p in range(n_pts):
+            dist[p] += d0[n_pts - 1 - p]
+        d1 = np.zeros(n_pts)
+        _add_crowding(b, pts, n_pts, d1)
+        for p in range(n_pts):
+            dist[p] += d1[p]
+        for k in range(start[f], start[f + 1]):
+            crowd[by_front[k]] = dist[point_of[by_front[k]]]
+    # the order: by front, then (-crowd, -t_0, -t_1, ...), then index
+    t = tiebreak.shape[1]
+    keys = np.empty((1 + t, n))
+    keys[0] = -crowd
+    for c in range(t):
+        keys[1 + c] = -tiebreak[:, c]
+    for f in range(n_fronts):
+        lo, hi = start[f], start[f + 1]
+        by_front[lo:hi].sort()  # ascending index: ties stay in index order
+        _sort(keys, by_front, lo, hi, tmp)
+    for k in range(n):
+        ranks[by_front[k]] = k
+    return ranks
