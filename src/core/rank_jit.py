@@ -212,3 +212,20 @@ def rank_two(moo, tiebreak):
     for k in range(n):
         ranks[by_front[k]] = k
     return ranks
+
+
+@numba.njit(cache=True)
+def tournament_winners(ranks, candidates, draws):
+    """Each row of ``draws`` (positions in ``candidates``) is a tournament: its winner is the
+    entry of lowest rank, the first drawn among equals (what
+    :func:`src.core.ranking.tournament` computes with numpy after its one draw)."""
+    n, size = draws.shape
+    winners = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        best = candidates[draws[i, 0]]
+        for j in range(1, size):
+            entry = candidates[draws[i, j]]
+            if ranks[entry] < ranks[best]:
+                best = entry
+        winners[i] = best
+    return winners

@@ -608,6 +608,12 @@ def tournament(
         raise ValueError(f"size must be >= 1, got {size}")
     cand = cand.astype(np.int64, copy=False)
     draws = rng.integers(0, cand.size, size=(n, size))
+    if np.issubdtype(rk.dtype, np.integer) and n:  # one compiled pass (src.core.rank_jit)
+        from ..tasks.kernels import load
+
+        return load().tournament_winners(
+            np.ascontiguousarray(rk, dtype=np.int64), np.ascontiguousarray(cand), draws
+        )
     entries = cand[draws]
     best = np.argmin(rk[entries], axis=1)
     return entries[np.arange(n), best].astype(np.int64, copy=False)

@@ -20,7 +20,10 @@ import numpy as np
 
 from ..core import activations, jitcache
 from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
-from ..core.rank_jit import rank_two  # noqa: F401  (built with the kernels)
+from ..core.rank_jit import (  # noqa: F401  (built with the kernels)
+    rank_two,
+    tournament_winners,
+)
 
 _act = numba.njit(cache=True, inline="always")(activations.numba_scalar())
 

@@ -458,6 +458,29 @@ def test_tournament_matches_brute_force(seed: int, size: int) -> None:
         assert winners[t] == min(entries, key=lambda i: ranks[i])
 
 
+def test_tournament_with_tied_ranks_takes_the_first_drawn_compiled_or_not() -> None:
+    """Integer ranks go to the compiled pass (src.core.rank_jit.tournament_winners), float
+    ranks to numpy: the same winners, the first drawn among equal ranks."""
+    rng = np.random.default_rng(4)
+    for t in range(200):
+        n_pop = int(rng.integers(1, 120))
+        ranks = rng.integers(0, 6, n_pop)  # many ties
+        candidates = rng.choice(n_pop, int(rng.integers(1, n_pop + 1)), replace=False)
+        n, size = int(rng.integers(0, 40)), int(rng.integers(1, 12))
+        got = tournament(ranks, candidates, n, size, np.random.default_rng(t))
+        as_float = tournament(ranks * 1.0, candidates, n, size, np.random.default_rng(t))
+        draws = np.random.default_rng(t).integers(0, len(candidates), size=(n, size))
+        expected = [
+            next(
+                int(candidates[j])
+                for j in row
+                if ranks[candidates[j]] == ranks[candidates[row]].min()
+            )
+            for row in draws
+        ]
+        assert got.tolist() == expected == as_float.tolist()
+
+
 def test_tournament_size_one_is_uniform_draw_and_errors() -> None:
     ranks = np.arange(10)
     cand = np.array([7, 3, 9])
