@@ -234,6 +234,13 @@ class WannConfig:
         "gives all every result, and no root breeds, packs or sends genomes; for many ranks "
         "on evenly costly genomes (MNIST); needs breeding = 'workers'; results unchanged",
     )
+    resident: bool = _f(
+        False,
+        "with replicated = true: each rank keeps only the genomes it evaluated and the "
+        "population's objectives as arrays (src.search.resident: no per-genome Python on "
+        "every rank; parents move rank to rank, checkpoints gather on rank 0); needs "
+        "starts = 1 and duplicates = 'keep'; results unchanged",
+    )
     split_rollouts: int = _f(
         0,
         "work items each genome's rollouts are cut into; 0 = automatic (the last 2 "
@@ -379,6 +386,13 @@ def validate(config: WannConfig) -> None:
             "replicated = true needs breeding = 'workers' (with 'root' every rank would breed "
             "every child)"
         )
+    if config.resident:
+        if not config.replicated:
+            raise ConfigError("resident = true needs replicated = true (it is a replicated loop)")
+        from .search.resident import unsupported  # here: search imports this module
+
+        if unsupported(config):
+            raise ConfigError(str(unsupported(config)))
     if config.start_pick != "mean" and config.starts < 2:
         raise ConfigError(f"start_pick = {config.start_pick!r} needs starts > 1 (it picks a start)")
     from .core import activations  # imported here: core is a leaf, no cycle

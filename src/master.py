@@ -361,17 +361,20 @@ def search_in_folder(
         executor.defer(checkpoint.save, loop.snapshot(s), out, run_id, lock.verify)
         saved[0], since[0] = s.generation, time.monotonic()
 
-    def on_generation(s: loop.SearchState) -> None:
+    def due(s: loop.SearchState) -> bool:
         done, config = s.generation + 1, s.config
         # which generations the clock picks never changes a result: any checkpoint resumes
         minutes = config.checkpoint_minutes
-        due = minutes > 0 and time.monotonic() - since[0] >= 60 * minutes
-        if (
+        late = minutes > 0 and time.monotonic() - since[0] >= 60 * minutes
+        return bool(
             done % config.checkpoint_every == 0
             or done >= config.generations
-            or due
+            or late
             or should_stop()
-        ):
+        )
+
+    def on_generation(s: loop.SearchState) -> None:
+        if due(s):
             save(s)
 
     def stop() -> bool:  # the loop's poll after each generation; rank 0 decides for all
@@ -379,15 +382,15 @@ def search_in_folder(
             return should_stop()
         return replicated.agree(should_stop(), loop.done(state))
 
+    files = [reporters.StatsFiles(out, guard=lock.verify), *more]
     try:
         try:
-            state = loop.run(
-                state,
-                executor,
-                [reporters.StatsFiles(out, guard=lock.verify), *more],
-                on_generation=on_generation,
-                should_stop=stop,
-            )
+            if replicated is not None and state.config.resident:
+                state = parallel.resident.run_rank0(
+                    state, replicated, files, due, save, should_stop
+                )
+            else:
+                state = loop.run(state, executor, files, on_generation, stop)
         except Exception:
             if replicated is not None:
                 replicated.abandon()  # the other ranks wait in the next exchange

@@ -303,11 +303,12 @@ def mnist_root_ms(state, repeats: int) -> dict[str, float]:
     return {k: v * 1e3 for k, v in out.items()}
 
 
-def worker_child_ms(repeats: int, n: int = 300) -> float:
+def worker_child_ms(repeats: int, n: int = 300, edit: bool = True) -> float:
     """CPU ms a worker spends on one child with ``breeding = "workers"`` besides evaluating
     it: the mutation (:func:`src.evaluation.breed_child`), its edit for the root
-    (:func:`src.core.genome.edit_of`) and its key; best of ``repeats`` over ``n`` children
-    of the late MNIST population (:func:`_late_mnist_state`)."""
+    (:func:`src.core.genome.edit_of`; ``edit = False``: none, as in the resident loop,
+    where the child stays on the rank that bred it) and its key; best of ``repeats`` over
+    ``n`` children of the late MNIST population (:func:`_late_mnist_state`)."""
     from ..core.genome import edit_of
     from ..evaluation import breed_child
 
@@ -317,7 +318,8 @@ def worker_child_ms(repeats: int, n: int = 300) -> float:
         t = time.process_time()
         for i, parent in enumerate(state.population):
             child = breed_child(state.config, 1, i, parent, (10**6, 10**7))
-            edit_of(parent, child)
+            if edit:
+                edit_of(parent, child)
             child.key()
         best = min(best, time.process_time() - t)
     return best / n * 1e3
@@ -506,6 +508,7 @@ def run_mnist_search(quick: bool) -> None:
         for split in (False, True)
     }
     fixed = {s: (r0["cpu"] - r0["own"], r1["cpu"] - r1["own"]) for s, (r0, r1) in runs.items()}
+    columns_of: dict[str, str] = {}
     cells = [f"{f[0]:.1f} / {f[1]:.1f}; {runs[s][0]['imbalance']:.3f}" for s, f in fixed.items()]
     print(
         f"| replicated loop (`replicated = true`), rank 0 / rank 1 of 64: CPU ms per generation "
@@ -516,22 +519,38 @@ def run_mnist_search(quick: bool) -> None:
     for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
         columns = []
         for split, (rank0, rank1) in fixed.items():
-            extra = max(0.0, rank0 - rank1)
-            cells = []
-            for cost in ("f32", "now"):
-                share = 960 * ev[name][cost] / (workers + 1)
-                work = (960 * ev[name][cost] + 768 * child) / (workers + 1)
-                imbalance = runs[split][0]["imbalance"]
-                if extra <= work:  # rank 0's files shared out by its head
-                    gen = rank1 + (work + extra / (workers + 1)) * imbalance
-                else:  # rank 0 gets nothing: the others share its part too
-                    gen = max(rank0, rank1 + work * (workers + 1) / workers * imbalance)
-                cells.append(f"{share / gen:.2f}")
+            imbalance = runs[split][0]["imbalance"]
+            cells = [
+                f"{_spmd_efficiency(ev[name][c], child, rank0, rank1, imbalance, workers + 1):.2f}"
+                for c in ("f32", "now")
+            ]
             columns.append(" / ".join(cells))
+        columns_of[name] = columns[1]
         print(
             f"| {name} genomes, replicated loop: 64-rank efficiency, float32 / float64 "
             f"(target >= 0.8; the root's loop above: "
             f"{' / '.join(c for c in root_cells[name])}) | {columns[0]} | {columns[1]} | |"
+        )
+    # resident = true (src.search.resident): a rank keeps its own genomes and the population
+    # as arrays; every rank of 64 simulated in this process, ranks 0 and 1 timed. The same
+    # projection as the replicated loop's: rank 1's own work plus its share (evaluation and
+    # breeding, as measured on real genomes) scaled by the split's imbalance; rank 0's extra
+    # (stats.csv) given back by its head in the split.
+    res = resident_rank_ms(n_gen + 2, ranks=workers + 1)
+    own_child = worker_child_ms(repeats, edit=False)  # no edit: the child stays where bred
+    print(
+        f"| resident loop (`resident = true`), rank 0 / rank 1 of 64: CPU ms per generation "
+        f"besides breeding and evaluating its share (ranking, the split, parents sent and "
+        f"received, the exchange; stats.csv on rank 0); the split's imbalance (largest / mean "
+        f"share, parents' ranks preferred); a child's breeding and key (no edit) | | "
+        f"{res['fixed0']:.1f} / {res['fixed1']:.1f}; {res['imbalance']:.3f}; {own_child:.2f} ms | |"
+    )
+    for name in [k for k in genomes if k not in ("early", "late, champion-sized")]:
+        split = (res["fixed0"], res["fixed1"], res["imbalance"], workers + 1)
+        cells = [f"{_spmd_efficiency(ev[name][c], own_child, *split):.2f}" for c in ("f32", "now")]
+        print(
+            f"| {name} genomes, resident loop: 64-rank efficiency, float32 / float64 (target "
+            f">= 0.8; the replicated loop: {columns_of[name]}) | | {' / '.join(cells)} | |"
         )
     # 2 ranks on 2 cores: the root breeds and evaluates (src.parallel.schedule.root_evaluates)
     cells = []
@@ -796,6 +815,68 @@ def replicated_rank_ms(
     }
 
 
+def _spmd_efficiency(
+    genome_ms: float, child_ms: float, rank0: float, rank1: float, imbalance: float, ranks: int
+) -> float:
+    """Projected efficiency of a loop with no root (replicated or resident) at MNIST's pop
+    960 on ``ranks``: a rank's share of the evaluation over its generation, which is its
+    own per-generation work (``rank1`` ms) plus its share of evaluating (``genome_ms`` a
+    genome) and breeding (``child_ms`` a child, 768 children) scaled by the split's
+    ``imbalance``. Rank 0's extra work (``rank0 - rank1``: the files) is given back by its
+    head in the split while its share can absorb it, else the others share its part too."""
+    share = 960 * genome_ms / ranks
+    work = (960 * genome_ms + 768 * child_ms) / ranks
+    extra = max(0.0, rank0 - rank1)
+    if extra <= work:  # rank 0's files shared out by its head
+        gen = rank1 + (work + extra / ranks) * imbalance
+    else:  # rank 0 gets nothing: the others share its part too
+        gen = max(rank0, rank1 + work * ranks / (ranks - 1) * imbalance)
+    return share / gen
+
+
+def resident_rank_ms(generations: int, pop: int = 960, ranks: int = 64) -> dict[str, float]:
+    """Ranks 0 and 1 of a resident loop of ``ranks`` (:mod:`src.search.resident`) at ``pop``
+    on late MNIST genomes (:func:`_late_mnist_state`, evaluation free), every rank simulated
+    in this process (:func:`src.parallel.resident.simulate`, each rank's CPU its own): CPU ms
+    per generation besides breeding and evaluating its share (``fixed0``, ``fixed1``; rank 0
+    also writes stats.csv), the share's breeding (``own1``) and the split's imbalance (its
+    largest share over the mean, on the cost guesses). Median over ``generations`` after a
+    warm-up."""
+    import tempfile
+
+    from ..parallel.resident import simulate
+    from ..search import loop, resident
+    from ..search.reporters import StatsFiles
+
+    first = 3
+    state = _late_mnist_state("workers", pop, generations=first + generations)
+    times = [resident.RankTimes() for _ in range(ranks)]
+    cpu: list[list[float]] = [[] for _ in range(ranks)]
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = [StatsFiles(Path(tmp))]
+        for reporter in stats:
+            reporter.start(state, f"{ranks} ranks (resident, simulated)")
+        loops = [
+            resident.run(loop.snapshot(state), r, ranks, stats if r == 0 else (), times=times[r])
+            for r in range(ranks)
+        ]
+        simulate(loops, cpu)
+        for reporter in stats:
+            reporter.end(state)
+
+    def fixed(r: int) -> float:
+        t = times[r]
+        rows = [c - o - u for c, o, u in zip(cpu[r], t.own, t.untimed)][first:]
+        return 1e3 * float(np.median(rows))
+
+    return {
+        "fixed0": fixed(0),
+        "fixed1": fixed(1),
+        "own1": 1e3 * float(np.median(times[1].own[first:])),
+        "imbalance": float(np.median(times[1].imbalance[first:])),
+    }
+
+
 def _late_mnist_state(breeding: str, pop: int = 960, **changes):
     """Generation 0 of an MNIST-shaped search whose genomes are late ones (50 hidden nodes),
     on the cost-model task scaled to nothing (``src.bench.costmodel:mnist``, 256 -> 10
@@ -860,9 +941,9 @@ def root_critical_path(breeding: str, generations: int, pop: int = 960, workers:
     from ..search import checkpoint, loop
     from ..search.reporters import StatsFiles
 
-    state = _late_mnist_state(breeding, pop)
     first = 5  # generations 0-4 warm up, and write history/ files (0, 1, 2, 4)
-    state.config = state.config.replace(generations=first + generations)
+    # its config as evaluated, so the task is built (and cached) with the scale of 0
+    state = _late_mnist_state(breeding, pop, generations=first + generations)
     ex = _TimedExecutor(workers)
     reporting: dict[int, float] = {}
 

@@ -14,13 +14,15 @@ Modules, one concern each:
 * :mod:`.deferred`  root-only calls run in a background thread during the next map.
 * :mod:`.replicated` every rank runs the search loop (``replicated = true``): static shares,
   one exchange of results a generation, no root on the critical path.
+* :mod:`.resident`  the drivers of the resident loop (``resident = true``,
+  :mod:`src.search.resident`): on MPI, and every rank simulated in one process.
 
 Only :mod:`.launch` imports ``mpi4py`` (lazily: without it everything runs serially or in
 a pool). Results never depend on the executor: serial, pool and MPI runs of one config are
 bit-identical.
 """
 
-from . import replicated
+from . import replicated, resident
 from .executor import Executor
 from .launch import launch_problem, mpi, run_main, world
 from .mpi_executor import MPIExecutor, serve
@@ -65,6 +67,7 @@ __all__ = [
     "make_executor",
     "mpi",
     "replicated",
+    "resident",
     "oversubscribed",
     "rollout_pieces",
     "root_evaluates",

@@ -417,6 +417,12 @@ def replica(blob: bytes) -> None:
     state = pickle.loads(blob)
     executor = ReplicatedExecutor()
     with contextlib.suppress(Abandoned):  # rank 0 failed on its own: it says why
+        if state.config.resident:  # each rank keeps its own genomes (src.search.resident)
+            from ..search import resident
+            from .resident import drive
+
+            drive(resident.run(state, executor.rank, executor.n_ranks), executor)
+            return
         loop.run(state, executor, (), None, lambda: executor.agree(False, loop.done(state)))
 
 

@@ -508,6 +508,31 @@ def evaluate_population(
     )
 
 
+def stats_row(
+    generation: int,
+    objs: np.ndarray,
+    distinct: int,
+    steps: int,
+    seconds: float,
+    busy: float,
+    workers: int,
+) -> dict[str, float]:
+    """A generation's row of stats.csv (:data:`STATS_COLUMNS`) and its ``busy`` share: the
+    evaluating processes' busy seconds over ``seconds`` times their number."""
+    return {
+        "generation": generation,
+        "evaluations": len(objs),
+        "distinct": distinct,
+        "env_steps": steps,
+        "best_mean": float(objs[:, 0].max()),
+        "best_max": float(objs[:, 1].max()),
+        "median_mean": float(np.median(rankable(objs)[:, 0])),
+        "median_connections": float(np.median(objs[:, 2])),
+        "seconds": seconds,
+        "busy": min(1.0, busy / max(seconds * workers, 1e-12)),
+    }
+
+
 def _update_best(state: SearchState, executor: Executor) -> int:
     """Update the champion (``state.best``) from the evaluated generation; returns env steps.
 
@@ -571,20 +596,24 @@ def _update_best(state: SearchState, executor: Executor) -> int:
 
 
 def _set_best(state: SearchState, i: int, champion_score: float) -> None:
+    state.best = state.population[i]
+    state.best_info = best_info(state, i, champion_score)
+
+
+def best_info(state: SearchState, i: int, champion_score: float) -> dict[str, Any]:
+    """The champion's figures when member ``i`` of the evaluated generation becomes it."""
     objs = state.objectives
     assert objs is not None
-    state.best = state.population[i]
-    state.best_info = {
+    info: dict[str, Any] = {
         "generation": state.generation,
         "mean_reward": float(objs[i, 0]),
         "max_reward": float(objs[i, 1]),
         "n_connections": int(objs[i, 2]),
     }
     if state.config.champion_reps:
-        state.best_info["champion_score"] = champion_score
-        state.best_info["champion_rollouts"] = state.config.champion_reps * len(
-            state.config.weights
-        )
+        info["champion_score"] = champion_score
+        info["champion_rollouts"] = state.config.champion_reps * len(state.config.weights)
+    return info
 
 
 class Reporter:
@@ -669,18 +698,7 @@ def _generations(
             probe, probe_steps = start_probe(state, executor)
             steps += probe_steps
         seconds = time.perf_counter() - start
-        row = {
-            "generation": state.generation,
-            "evaluations": len(state.population),
-            "distinct": distinct,
-            "env_steps": steps,
-            "best_mean": float(objs[:, 0].max()),
-            "best_max": float(objs[:, 1].max()),
-            "median_mean": float(np.median(rankable(objs)[:, 0])),
-            "median_connections": float(np.median(objs[:, 2])),
-            "seconds": seconds,
-            "busy": min(1.0, busy / max(seconds * executor.n_workers, 1e-12)),
-        }
+        row = stats_row(state.generation, objs, distinct, steps, seconds, busy, executor.n_workers)
         if config.start_pick == "tuned":
             row["start_probe"] = probe
         state.history.append(row)

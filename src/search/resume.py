@@ -7,8 +7,8 @@ unless ``force`` (``--force-config``). Keys that never alter results:
 * ``generations``: how long to go on (extending a run is the point of resuming);
 * ``keep_checkpoints``, ``checkpoint_every``, ``checkpoint_minutes`` (how often the same
   states are saved),
-  ``chunk_genomes``, ``split_rollouts`` and ``replicated`` (where and in what pieces genomes
-  are evaluated, not their results),
+  ``chunk_genomes``, ``split_rollouts``, ``replicated`` and ``resident`` (where and in what
+  pieces genomes are evaluated, not their results),
   ``data_dir`` (where the same MNIST files are read from).
 
 What the run resolved beyond its config, its activation pool and the software version
@@ -40,6 +40,7 @@ NEUTRAL_KEYS = frozenset(
         "checkpoint_minutes",
         "chunk_genomes",
         "replicated",
+        "resident",
         "split_rollouts",
         "data_dir",
     }

@@ -22,6 +22,7 @@ from ..core import activations, jitcache
 from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
 from ..core.rank_jit import (  # noqa: F401  (built with the kernels)
     rank_two,
+    split_near,
     tournament_winners,
 )
 

@@ -110,6 +110,7 @@ SIGNATURES: dict[str, tuple[str, tuple[Arg, ...]]] = {
         ),
     ),
     "rank_two": ("i8[::1]", ((_F8, 2, False), (_F8, 2, False))),  # moo, tiebreak
+    "split_near": ("i8[::1]", ((_F8, 1, False), (_I8, 1, False), "i8", "f8")),
     "tournament_winners": ("i8[::1]", ((_I8, 1, False), (_I8, 1, False), (_I8, 2, False))),
 }
 
@@ -159,6 +160,7 @@ class Kernels:
     lidar: Callable[..., int]
     plan_arrays: Callable[..., tuple[Any, ...]]
     rank_two: Callable[..., np.ndarray]
+    split_near: Callable[..., np.ndarray]
     tournament_winners: Callable[..., np.ndarray]
 
     def for_args(self, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
