@@ -105,9 +105,10 @@ def drive(loop: Generator[Any, Any, Any], executor: Any) -> Any:
 
 
 def _alltoallv(
-    MPI: Any, comm: Any, blobs: list[bytes], send: np.ndarray, recv: np.ndarray
-) -> list[bytes]:
-    """Each rank's ``blobs[r]`` to rank ``r`` (sizes known everywhere from the exchange)."""
+    MPI: Any, comm: Any, blobs: list[Any], send: np.ndarray, recv: np.ndarray
+) -> list[Any]:
+    """Each rank's ``blobs[r]`` (bytes-like) to rank ``r`` (sizes known everywhere from the
+    exchange); what each rank sent this one, as read-only views of one buffer."""
     n = len(blobs)
     sdispl = np.zeros(n, dtype=np.int64)
     np.cumsum(send[:-1], out=sdispl[1:])
@@ -120,7 +121,8 @@ def _alltoallv(
         [out, (recv.tolist(), rdispl.tolist()), MPI.BYTE],
     )
     _wait_all([request], waiting_backoff(n, root=True))
-    return [out[d : d + c].tobytes() for d, c in zip(rdispl.tolist(), recv.tolist())]
+    out.flags.writeable = False  # the parcels' genomes are views of it
+    return [out[d : d + c] for d, c in zip(rdispl.tolist(), recv.tolist())]
 
 
 def _gatherv(MPI: Any, comm: Any, blob: bytes, sizes: list[int], rank: int) -> list[bytes] | None:

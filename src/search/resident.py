@@ -151,45 +151,51 @@ _WORDS = ("node_id", "conn_src", "conn_dst", "conn_innov")  # int64
 _BYTES = ("node_kind", "node_act", "conn_enabled")  # int8, int8, bool
 
 
-def _encode_genomes(pairs: list[tuple[int, Genome]]) -> bytes:
-    """(member, genome) pairs as bytes: a header of int64 words (count, then each one's
-    member, nodes and connections), their int64 arrays, then their one-byte arrays. A
-    quarter of pickle's CPU for a late MNIST genome (~70 kB)."""
-    head = [len(pairs)]
-    words: list[np.ndarray] = []
-    small: list[np.ndarray] = []
-    for member, g in pairs:
-        head += [member, len(g.node_id), len(g.conn_src)]
-        words += [getattr(g, name) for name in _WORDS]
-        small += [getattr(g, name).view(np.uint8) for name in _BYTES]
-    small.append(np.empty(0, dtype=np.uint8))
-    return np.concatenate([np.array(head, dtype=np.int64), *words]).tobytes() + (
-        np.concatenate(small).tobytes()
-    )
+def _encode_genome(member: int, g: Genome) -> np.ndarray:
+    """One genome as a record of bytes, 8-byte aligned: int64 words (its member, nodes and
+    connections; its node ids, connection ends and innovation numbers), then its one-byte
+    arrays (kinds, activations, enabled flags), padded. Records are sent back to back
+    (:func:`_decode_genomes`); one is encoded once however many ranks it goes to."""
+    nodes, conns = len(g.node_id), len(g.conn_src)
+    n_words = 3 + nodes + 3 * conns
+    n_small = 2 * nodes + conns
+    buf = np.zeros(8 * n_words + -(-n_small // 8) * 8, dtype=np.uint8)
+    words, small = buf[: 8 * n_words].view(np.int64), buf[8 * n_words :]
+    words[:3] = (member, nodes, conns)
+    w, b = 3, 0
+    for name in _WORDS:
+        arr = getattr(g, name)
+        words[w : w + len(arr)] = arr
+        w += len(arr)
+    for name in _BYTES:
+        arr = getattr(g, name).view(np.uint8)
+        small[b : b + len(arr)] = arr
+        b += len(arr)
+    return buf
 
 
-def _decode_genomes(blob: bytes) -> dict[int, Genome]:
-    """:func:`_encode_genomes`'s pairs back, as read-only arrays over ``blob``."""
-    count = int(np.frombuffer(blob, dtype=np.int64, count=1)[0])
-    head = np.frombuffer(blob, dtype=np.int64, count=1 + 3 * count)[1:].reshape(count, 2 + 1)
-    sizes = head[:, 1] + 3 * head[:, 2]
-    n_words = 1 + 3 * count + int(sizes.sum())
-    words = np.frombuffer(blob, dtype=np.int64, count=n_words)
-    small = np.frombuffer(blob, dtype=np.uint8, offset=8 * n_words)
+def _decode_genomes(blob: Any) -> dict[int, Genome]:
+    """The genomes of records sent back to back (:func:`_encode_genome`), by member, as
+    read-only arrays over ``blob`` (bytes or a uint8 array)."""
     out: dict[int, Genome] = {}
-    w, b = 1 + 3 * count, 0
-    for member, n_nodes, n_conns in head.tolist():
+    at, end = 0, len(blob)
+    while at < end:
+        member, nodes, conns = np.frombuffer(blob, dtype=np.int64, count=3, offset=at).tolist()
+        n_words = 3 + nodes + 3 * conns
+        words = np.frombuffer(blob, dtype=np.int64, count=n_words, offset=at)
+        n_small = 2 * nodes + conns
+        small = np.frombuffer(blob, dtype=np.uint8, count=n_small, offset=at + 8 * n_words)
+        words.flags.writeable = small.flags.writeable = False
         g = object.__new__(Genome)
-        parts = (n_nodes, n_conns, n_conns, n_conns)
-        for name, size in zip(_WORDS, parts):
+        w, b = 3, 0
+        for name, size in zip(_WORDS, (nodes, conns, conns, conns)):
             object.__setattr__(g, name, words[w : w + size])
             w += size
-        for name, size, dtype in zip(
-            _BYTES, (n_nodes, n_nodes, n_conns), (np.int8, np.int8, np.bool_)
-        ):
+        for name, size, dtype in zip(_BYTES, (nodes, nodes, conns), (np.int8, np.int8, np.bool_)):
             object.__setattr__(g, name, small[b : b + size].view(dtype))
             b += size
         out[member] = g
+        at += 8 * n_words + -(-n_small // 8) * 8
     return out
 
 
@@ -359,14 +365,17 @@ def _evaluate(
         times._untimed += time.process_time() - t0
     # parents needed where they are not held: each sent once to each rank that needs it
     need = np.flatnonzero((holder != assigned) & (holder == rank))
-    outgoing: list[list[tuple[int, Genome]]] = [[] for _ in range(n_ranks)]
+    outgoing: list[list[np.ndarray]] = [[] for _ in range(n_ranks)]
+    records: dict[int, np.ndarray] = {}
     for pair in np.unique(parents[need] * n_ranks + assigned[need]).tolist():
         member, to = divmod(pair, n_ranks)
-        outgoing[to].append((member, before.held[member]))
-    answer = yield (ALLTOALL, [_encode_genomes(part) if part else b"" for part in outgoing])
+        if member not in records:
+            records[member] = _encode_genome(member, before.held[member])
+        outgoing[to].append(records[member])
+    answer = yield (ALLTOALL, [b"".join(part) for part in outgoing])
     available = dict(before.held)
     for blob in answer:
-        if blob:
+        if len(blob):
             available.update(_decode_genomes(blob))
     # this rank's share: breed the children, evaluate everything
     mine = np.flatnonzero(assigned == rank)
