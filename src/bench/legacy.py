@@ -559,3 +559,54 @@ def mnist_rollouts_per_node(
             ce = mean_ce(np.where(finite[:, None, None], out, 0.0), y)
         returns[sel] = np.where(finite, -ce, -np.inf)
     return returns, len(weights) * task.batch_size
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(lo[i], hi[i])`` over i (empty ranges allowed)."""
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    offsets = np.repeat(lo - (ends - counts), counts)
+    return np.arange(total) + offsets
+
+
+def add_connection_sweep(
+    genome: Genome,
+    rng: np.random.Generator,
+    innovations: Innovations,
+    pool: Sequence[int],
+    connect_outputs: bool = False,
+) -> Genome | None:
+    """The previous :func:`src.core.variation.add_connection`: the destination's
+    descendants by a numpy sweep per level over the connection genes (before the compiled
+    walk, :func:`src.core.rank_jit.banned_sources`). The same draws, the same child."""
+    from ..core.variation import _with_connection
+
+    n = genome.n_nodes
+    kinds = genome.node_kind
+    src = genome.positions(genome.conn_src)
+    dst = genome.positions(genome.conn_dst)
+    by_src = np.argsort(src, kind="stable")
+    starts = np.searchsorted(src[by_src], np.arange(n + 1))
+    succ = dst[by_src]
+    can_source = kinds != OUTPUT if not connect_outputs else np.ones(n, dtype=bool)
+    dests = np.flatnonzero(kinds > INPUT)
+    for idx in rng.permutation(len(dests)).tolist():
+        d = int(dests[idx])
+        banned = np.zeros(n, dtype=bool)
+        banned[d] = True
+        frontier = np.array([d])
+        while frontier.size:  # descendants of d, one level per step
+            lo, hi = starts[frontier], starts[frontier + 1]
+            nxt = succ[_ranges(lo, hi)]
+            frontier = np.unique(nxt[~banned[nxt]])
+            banned[frontier] = True
+        banned[src[dst == d]] = True
+        sources = np.flatnonzero(can_source & ~banned)
+        if sources.size == 0:
+            continue
+        s = int(sources[int(rng.integers(sources.size))])
+        return _with_connection(genome, s, d, innovations)
+    return None

@@ -267,3 +267,40 @@ def tournament_winners(ranks, candidates, draws):
                 best = entry
         winners[i] = best
     return winners
+
+
+@numba.njit(cache=True)
+def banned_sources(n, src, dst, d):
+    """Which of ``n`` node positions may not feed ``d`` by a new connection (what
+    :func:`src.core.variation.add_connection` computes for a drawn destination): ``d``, its
+    descendants along the connection genes ``src -> dst`` (positions; enabled or not), and
+    its present sources. A depth-first walk over the genes sorted by source."""
+    m = src.shape[0]
+    starts = np.zeros(n + 1, dtype=np.int64)
+    for e in range(m):
+        starts[src[e] + 1] += 1
+    for v in range(n):
+        starts[v + 1] += starts[v]
+    fill = starts[:-1].copy()
+    succ = np.empty(m, dtype=np.int64)
+    for e in range(m):
+        succ[fill[src[e]]] = dst[e]
+        fill[src[e]] += 1
+    banned = np.zeros(n, dtype=np.bool_)
+    banned[d] = True
+    stack = np.empty(n, dtype=np.int64)
+    stack[0] = d
+    top = 1
+    while top:
+        top -= 1
+        v = stack[top]
+        for e in range(starts[v], starts[v + 1]):
+            w = succ[e]
+            if not banned[w]:
+                banned[w] = True
+                stack[top] = w
+                top += 1
+    for e in range(m):
+        if dst[e] == d:
+            banned[src[e]] = True
+    return banned

@@ -95,47 +95,30 @@ def add_connection(
     The destination is drawn first (a permutation of the hidden and output nodes, in
     position order, tried in turn), then a source uniformly among the valid ones in position
     order: any node that may be a source, except the destination's descendants (itself
-    included) and its present sources (by any connection gene). The descendants are found
-    by a numpy sweep per level over the connection genes, so this costs O(connections) for
-    the destination tried, with no Python object per node.
+    included) and its present sources (by any connection gene). Those come from one
+    compiled walk over the connection genes (:func:`src.core.rank_jit.banned_sources`,
+    through the task kernels' loader): ~10 us where the numpy sweep per level it replaced
+    (kept in :mod:`src.bench.legacy`, the same sources, tested) took ~300 us on a late
+    MNIST genome.
     """
+    from ..tasks.kernels import load  # core -> kernels, as compile_genome
+
+    banned_sources = load().banned_sources
     n = genome.n_nodes
     kinds = genome.node_kind
-    src = genome.positions(genome.conn_src)
-    dst = genome.positions(genome.conn_dst)
-    by_src = np.argsort(src, kind="stable")
-    starts = np.searchsorted(src[by_src], np.arange(n + 1))
-    succ = dst[by_src]
+    src = np.ascontiguousarray(genome.positions(genome.conn_src), dtype=np.int64)
+    dst = np.ascontiguousarray(genome.positions(genome.conn_dst), dtype=np.int64)
     can_source = kinds != OUTPUT if not connect_outputs else np.ones(n, dtype=bool)
     dests = np.flatnonzero(kinds > INPUT)
     for idx in rng.permutation(len(dests)).tolist():
         d = int(dests[idx])
-        banned = np.zeros(n, dtype=bool)
-        banned[d] = True
-        frontier = np.array([d])
-        while frontier.size:  # descendants of d, one level per step
-            lo, hi = starts[frontier], starts[frontier + 1]
-            nxt = succ[_ranges(lo, hi)]
-            frontier = np.unique(nxt[~banned[nxt]])
-            banned[frontier] = True
-        banned[src[dst == d]] = True
+        banned = banned_sources(n, src, dst, d)
         sources = np.flatnonzero(can_source & ~banned)
         if sources.size == 0:
             continue
         s = int(sources[int(rng.integers(sources.size))])
         return _with_connection(genome, s, d, innovations)
     return None
-
-
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(lo[i], hi[i])`` over i (empty ranges allowed)."""
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    offsets = np.repeat(lo - (ends - counts), counts)
-    return np.arange(total) + offsets
 
 
 def _layers(genome: Genome, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

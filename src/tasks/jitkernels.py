@@ -21,6 +21,7 @@ import numpy as np
 from ..core import activations, jitcache
 from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
 from ..core.rank_jit import (  # noqa: F401  (built with the kernels)
+    banned_sources,
     rank_two,
     split_near,
     tournament_winners,

@@ -112,6 +112,7 @@ SIGNATURES: dict[str, tuple[str, tuple[Arg, ...]]] = {
     "rank_two": ("i8[::1]", ((_F8, 2, False), (_F8, 2, False))),  # moo, tiebreak
     "split_near": ("i8[::1]", ((_F8, 1, False), (_I8, 1, False), "i8", "f8")),
     "tournament_winners": ("i8[::1]", ((_I8, 1, False), (_I8, 1, False), (_I8, 2, False))),
+    "banned_sources": ("b1[::1]", ("i8", (_I8, 1, False), (_I8, 1, False), "i8")),
 }
 
 
@@ -162,6 +163,7 @@ class Kernels:
     rank_two: Callable[..., np.ndarray]
     split_near: Callable[..., np.ndarray]
     tournament_winners: Callable[..., np.ndarray]
+    banned_sources: Callable[..., np.ndarray]
 
     def for_args(self, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
         """Kernel ``name`` for calls whose arrays have the types of those in ``args``

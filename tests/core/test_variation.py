@@ -169,3 +169,31 @@ def test_unknown_rules_are_refused():
         mutate(g, np.random.default_rng(0), inn, PROBS, [1], add_connection_rule="dense")
     with pytest.raises(ValueError, match="no_op"):
         mutate(g, np.random.default_rng(0), inn, PROBS, [1], no_op="skip")
+
+
+@pytest.mark.parametrize("connect_outputs", [False, True])
+def test_add_connection_compiled_walk_gives_the_numpy_sweeps_child(connect_outputs):
+    """The compiled walk (src.core.rank_jit.banned_sources) against the numpy sweep per
+    level it replaced (src.bench.legacy.add_connection_sweep): from genomes grown by 0 to 300
+    mutations (disabled genes included), the same draws give the same child, or both
+    ``None``, and leave the RNG and the counters alike."""
+    from src.bench import legacy
+
+    compared = 0
+    for seed, mutations in [(1, 0), (2, 20), (3, 80), (4, 300)]:
+        g = grown_genome(6, 3, mutations, seed)
+        for k in range(25):
+            runs = []
+            for fn in (add_connection, legacy.add_connection_sweep):
+                rng = np.random.default_rng([seed, k])
+                inn = Innovations(10_000, 20_000)
+                child = fn(g, rng, inn, activations.CONTROL_POOL, connect_outputs)
+                runs.append((child, rng.bit_generator.state, vars(inn)))
+            (a, ra, ia), (b, rb, ib) = runs
+            assert ra == rb and ia == ib
+            assert (a is None) == (b is None)
+            if a is not None:
+                for name in ("conn_src", "conn_dst", "conn_enabled", "conn_innov"):
+                    assert np.array_equal(getattr(a, name), getattr(b, name))
+                compared += 1
+    assert compared > 50
