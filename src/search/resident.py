@@ -25,15 +25,15 @@ population on rank 0.
 
 So it is :func:`src.search.loop.run` with ``breeding = 'workers'``, the same run bit for
 bit: the same draws in the same order, the same children, the same returns in the same
-arrays (tested against the serial loop at 1 to 64 simulated ranks and under MPI). Limits:
-one start (``starts = 1``) and ``duplicates = 'keep'``.
+arrays (tested against the serial loop at 1 to 30 simulated ranks and at 2 to 7 MPI ranks;
+checked once at 32 and 64). Limits: one start (``starts = 1``) and ``duplicates = 'keep'``.
 
 The loop is written as a generator: it yields each collective step as a request
-(:data:`ALLGATHER`, :data:`ALLTOALL`, :data:`GATHER0`, :data:`BCAST0`, with pickled bytes)
-and gets the answer back, so one driver runs it on MPI
+(:data:`~src.parallel.resident.ALLGATHER`, ``ALLTOALL``, ``GATHER0``, ``BCAST0``, with
+bytes) and gets the answer back, so one driver runs it on MPI
 (:func:`src.parallel.resident.drive`) and another runs any number of ranks in one process,
-for tests and the benchmark (:func:`src.parallel.resident.simulate`). Each rank pickles and
-unpickles its own messages, so the simulation charges each rank its own work.
+for tests and the benchmark (:func:`src.parallel.resident.simulate`). Each rank encodes and
+decodes its own messages, so the simulation charges each rank its own work.
 """
 
 from __future__ import annotations
