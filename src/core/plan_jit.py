@@ -50,6 +50,25 @@ def _pop(heap, size):
 
 
 @numba.njit(cache=True)
+def group_by(n_groups, labels, values):
+    """``values`` grouped by their ``labels`` (0 .. n_groups - 1), each group in the order
+    they come (a stable counting sort): ``(start, grouped)``, group ``g`` being
+    ``grouped[start[g]:start[g + 1]]``. The compressed rows of a graph's edges by source
+    (labels: sources, values: destinations), and the like."""
+    start = np.zeros(n_groups + 1, np.int64)
+    for k in range(labels.size):
+        start[labels[k] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    grouped = np.empty(labels.size, np.int64)
+    at = start[:-1].copy()
+    for k in range(labels.size):
+        grouped[at[labels[k]]] = values[k]
+        at[labels[k]] += 1
+    return start, grouped
+
+
+@numba.njit(cache=True)
 def plan_arrays(n, first, kinds, src, dst, en):
     """The arrays of a :class:`~src.core.network.Plan` from a genome's enabled edges.
 
@@ -107,16 +126,7 @@ def plan_arrays(n, first, kinds, src, dst, en):
     if t != m:
         return False, empty, empty, empty, empty
     # nodes with a path to an output: walk edges backwards from the outputs
-    pstart = np.zeros(n + 1, np.int64)
-    for e in range(n_e):
-        pstart[dst[e] + 1] += 1
-    for v in range(n):
-        pstart[v + 1] += pstart[v]
-    pred = np.empty(n_e, np.int64)
-    at = pstart[:-1].copy()
-    for e in range(n_e):
-        pred[at[dst[e]]] = src[e]
-        at[dst[e]] += 1
+    pstart, pred = group_by(n, dst, src)
     useful = np.zeros(n, np.bool_)
     stack = np.empty(n, np.int64)
     depth = 0

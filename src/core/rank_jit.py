@@ -20,8 +20,13 @@ that importing it does not import numba; it is built ahead of time with the task
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import numpy as np
+
+from . import jitcache
+from .plan_jit import group_by
 
 
 @numba.njit(cache=True, inline="always")
@@ -153,18 +158,8 @@ def rank_two(moo, tiebreak):
         if lo == n_fronts:
             n_fronts += 1
         fronts[i] = lo
-    # each front's rows in sweep order (a counting sort by front, stable)
-    start = np.zeros(n_fronts + 1, dtype=np.int64)
-    for i in range(n):
-        start[fronts[i] + 1] += 1
-    for f in range(n_fronts):
-        start[f + 1] += start[f]
-    fill = start[:-1].copy()
-    by_front = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        i = sweep[k]
-        by_front[fill[fronts[i]]] = i
-        fill[fronts[i]] += 1
+    # each front's rows in sweep order
+    start, by_front = group_by(n_fronts, fronts[sweep], sweep)
     # crowding: each front's distinct points, their distance, shared by their copies
     crowd = np.empty(n)
     pts = np.empty(n, dtype=np.int64)
@@ -275,17 +270,7 @@ def banned_sources(n, src, dst, d):
     :func:`src.core.variation.add_connection` computes for a drawn destination): ``d``, its
     descendants along the connection genes ``src -> dst`` (positions; enabled or not), and
     its present sources. A depth-first walk over the genes sorted by source."""
-    m = src.shape[0]
-    starts = np.zeros(n + 1, dtype=np.int64)
-    for e in range(m):
-        starts[src[e] + 1] += 1
-    for v in range(n):
-        starts[v + 1] += starts[v]
-    fill = starts[:-1].copy()
-    succ = np.empty(m, dtype=np.int64)
-    for e in range(m):
-        succ[fill[src[e]]] = dst[e]
-        fill[src[e]] += 1
+    starts, succ = group_by(n, src, dst)
     banned = np.zeros(n, dtype=np.bool_)
     banned[d] = True
     stack = np.empty(n, dtype=np.int64)
@@ -300,7 +285,13 @@ def banned_sources(n, src, dst, d):
                 banned[w] = True
                 stack[top] = w
                 top += 1
-    for e in range(m):
+    for e in range(src.shape[0]):
         if dst[e] == d:
             banned[src[e]] = True
     return banned
+
+
+# rank_two and banned_sources compile plan_jit.group_by in: an edit there must recompile them
+jitcache.key_on_sources(
+    (rank_two, banned_sources), (Path(__file__), Path(__file__).with_name("plan_jit.py"))
+)
