@@ -555,16 +555,9 @@ def _update_best(state: SearchState, executor: Executor) -> int:
         if state.best is None or objs[i, 0] > state.best_info["mean_reward"]:
             _set_best(state, i, float(objs[i, 0]))
         return 0
-    order = np.argsort(-means, kind="stable")
-    picked: list[int] = []
-    keys: list[bytes] = []
-    for i in order.tolist():
-        key = state.population[i].key()
-        if key not in keys:
-            picked.append(i)
-            keys.append(key)
-        if len(picked) == config.champion_candidates:
-            break
+    picked, keys = champion_candidates(
+        means, lambda i: state.population[i].key(), config.champion_candidates
+    )
     todo = [j for j, k in enumerate(keys) if k not in state.champion_memo]
     if todo:
         cfg = config.replace(n_reps=config.champion_reps)
@@ -593,6 +586,24 @@ def _update_best(state: SearchState, executor: Executor) -> int:
     if best_score is None or scores[j] > best_score:
         _set_best(state, picked[j], scores[j])
     return sum(state.champion_memo[k][1] for k in keys)
+
+
+def champion_candidates(
+    means: np.ndarray, key_of: Callable[[int], bytes], n: int
+) -> tuple[list[int], list[bytes]]:
+    """The members with the ``n`` best mean rewards among distinct networks (the first of
+    equals, a network once, by ``key_of(member)``), and their keys: whom the champion's
+    re-scoring compares."""
+    picked: list[int] = []
+    keys: list[bytes] = []
+    for i in np.argsort(-means, kind="stable").tolist():
+        key = key_of(i)
+        if key not in keys:
+            picked.append(i)
+            keys.append(key)
+        if len(picked) == n:
+            break
+    return picked, keys
 
 
 def _set_best(state: SearchState, i: int, champion_score: float) -> None:

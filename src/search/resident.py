@@ -60,7 +60,7 @@ from ..evaluation import (
     rollout_slices,
 )
 from ..parallel.resident import ALLGATHER, ALLTOALL, BCAST0, GATHER0
-from .loop import Reporter, SearchState, best_info, rankable, stats_row
+from .loop import Reporter, SearchState, best_info, champion_candidates, rankable, stats_row
 
 Step = Generator[tuple[str, Any], Any, Any]
 
@@ -481,15 +481,9 @@ def _champion(
         if not info or objs[i, 0] > info["mean_reward"]:
             yield from _set_best(state, population, i, float(objs[i, 0]), rank, None)
         return 0
-    picked: list[int] = []
-    keys: list[bytes] = []
-    for i in np.argsort(-means, kind="stable").tolist():
-        key = population.keys[i].tobytes()
-        if key not in keys:
-            picked.append(i)
-            keys.append(key)
-        if len(picked) == config.champion_candidates:
-            break
+    picked, keys = champion_candidates(
+        means, lambda i: population.keys[i].tobytes(), config.champion_candidates
+    )
     todo = [j for j, k in enumerate(keys) if k not in memo]
     sent: dict[int, Genome] = {}
     if todo:
