@@ -69,6 +69,32 @@ def group_by(n_groups, labels, values):
 
 
 @numba.njit(cache=True)
+def reach(start, adjacent, seeds):
+    """Which of the graph's nodes (``len(start) - 1``; the rows of :func:`group_by`:
+    ``adjacent[start[v]:start[v + 1]]`` follow ``v``) the nodes ``seeds`` lead to, seeds
+    included: a depth-first walk."""
+    n = start.size - 1
+    seen = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    depth = 0
+    for v in seeds:
+        if not seen[v]:
+            seen[v] = True
+            stack[depth] = v
+            depth += 1
+    while depth > 0:
+        depth -= 1
+        v = stack[depth]
+        for q in range(start[v], start[v + 1]):
+            u = adjacent[q]
+            if not seen[u]:
+                seen[u] = True
+                stack[depth] = u
+                depth += 1
+    return seen
+
+
+@numba.njit(cache=True)
 def plan_arrays(n, first, kinds, src, dst, en):
     """The arrays of a :class:`~src.core.network.Plan` from a genome's enabled edges.
 
@@ -127,23 +153,7 @@ def plan_arrays(n, first, kinds, src, dst, en):
         return False, empty, empty, empty, empty
     # nodes with a path to an output: walk edges backwards from the outputs
     pstart, pred = group_by(n, dst, src)
-    useful = np.zeros(n, np.bool_)
-    stack = np.empty(n, np.int64)
-    depth = 0
-    for v in range(n):
-        if kinds[v] == OUTPUT:
-            useful[v] = True
-            stack[depth] = v
-            depth += 1
-    while depth > 0:
-        depth -= 1
-        v = stack[depth]
-        for q in range(pstart[v], pstart[v + 1]):
-            u = pred[q]
-            if not useful[u]:
-                useful[u] = True
-                stack[depth] = u
-                depth += 1
+    useful = reach(pstart, pred, np.flatnonzero(kinds == OUTPUT))
     n_comp = 0
     for i in range(m):
         if kinds[topo[i]] > INPUT and useful[topo[i]]:

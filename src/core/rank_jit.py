@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 from . import jitcache
-from .plan_jit import group_by
+from .plan_jit import group_by, reach
 
 
 @numba.njit(cache=True, inline="always")
@@ -271,27 +271,15 @@ def banned_sources(n, src, dst, d):
     descendants along the connection genes ``src -> dst`` (positions; enabled or not), and
     its present sources. A depth-first walk over the genes sorted by source."""
     starts, succ = group_by(n, src, dst)
-    banned = np.zeros(n, dtype=np.bool_)
-    banned[d] = True
-    stack = np.empty(n, dtype=np.int64)
-    stack[0] = d
-    top = 1
-    while top:
-        top -= 1
-        v = stack[top]
-        for e in range(starts[v], starts[v + 1]):
-            w = succ[e]
-            if not banned[w]:
-                banned[w] = True
-                stack[top] = w
-                top += 1
+    banned = reach(starts, succ, np.array([d]))
     for e in range(src.shape[0]):
         if dst[e] == d:
             banned[src[e]] = True
     return banned
 
 
-# rank_two and banned_sources compile plan_jit.group_by in: an edit there must recompile them
+# rank_two and banned_sources compile plan_jit's group_by and reach in: an edit there must
+# recompile them
 jitcache.key_on_sources(
     (rank_two, banned_sources), (Path(__file__), Path(__file__).with_name("plan_jit.py"))
 )
