@@ -268,6 +268,52 @@ def ranking_of(config: WannConfig, generation: int) -> str:
     return config.ranking
 
 
+def select(
+    config: WannConfig,
+    objs: np.ndarray,
+    population: Sequence[Genome],
+    rng: np.random.Generator,
+    ranking: str,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rank an evaluated generation and run the tournaments (one draw of ``rng`` each):
+    ``(order, winners, n_elite)``, the members best first, the ``pop_size - n_elite``
+    tournament winners (parents of the children, in order), and how many of ``order``'s
+    first go on unchanged. ``population`` is read only with ``duplicates = 'last'`` (its
+    keys)."""
+    if config.duplicates == "last":
+        seen: dict[bytes, int] = {}
+        first = [seen.setdefault(g.key(), i) for i, g in enumerate(population)]
+        ranks = rank_copies_last(
+            rankable(objs),
+            np.array(first),
+            ranking,
+            rng,
+            config.prob_moo,
+            config.crowding,
+            config.complexity,
+        )
+    else:
+        ranks = rank_population(
+            rankable(objs), ranking, rng, config.prob_moo, config.crowding, config.complexity
+        )
+    order = np.argsort(ranks, kind="stable")
+    n, size = config.pop_size, len(objs)
+    n_parents = max(1, size - int(math.floor(config.cull_ratio * size)))
+    n_elite = min(int(math.floor(config.elite_ratio * n)), n)
+    winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
+    return order, winners, n_elite
+
+
+def reserve(innovations: Innovations, n: int) -> tuple[int, int]:
+    """The run's counters now (a generation's base), moved on by one reserved block of node
+    ids and innovation numbers for each of ``n`` population slots (``breeding =
+    'workers'``: :func:`src.evaluation.child_innovations`)."""
+    base = (innovations.next_node_id, innovations.next_innovation)
+    innovations.next_node_id += NEW_NODES_PER_CHILD * n
+    innovations.next_innovation += NEW_INNOVATIONS_PER_CHILD * n
+    return base
+
+
 def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     """The next population one genome at a time: the elites, then each child as it is made.
 
@@ -285,32 +331,10 @@ def breed(state: SearchState) -> Iterator[Genome | Offspring]:
     ranking = ranking_of(config, state.generation)
 
     def genomes() -> Iterator[Genome | Offspring]:
-        if config.duplicates == "last":
-            seen: dict[bytes, int] = {}
-            first = [seen.setdefault(g.key(), i) for i, g in enumerate(pop)]
-            ranks = rank_copies_last(
-                rankable(objs),
-                np.array(first),
-                ranking,
-                rng,
-                config.prob_moo,
-                config.crowding,
-                config.complexity,
-            )
-        else:
-            ranks = rank_population(
-                rankable(objs), ranking, rng, config.prob_moo, config.crowding, config.complexity
-            )
-        order = np.argsort(ranks, kind="stable")
-        n = config.pop_size
-        n_parents = max(1, len(pop) - int(math.floor(config.cull_ratio * len(pop))))
-        n_elite = min(int(math.floor(config.elite_ratio * n)), n)
-        winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, rng)
+        order, winners, n_elite = select(config, objs, pop, rng, ranking)
         yield from (pop[i] for i in order[:n_elite])
         if config.breeding == "workers":
-            base = (innovations.next_node_id, innovations.next_innovation)
-            innovations.next_node_id += NEW_NODES_PER_CHILD * n
-            innovations.next_innovation += NEW_INNOVATIONS_PER_CHILD * n
+            base = reserve(innovations, config.pop_size)
             for index, i in enumerate(winners.tolist(), start=n_elite):
                 yield Offspring(pop[i], index, generation, base)
             return

@@ -48,8 +48,6 @@ from typing import Any
 import numpy as np
 
 from ..core.genome import Genome
-from ..core.ranking import rank_population, tournament
-from ..core.variation import NEW_INNOVATIONS_PER_CHILD, NEW_NODES_PER_CHILD
 from ..evaluation import (
     CHAMPION_STREAM,
     EvalRequest,
@@ -60,7 +58,17 @@ from ..evaluation import (
     rollout_slices,
 )
 from ..parallel.resident import ALLGATHER, ALLTOALL, BCAST0, GATHER0
-from .loop import Reporter, SearchState, best_info, champion_candidates, rankable, stats_row
+from .loop import (
+    Reporter,
+    SearchState,
+    best_info,
+    champion_candidates,
+    rankable,
+    ranking_of,
+    reserve,
+    select,
+    stats_row,
+)
 
 Step = Generator[tuple[str, Any], Any, Any]
 
@@ -301,25 +309,13 @@ def _plan(state: SearchState) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """The next generation as :func:`src.search.loop.breed` makes it (the same draws of
     ``state.rng``, the same counters): each slot's source member of this generation, which
     slots are children, and the generation's base of node ids and innovation numbers."""
-    config, objs, innovations = state.config, state.objectives, state.innovations
+    config, objs = state.config, state.objectives
     assert objs is not None
-    ranks = rank_population(
-        rankable(objs),
-        config.ranking,
-        state.rng,
-        config.prob_moo,
-        config.crowding,
-        config.complexity,
+    order, winners, n_elite = select(
+        config, objs, [], state.rng, ranking_of(config, state.generation)
     )
-    order = np.argsort(ranks, kind="stable")
-    size = len(objs)
+    base = reserve(state.innovations, config.pop_size)
     n = config.pop_size
-    n_parents = max(1, size - int(math.floor(config.cull_ratio * size)))
-    n_elite = min(int(math.floor(config.elite_ratio * n)), n)
-    winners = tournament(ranks, order[:n_parents], n - n_elite, config.tourn_size, state.rng)
-    base = (innovations.next_node_id, innovations.next_innovation)
-    innovations.next_node_id += NEW_NODES_PER_CHILD * n
-    innovations.next_innovation += NEW_INNOVATIONS_PER_CHILD * n
     src = np.concatenate([order[:n_elite], winners]).astype(np.int64)
     child = np.arange(n) >= n_elite
     return src, child, base
