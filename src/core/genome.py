@@ -187,9 +187,19 @@ class Genome:
             raise ValueError("connections form a cycle")
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
-        """Positions in the node arrays of the given node ids (all must exist)."""
+        """Positions in the node arrays of the given node ids (all must exist).
+
+        Ids ascending (as bred here): one compiled pass
+        (:func:`src.core.genome_jit.node_positions`, through the task kernels' loader), the
+        same positions as ``searchsorted``; otherwise, or for a missing id, numpy's way."""
+        from ..tasks.kernels import load  # core -> kernels, as compile_genome
+
         nid = self.node_id
-        if len(nid) and (nid[1:] > nid[:-1]).all():  # ids ascending, as bred here: no sort
+        if isinstance(ids, np.ndarray) and ids.ndim == 1 and ids.dtype == np.int64:
+            found, pos = load().node_positions(nid, np.ascontiguousarray(ids))
+            if found:
+                return pos
+        if len(nid) and (nid[1:] > nid[:-1]).all():  # ids ascending: no sort
             pos = np.minimum(nid.searchsorted(ids), len(nid) - 1)
         else:
             sorter = np.argsort(nid, kind="stable")

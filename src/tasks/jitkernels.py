@@ -19,6 +19,10 @@ import numba
 import numpy as np
 
 from ..core import activations, jitcache
+from ..core.genome_jit import (  # noqa: F401  (built with the kernels)
+    node_positions,
+    seed_words,
+)
 from ..core.plan_jit import plan_arrays  # noqa: F401  (built with the kernels)
 from ..core.rank_jit import (  # noqa: F401  (built with the kernels)
     banned_sources,

@@ -52,14 +52,15 @@ SOURCES = (
     HERE.parent / "core" / "plan_jit.py",
     HERE.parent / "core" / "rank_jit.py",
     HERE.parent / "core" / "genome.py",  # INPUT, OUTPUT: constants plan_jit compiles in
+    HERE.parent / "core" / "genome_jit.py",
 )
 #: Where :func:`build` writes the module and :func:`load` looks for it (as numba's cache).
 DEFAULT_DIR = HERE / "__pycache__"
 
 # One argument: a scalar (its numba type) or an array (dtype, ndim, written by the kernel).
 _F8, _I8, _F4, _B1 = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.float32), np.dtype(bool)
-_I1 = np.dtype(np.int8)
-_CODE = {_F8: "f8", _I8: "i8", _F4: "f4", _B1: "b1", _I1: "i1"}
+_I1, _U8 = np.dtype(np.int8), np.dtype(np.uint64)
+_CODE = {_F8: "f8", _I8: "i8", _F4: "f4", _B1: "b1", _I1: "i1", _U8: "u8"}
 Arg = tuple[np.dtype, int, bool] | str
 
 #: Each kernel: (numba return type, argument types) of its ahead-of-time compilation.
@@ -113,6 +114,8 @@ SIGNATURES: dict[str, tuple[str, tuple[Arg, ...]]] = {
     "split_near": ("i8[::1]", ((_F8, 1, False), (_I8, 1, False), "i8", "f8")),
     "tournament_winners": ("i8[::1]", ((_I8, 1, False), (_I8, 1, False), (_I8, 2, False))),
     "banned_sources": ("b1[::1]", ("i8", (_I8, 1, False), (_I8, 1, False), "i8")),
+    "node_positions": ("Tuple((b1, i8[::1]))", ((_I8, 1, False), (_I8, 1, False))),
+    "seed_words": ("u8[::1]", ((_I8, 1, False),)),
 }
 
 
@@ -164,6 +167,8 @@ class Kernels:
     split_near: Callable[..., np.ndarray]
     tournament_winners: Callable[..., np.ndarray]
     banned_sources: Callable[..., np.ndarray]
+    node_positions: Callable[..., tuple[bool, np.ndarray]]
+    seed_words: Callable[..., np.ndarray]
 
     def for_args(self, name: str, args: tuple[Any, ...]) -> Callable[..., Any]:
         """Kernel ``name`` for calls whose arrays have the types of those in ``args``
