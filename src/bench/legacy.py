@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from pathlib import Path
 
 import numba
 import numpy as np
 
-from ..core import activations
+from ..core import activations, jitcache, rank_jit
 from ..core.genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
 from ..core.genome import topological_order as genome_topological_order
 from ..core.network import Plan
+from ..core.rank_jit import NEAR, _sort
 from ..core.variation import ADD_CONNECTION_RULES, NO_OP_RULES, add_connection_layered
 
 
@@ -610,3 +612,34 @@ def add_connection_sweep(
         s = int(sources[int(rng.integers(sources.size))])
         return _with_connection(genome, s, d, innovations)
     return None
+
+
+@numba.njit(cache=True)
+def split_near_scan(cost, pref, n_ranks, head):
+    """:func:`src.core.rank_jit.split_near` before its tournament tree: the least loaded
+    rank found by a scan over the ranks for every genome, the order by the merge sort of
+    :mod:`src.core.rank_jit`. The same split (tested); ~0.2 ms at 960 genomes, 64 ranks."""
+    n = cost.shape[0]
+    owner = np.empty(n, dtype=np.int64)
+    load = np.zeros(n_ranks)
+    load[0] = head
+    keys = np.empty((1, n))
+    keys[0] = -cost
+    order = np.arange(n)
+    _sort(keys, order, 0, n, np.empty(n, dtype=np.int64))
+    for k in range(n):
+        u = order[k]
+        r = 0
+        for q in range(1, n_ranks):
+            if load[q] < load[r]:
+                r = q
+        p = pref[u]
+        if load[p] <= load[r] + NEAR * cost[u]:
+            r = p
+        owner[u] = r
+        load[r] += cost[u]
+    return owner
+
+
+# split_near_scan compiles rank_jit's _sort in: an edit there must recompile it
+jitcache.key_on_sources((split_near_scan,), (Path(__file__), Path(rank_jit.__file__)))

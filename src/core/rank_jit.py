@@ -217,6 +217,16 @@ def rank_two(moo, tiebreak):
 NEAR = 0.25
 
 
+@numba.njit(cache=True, inline="always")
+def _lesser(load, a, b):
+    """Of ranks ``a`` and ``b`` (-1: none), the less loaded; ``a`` on a tie (``a < b``)."""
+    if b < 0:
+        return a
+    if a < 0:
+        return b
+    return b if load[b] < load[a] else a
+
+
 @numba.njit(cache=True)
 def split_near(cost, pref, n_ranks, head):
     """The rank of each of a generation's genomes in the resident loop
@@ -224,26 +234,33 @@ def split_near(cost, pref, n_ranks, head):
     loaded rank (ties: the lowest), as a longest-processing-time schedule, unless the rank
     it prefers (the one holding its parent) is within :data:`NEAR` of its cost of that:
     then there, and its parent need not travel. Rank 0 starts ``head`` behind. Every rank
-    computes the same split (the same arithmetic in the same order)."""
+    computes the same split (the same arithmetic in the same order). The least loaded rank
+    is kept at the root of a tournament tree over the ranks (ties to the left, the lower
+    rank), updated in log(ranks) steps as a rank's load grows."""
     n = cost.shape[0]
     owner = np.empty(n, dtype=np.int64)
     load = np.zeros(n_ranks)
     load[0] = head
-    keys = np.empty((1, n))
-    keys[0] = -cost
-    order = np.arange(n)
-    _sort(keys, order, 0, n, np.empty(n, dtype=np.int64))
+    size = 1
+    while size < n_ranks:
+        size *= 2
+    tree = np.full(2 * size, -1, dtype=np.int64)  # node i: its subtree's least loaded rank
+    tree[size : size + n_ranks] = np.arange(n_ranks)
+    for i in range(size - 1, 0, -1):
+        tree[i] = _lesser(load, tree[2 * i], tree[2 * i + 1])
+    order = np.argsort(-cost, kind="mergesort")  # stable: ties by index
     for k in range(n):
         u = order[k]
-        r = 0
-        for q in range(1, n_ranks):
-            if load[q] < load[r]:
-                r = q
+        r = tree[1]
         p = pref[u]
         if load[p] <= load[r] + NEAR * cost[u]:
             r = p
         owner[u] = r
         load[r] += cost[u]
+        i = (size + r) >> 1
+        while i >= 1:
+            tree[i] = _lesser(load, tree[2 * i], tree[2 * i + 1])
+            i >>= 1
     return owner
 
 

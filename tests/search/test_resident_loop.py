@@ -106,6 +106,28 @@ def test_split_near_balances_and_keeps_many_genomes_with_their_parents():
     assert 25 < loads.mean() - ahead[0] < 35
 
 
+def test_split_near_is_the_scans_split():
+    """The tournament tree over the ranks gives the split the scan over every rank gave
+    (src.bench.legacy.split_near_scan): costs with many ties (the order and the least loaded
+    rank both break ties by index), 0 to 1000 genomes, 1 to 100 ranks, rank 0 behind or
+    not, parents anywhere. JIT and ahead of time alike."""
+    from src.bench.legacy import split_near_scan
+    from src.tasks import kernels
+
+    rng = np.random.default_rng(5)
+    splits = (kernels.jit().split_near, kernels.load().split_near)
+    for trial in range(150):
+        n, ranks = int(rng.integers(0, 1000)), int(rng.integers(1, 100))
+        cost = (8.0 + rng.integers(0, 300, n)) * (rng.uniform(0.5, 2, n) if trial % 3 else 1)
+        if trial % 4 == 0:
+            cost = np.round(cost / 40) * 40  # many equal costs
+        pref = rng.integers(0, ranks, n)
+        head = float(rng.uniform(0, 300)) if trial % 2 else 0.0
+        want = split_near_scan(cost, pref, ranks, head)
+        for split in splits:
+            assert np.array_equal(split(cost, pref, ranks, head), want), trial
+
+
 @pytest.mark.parametrize(
     "sets, message",
     [
