@@ -159,51 +159,45 @@ _WORDS = ("node_id", "conn_src", "conn_dst", "conn_innov")  # int64
 _BYTES = ("node_kind", "node_act", "conn_enabled")  # int8, int8, bool
 
 
-def _encode_genome(member: int, g: Genome) -> np.ndarray:
+def _encode_genome(member: int, g: Genome) -> bytes:
     """One genome as a record of bytes, 8-byte aligned: int64 words (its member, nodes and
     connections; its node ids, connection ends and innovation numbers), then its one-byte
     arrays (kinds, activations, enabled flags), padded. Records are sent back to back
     (:func:`_decode_genomes`); one is encoded once however many ranks it goes to."""
     nodes, conns = len(g.node_id), len(g.conn_src)
-    n_words = 3 + nodes + 3 * conns
-    n_small = 2 * nodes + conns
-    buf = np.zeros(8 * n_words + -(-n_small // 8) * 8, dtype=np.uint8)
-    words, small = buf[: 8 * n_words].view(np.int64), buf[8 * n_words :]
-    words[:3] = (member, nodes, conns)
-    w, b = 3, 0
-    for name in _WORDS:
-        arr = getattr(g, name)
-        words[w : w + len(arr)] = arr
-        w += len(arr)
-    for name in _BYTES:
-        arr = getattr(g, name).view(np.uint8)
-        small[b : b + len(arr)] = arr
-        b += len(arr)
-    return buf
+    head = np.array((member, nodes, conns), dtype=np.int64)
+    pad = bytes(-(2 * nodes + conns) % 8)
+    arrays = [getattr(g, name) for name in _WORDS + _BYTES]
+    return b"".join([head, *(np.ascontiguousarray(a) for a in arrays), pad])
 
 
 def _decode_genomes(blob: Any) -> dict[int, Genome]:
     """The genomes of records sent back to back (:func:`_encode_genome`), by member, as
-    read-only arrays over ``blob`` (bytes or a uint8 array)."""
+    read-only arrays over ``blob`` (bytes or a uint8 array; its length a multiple of 8)."""
     out: dict[int, Genome] = {}
-    at, end = 0, len(blob)
+    if not len(blob):
+        return out
+    words = np.frombuffer(blob, dtype=np.int64)  # the whole blob, viewed twice
+    octets = np.frombuffer(blob, dtype=np.uint8)
+    words.flags.writeable = octets.flags.writeable = False
+    at, end = 0, len(words)
     while at < end:
-        member, nodes, conns = np.frombuffer(blob, dtype=np.int64, count=3, offset=at).tolist()
-        n_words = 3 + nodes + 3 * conns
-        words = np.frombuffer(blob, dtype=np.int64, count=n_words, offset=at)
-        n_small = 2 * nodes + conns
-        small = np.frombuffer(blob, dtype=np.uint8, count=n_small, offset=at + 8 * n_words)
-        words.flags.writeable = small.flags.writeable = False
+        member, nodes, conns = words[at : at + 3].tolist()
+        w = at + 3  # the words: node ids, sources, destinations, innovation numbers
+        c = w + nodes
+        b = 8 * (c + 3 * conns)  # the bytes: kinds, activations, enabled flags
         g = object.__new__(Genome)
-        w, b = 3, 0
-        for name, size in zip(_WORDS, (nodes, conns, conns, conns)):
-            object.__setattr__(g, name, words[w : w + size])
-            w += size
-        for name, size, dtype in zip(_BYTES, (nodes, nodes, conns), (np.int8, np.int8, np.bool_)):
-            object.__setattr__(g, name, small[b : b + size].view(dtype))
-            b += size
+        g.__dict__.update(
+            node_id=words[w:c],
+            conn_src=words[c : c + conns],
+            conn_dst=words[c + conns : c + 2 * conns],
+            conn_innov=words[c + 2 * conns : c + 3 * conns],
+            node_kind=octets[b : b + nodes].view(np.int8),
+            node_act=octets[b + nodes : b + 2 * nodes].view(np.int8),
+            conn_enabled=octets[b + 2 * nodes : b + 2 * nodes + conns].view(np.bool_),
+        )
         out[member] = g
-        at += 8 * n_words + -(-n_small // 8) * 8
+        at = c + 3 * conns + -(-(2 * nodes + conns) // 8)
     return out
 
 
