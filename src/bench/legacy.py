@@ -18,7 +18,7 @@ from ..core import activations, jitcache, rank_jit
 from ..core.genome import HIDDEN, INPUT, OUTPUT, Genome, Innovations
 from ..core.genome import topological_order as genome_topological_order
 from ..core.network import Plan
-from ..core.rank_jit import NEAR, _sort
+from ..core.rank_jit import NEAR, _merge_sort
 from ..core.variation import ADD_CONNECTION_RULES, NO_OP_RULES, add_connection_layered
 
 
@@ -626,7 +626,7 @@ def split_near_scan(cost, pref, n_ranks, head):
     keys = np.empty((1, n))
     keys[0] = -cost
     order = np.arange(n)
-    _sort(keys, order, 0, n, np.empty(n, dtype=np.int64))
+    _merge_sort(keys, order, 0, n, np.empty(n, dtype=np.int64))
     for k in range(n):
         u = order[k]
         r = 0
@@ -641,5 +641,5 @@ def split_near_scan(cost, pref, n_ranks, head):
     return owner
 
 
-# split_near_scan compiles rank_jit's _sort in: an edit there must recompile it
+# split_near_scan compiles rank_jit's _merge_sort in: an edit there must recompile it
 jitcache.key_on_sources((split_near_scan,), (Path(__file__), Path(rank_jit.__file__)))
