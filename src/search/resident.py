@@ -202,12 +202,17 @@ def _decode_genomes(blob: Any) -> dict[int, Genome]:
 
 
 def _first_copies(keys: np.ndarray) -> np.ndarray:
-    """For each row of ``keys`` the index of the first row equal to it."""
-    if len(keys) == 0:
+    """For each row of ``keys`` (int64 pairs) the index of the first row equal to it."""
+    n = len(keys)
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    rows = np.ascontiguousarray(keys).view(np.dtype((np.void, 16))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    return first[inverse.ravel()]
+    order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: each run's first row first
+    rows = keys[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    first = np.empty(n, dtype=np.int64)
+    first[order] = order[new][np.cumsum(new) - 1]
+    return first
 
 
 def _initial(state: SearchState, rank: int, n_ranks: int) -> _Population:
@@ -409,12 +414,7 @@ def _evaluate(
     total_steps = 0
     words = np.frombuffer(b"".join(parts), dtype=np.int64)
     reals = words.view(np.float64)
-    starts, at = [], 0  # each part's first word
-    while at < len(words):
-        starts.append(at)
-        k = int(words[at])
-        at += 2 + 4 * k + k * m + k
-    first = np.array(starts, dtype=np.int64)
+    first = np.cumsum([0] + [len(p) // 8 for p in parts[:-1]])  # each part's first word
     k = words[first]
     total_steps = int(words[first + 1].sum())
     # word positions of every unit's fields, all parts at once

@@ -106,6 +106,19 @@ def test_split_near_balances_and_keeps_many_genomes_with_their_parents():
     assert 25 < loads.mean() - ahead[0] < 35
 
 
+def test_first_copies_point_at_each_rows_first_equal_row():
+    """Rows of two words, few distinct (copies everywhere), words of any sign: each row's
+    first equal row, as a loop over the rows finds it."""
+    rng = np.random.default_rng(8)
+    assert resident._first_copies(np.zeros((0, 2), dtype=np.int64)).tolist() == []
+    for trial in range(100):
+        n = int(rng.integers(1, 200))
+        keys = rng.integers(-2, 2, (n, 2)) * (1 << 62 if trial % 2 else 1)
+        seen: dict[tuple[int, int], int] = {}
+        want = [seen.setdefault((int(a), int(b)), i) for i, (a, b) in enumerate(keys)]
+        assert resident._first_copies(keys).tolist() == want
+
+
 def test_split_near_is_the_scans_split():
     """The tournament tree over the ranks gives the split the scan over every rank gave
     (src.bench.legacy.split_near_scan): costs with many ties (the order and the least loaded
