@@ -296,7 +296,8 @@ def select(
         ranks = rank_population(
             rankable(objs), ranking, rng, config.prob_moo, config.crowding, config.complexity
         )
-    order = np.argsort(ranks, kind="stable")
+    order = np.empty(len(ranks), dtype=np.int64)  # the ranks are a permutation of 0..n-1:
+    order[ranks] = np.arange(len(ranks))  # its inverse is their stable argsort
     n, size = config.pop_size, len(objs)
     n_parents = max(1, size - int(math.floor(config.cull_ratio * size)))
     n_elite = min(int(math.floor(config.elite_ratio * n)), n)

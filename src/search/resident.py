@@ -436,10 +436,10 @@ def _evaluate(
     rows = row_of_slot[copy_of]
     conns = unit_conns[rows]
     objs = objectives(unit_returns[rows], conns)
-    # in a fixed order (math.fsum): the next split must be the same on every rank
+    # exactly rounded (math.fsum; the guesses are integers): the same on every rank
     spent = math.fsum(unit_seconds.tolist())
     if spent > 0:
-        costs.per_unit = spent / math.fsum(((8.0 + unit_conns) * n_rollouts).tolist())
+        costs.per_unit = spent / float(int((8 + unit_conns).sum()) * n_rollouts)
     unit_rate = unit_seconds / n_rollouts
     owner = assigned[rows]
     held = {}
