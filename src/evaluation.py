@@ -496,10 +496,17 @@ def child_rng(seed: int, generation: int, index: int) -> np.random.Generator:
         while v:
             words.append(v & 0xFFFFFFFF)
             v >>= 32
+    state = _seed_words()(np.array(words, dtype=np.int64))
+    return np.random.Generator(np.random.PCG64(_SeedWords(state)))
+
+
+@lru_cache(maxsize=1)
+def _seed_words():
+    """:func:`src.core.genome_jit.seed_words` for an int64 array made here: ahead of time
+    and unchecked if built, else numba's JIT."""
     from .tasks.kernels import load
 
-    state = load().seed_words(np.array(words, dtype=np.int64))
-    return np.random.Generator(np.random.PCG64(_SeedWords(state)))
+    return load().for_args("seed_words", (np.zeros(1, dtype=np.int64),))
 
 
 class _SeedWords(np.random.bit_generator.ISeedSequence):

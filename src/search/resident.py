@@ -435,7 +435,7 @@ def _evaluate(
     row_of_slot[units] = np.arange(len(units))
     rows = row_of_slot[copy_of]
     conns = unit_conns[rows]
-    objs = objectives(unit_returns[rows], conns)
+    objs = objectives(unit_returns, unit_conns)[rows]  # row by row: as of the slots
     # exactly rounded (math.fsum; the guesses are integers): the same on every rank
     spent = math.fsum(unit_seconds.tolist())
     if spent > 0:
