@@ -441,12 +441,16 @@ def _evaluate(
     if spent > 0:
         costs.per_unit = spent / float(int((8 + unit_conns).sum()) * n_rollouts)
     unit_rate = unit_seconds / n_rollouts
+    # a unit's genome stays where it was evaluated; a copy is its own member's genome (the
+    # same network, its own genes: disabled ones, innovation numbers), held where that was
+    copies = np.flatnonzero(copy_of != np.arange(n))
     owner = assigned[rows]
+    owner[copies] = before.owner[src[copies]]
     held = {}
     for j, u in enumerate(mine.tolist()):
         held[int(units[u])] = genomes[j]
-    for i in np.flatnonzero((copy_of != np.arange(n)) & (owner == rank)).tolist():
-        held[i] = held[int(copy_of[i])]
+    for i in copies[owner[copies] == rank].tolist():
+        held[i] = before.held[int(src[i])]
     after = _Population(unit_keys[rows], conns, owner, unit_rate[rows], held)
     return after, objs, len(units), total_steps, spent
 

@@ -59,6 +59,27 @@ def test_resident_loop_equals_the_serial_loop_at_any_rank_count(task, changes):
         assert_same(simulated(cfg, ranks), serial)
 
 
+def test_copies_of_one_network_keep_their_own_genes():
+    """Members computing the same network (equal keys) are evaluated once, but each keeps
+    its own genes: here every member is one network whose last gene carries another
+    innovation number, so an elite replaced by its first copy's genome (the same key, other
+    genes) would show in every generation's innovations and in the children bred from it."""
+    cfg = config("swingup", generations=4, elite_ratio=0.5)
+    state = loop.initial_state(cfg)
+    first = state.population[0]
+    late = state.innovations.next_innovation
+    state.innovations.next_innovation += len(state.population)
+    for i in range(1, len(state.population)):
+        innov = first.conn_innov.copy()
+        innov[-1] = late + i  # the same connection under another number
+        state.population[i] = first.replace(conn_innov=innov)
+    assert len({g.key() for g in state.population}) == 1
+    serial = loop.run(loop.snapshot(state), SerialExecutor())
+    for ranks in (1, 3, 7):
+        results = simulate([resident.run(loop.snapshot(state), r, ranks) for r in range(ranks)])
+        assert_same(results[0], serial)
+
+
 def test_a_finished_run_resumed_returns_its_population_and_evaluates_nothing():
     cfg = config("swingup", generations=3)
     done = simulated(cfg, 3)
