@@ -239,7 +239,7 @@ class WannConfig:
         "with replicated = true: each rank keeps only the genomes it evaluated and the "
         "population's objectives as arrays (src.search.resident: no per-genome Python on "
         "every rank; parents move rank to rank, checkpoints gather on rank 0); needs "
-        "starts = 1 and duplicates = 'keep'; results unchanged",
+        "start_pick = 'mean' and duplicates = 'keep'; results unchanged",
     )
     split_rollouts: int = _f(
         0,

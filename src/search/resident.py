@@ -21,12 +21,16 @@ all-gather of a few arrays); the champion as :func:`src.search.loop._update_best
 (its candidates sent to every rank, their re-scoring cut into slices over the ranks). Rank 0
 also keeps the history and the champion's genome, calls the reporters, and decides alone
 when to checkpoint and when to stop (one broadcast a generation); a checkpoint gathers the
-population on rank 0.
+population on rank 0. With ``starts > 1`` every rank keeps each generation's best mean
+reward (the starts' scores); at the end of a start the best start's last generation stays
+where it is held (the reserve; gathered into checkpoints like the population), and the next
+start's fresh genomes are drawn alike on every rank and split by size.
 
 So it is :func:`src.search.loop.run` with ``breeding = 'workers'``, the same run bit for
 bit: the same draws in the same order, the same children, the same returns in the same
 arrays (tested against the serial loop at 1 to 30 simulated ranks and at 2 to 7 MPI ranks;
-checked once at 32 and 64). Limits: one start (``starts = 1``) and ``duplicates = 'keep'``.
+checked at 32 and 64). Limits: ``start_pick = 'mean'`` (a start's PEPG probe is not
+shared out) and ``duplicates = 'keep'``.
 
 The loop is written as a generator: it yields each collective step as a request
 (:data:`~src.parallel.resident.ALLGATHER`, ``ALLTOALL``, ``GATHER0``, ``BCAST0``, with
@@ -63,10 +67,13 @@ from .loop import (
     SearchState,
     best_info,
     champion_candidates,
+    ends_start,
+    initial_population,
     rankable,
     ranking_of,
     reserve,
     select,
+    start_scores,
     stats_row,
 )
 
@@ -77,8 +84,8 @@ def unsupported(config: Any) -> str | None:
     """Why ``config`` cannot run in the resident loop, or ``None``."""
     if config.breeding != "workers":
         return "resident = true needs breeding = 'workers'"
-    if config.starts > 1:
-        return "resident = true needs starts = 1 (one lineage)"
+    if config.start_pick != "mean":
+        return "resident = true needs start_pick = 'mean' (a start's probe is not shared out)"
     if config.duplicates != "keep":
         return "resident = true needs duplicates = 'keep'"
     return None
@@ -215,9 +222,8 @@ def _first_copies(keys: np.ndarray) -> np.ndarray:
     return first
 
 
-def _initial(state: SearchState, rank: int, n_ranks: int) -> _Population:
-    """The population of ``state`` (whole on every rank) split among the ranks by size."""
-    pop = state.population
+def _initial(pop: list[Genome], rank: int, n_ranks: int) -> _Population:
+    """A population (whole on every rank) split among the ranks by size."""
     conns = np.array([g.n_connections for g in pop], dtype=np.int64)
     keys = _words([g.key() for g in pop])
     cost = (8.0 + conns).astype(np.float64)
@@ -248,10 +254,13 @@ def run(
     if reason:
         raise ValueError(reason)
     lead = rank == 0
-    population = _initial(state, rank, n_ranks)
-    state.population = []
-    if not lead:
-        state.history, state.best = [], None
+    population = _initial(state.population, rank, n_ranks)
+    # starts > 1: the best start's last generation so far, held as a population is
+    best_start = None if state.reserve is None else _initial(state.reserve, rank, n_ranks)
+    state.population, state.reserve = [], None
+    if not lead:  # the starts' scores only (loop.start_scores reads each row's best_mean)
+        state.history = [{"best_mean": row["best_mean"]} for row in state.history]
+        state.best = None
     memo: dict[bytes, tuple[float, int]] = {}
     costs = _Costs()
     cpu = time.process_time
@@ -264,8 +273,22 @@ def run(
         if state.objectives is not None:
             if state.generation + 1 >= config.generations:  # a finished run resumed
                 state.population = yield from _gather(population, rank)
+                state.reserve = yield from _gather_reserve(best_start, rank)
                 break
-            src, child, base = _plan(state)
+            if ends_start(state):  # loop.next_generation at the end of a start
+                *before, last = start_scores(state.history, config)
+                if not before or last > max(before):
+                    best_start = population
+                if state.generation + 1 < config.starts * config.start_generations:
+                    fresh = initial_population(config, state.rng)  # the same draws everywhere
+                    population = _initial(fresh, rank, n_ranks)
+                else:  # the search goes on from the best start's last genomes
+                    population = best_start if best_start is not None else population
+                    best_start = None
+                n = len(population.conns)
+                src, child, base = np.arange(n), np.zeros(n, dtype=bool), (0, 0)
+            else:
+                src, child, base = _plan(state)
             state.generation += 1
             state.objectives = None
         else:
@@ -287,11 +310,14 @@ def run(
             saving = bool(due(state)) if due is not None else False
             flags = (saving, stop, time.perf_counter() - files)
         else:
+            if config.starts > 1:
+                state.history.append({"best_mean": float(objs[:, 0].max())})
             flags = None
         last = state.generation + 1 >= config.generations
         saving, stop, costs.head = yield from _bcast0(flags)
         if saving or stop or last:
             state.population = yield from _gather(population, rank)
+            state.reserve = yield from _gather_reserve(best_start, rank)
             if lead and saving and save is not None:
                 save(state)
         if times is not None:
@@ -300,7 +326,7 @@ def run(
             times._own = times._untimed = 0.0
         if stop or last:
             break
-        state.population = []
+        state.population, state.reserve = [], None
     return state if lead else None
 
 
@@ -541,6 +567,15 @@ def _set_best(
         genome = pickle.loads(got[int(population.owner[i])]) if got is not None else None
     if rank == 0:
         state.best = genome
+
+
+def _gather_reserve(best_start: _Population | None, rank: int) -> Step:
+    """:func:`_gather` of the starts' reserve (``state.reserve``); ``None`` where there is
+    none (every rank knows alike) or off rank 0."""
+    if best_start is None:
+        return None
+    whole = yield from _gather(best_start, rank)
+    return whole if rank == 0 else None
 
 
 def _gather(population: _Population, rank: int) -> Step:

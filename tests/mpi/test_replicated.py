@@ -41,10 +41,10 @@ SWINGUP = [
     "--quiet",
 ]
 ON = ["--set", "replicated=true"]
-#: each loop: its switches, and its swing-up (the resident loop runs one start)
+#: each loop: its switches, and its swing-up
 LOOPS = {
     "replicated": (ON, SWINGUP),
-    "resident": ([*ON, "--set", "resident=true"], [*SWINGUP, "--set", "starts=1"]),
+    "resident": ([*ON, "--set", "resident=true"], SWINGUP),
 }
 SHOWN = {"replicated": "3 ranks (replicated loop)", "resident": "3 ranks (resident loop)"}
 

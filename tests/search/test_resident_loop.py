@@ -80,6 +80,49 @@ def test_copies_of_one_network_keep_their_own_genes():
         assert_same(results[0], serial)
 
 
+STARTS = {"starts": 3, "start_generations": 2, "generations": 9}
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 5])
+def test_starts_as_the_serial_loop(ranks):
+    """Three starts of two generations, then the search on from the best start's last
+    generation: every start's fresh genomes drawn alike on every rank, the reserve held
+    where its genomes are, the same run as the serial loop's (reserve included)."""
+    cfg = config("swingup", **STARTS)
+    serial = loop.run(loop.initial_state(cfg), SerialExecutor())
+    assert serial.reserve is None and len(serial.history) == 9
+    assert_same(simulated(cfg, ranks), serial)
+
+
+@pytest.mark.parametrize("stop_after", [1, 2, 3, 5])
+def test_starts_stopped_and_resumed(stop_after):
+    """Stopped after generation 1 (the end of the first start: no reserve yet), 2, 3 or 5
+    (a start's genomes in reserve), its state (the reserve gathered on rank 0) is the
+    serial loop's stopped there, and resumed on another rank count it is the
+    uninterrupted run."""
+    cfg = config("swingup", **STARTS)
+    serial = loop.run(loop.initial_state(cfg), SerialExecutor())
+
+    def stopper():
+        polls = iter(range(1, 100))
+        return lambda: next(polls) > stop_after
+
+    state = loop.initial_state(cfg)
+    there = loop.run(loop.snapshot(state), SerialExecutor(), should_stop=stopper())
+    stop = stopper()
+    runs = [resident.run(loop.snapshot(state), r, 3, should_stop=stop) for r in range(3)]
+    stopped = simulate(runs)[0]
+    assert stopped.generation == there.generation == stop_after
+    assert (stopped.reserve is None) == (there.reserve is None) == (stop_after == 1)
+    if there.reserve is not None:
+        assert [g.key() for g in stopped.reserve] == [g.key() for g in there.reserve]
+        for ga, gb in zip(stopped.reserve, there.reserve):
+            assert np.array_equal(ga.conn_innov, gb.conn_innov)
+    states = [loop.snapshot(stopped) for _ in range(2)]
+    resumed = simulate([resident.run(s, r, 2) for r, s in enumerate(states)])[0]
+    assert_same(resumed, serial)
+
+
 def test_a_finished_run_resumed_returns_its_population_and_evaluates_nothing():
     cfg = config("swingup", generations=3)
     done = simulated(cfg, 3)
@@ -166,15 +209,12 @@ def test_split_near_is_the_scans_split():
     "sets, message",
     [
         (["resident=true"], "needs replicated = true"),
-        (["resident=true", "replicated=true", "breeding='workers'"], "needs starts = 1"),
         (
-            [
-                "resident=true",
-                "replicated=true",
-                "breeding='workers'",
-                "starts=1",
-                "duplicates='last'",
-            ],
+            ["resident=true", "replicated=true", "breeding='workers'", "start_pick='tuned'"],
+            "needs start_pick = 'mean'",
+        ),
+        (
+            ["resident=true", "replicated=true", "breeding='workers'", "duplicates='last'"],
             "needs duplicates = 'keep'",
         ),
     ],
