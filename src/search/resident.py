@@ -581,11 +581,11 @@ def _gather_reserve(best_start: _Population | None, rank: int) -> Step:
 def _gather(population: _Population, rank: int) -> Step:
     """The whole population on rank 0 (each rank sends the members it holds); ``[]``
     elsewhere."""
-    ours = {i: g for i, g in population.held.items() if population.owner[i] == rank}
-    got = yield (GATHER0, _dumps(ours))
+    ours = [(i, g) for i, g in population.held.items() if population.owner[i] == rank]
+    got = yield (GATHER0, b"".join([_encode_genome(i, g) for i, g in ours]))
     if got is None:
         return []
     whole: dict[int, Genome] = {}
     for blob in got:
-        whole.update(pickle.loads(blob))
+        whole.update(_decode_genomes(blob))
     return [whole[i] for i in range(len(population.conns))]
