@@ -57,13 +57,20 @@ def _sort(keys, a, lo, hi, tmp):
         _merge_sort(keys, a, lo, hi, tmp)
         return
     _radix(keys[0], a, lo, hi, tmp)
+    _sort_ties(keys, a, lo, hi, tmp)
+
+
+@numba.njit(cache=True)
+def _sort_ties(keys, a, lo, hi, tmp):
+    """With ``a[lo:hi]`` in order of the first key, sort each run of rows equal in it by
+    :func:`_merge_sort` (the other keys decide, then the index)."""
     first = keys[0]
     i = lo
     while i < hi:
         j = i + 1
         while j < hi and first[a[j]] == first[a[i]]:
             j += 1
-        if j - i > 1:  # the other keys decide, then the index
+        if j - i > 1:
             _merge_sort(keys, a, i, j, tmp)
         i = j
 
@@ -271,16 +278,8 @@ def rank_two(moo, tiebreak):
     by_crowd = np.arange(n)
     _radix(keys[0], by_crowd, 0, n, tmp)
     start, by_front = group_by(n_fronts, fronts[by_crowd], by_crowd)
-    first = keys[0]
     for f in range(n_fronts):
-        i, hi = start[f], start[f + 1]
-        while i < hi:
-            j = i + 1
-            while j < hi and first[by_front[j]] == first[by_front[i]]:
-                j += 1
-            if j - i > 1:
-                _merge_sort(keys, by_front, i, j, tmp)
-            i = j
+        _sort_ties(keys, by_front, start[f], start[f + 1], tmp)
     for k in range(n):
         ranks[by_front[k]] = k
     return ranks
