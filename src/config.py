@@ -109,7 +109,11 @@ class WannConfig:
         min=0.0,
         max=1.0,
     )
-    ranking: str = _f("paper", "'paper' (the 80/20 scheme) or 'nsga3obj' (mean, max, connections)")
+    ranking: str = _f(
+        "paper",
+        "'paper' (the 80/20 scheme), 'nsga3obj' (mean, max, -connections) or 'nsga3' (mean, "
+        "max and the connections objective of complexity)",
+    )
     duplicates: str = _f(
         "keep",
         "ranking: 'keep' (copies of one network ranked like any genome, as the paper) or "

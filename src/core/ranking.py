@@ -430,6 +430,8 @@ def rank_population(
     * ``"nsga3obj"``: full three-objective NSGA-II on ``(mean, max, -connections)``, ties
       broken by the same three columns. It still draws exactly one number from ``rng`` (and
       ignores it) so that switching method does not shift the rest of the random stream.
+    * ``"nsga3"``: the same with the connections objective of ``complexity`` (its crowding;
+      the fronts are the same), e.g. ``(mean, max, -log(connections))``.
 
     Args:
         objectives: (n, 3) columns = (mean reward, max reward, number of enabled
@@ -439,7 +441,7 @@ def rank_population(
         prob_moo: Probability of ranking on (mean, 1/connections) in ``"paper"`` mode.
         crowding: :data:`CROWDING_RULES` entry (see :func:`crowding_distance`).
         complexity: :data:`COMPLEXITY_RULES` entry: the connections objective of
-            ``"paper"`` (``"nsga3obj"`` ranks on the negated count).
+            ``"paper"`` and ``"nsga3"`` (``"nsga3obj"`` ranks on the negated count).
 
     Returns:
         (n,) int64 rank of every genome; a permutation of ``0 .. n-1``.
@@ -554,6 +556,22 @@ def _rank_nsga3obj(
     return _nsga_rank(tiebreak, tiebreak, crowding)
 
 
+def _rank_nsga3(
+    mean: np.ndarray,
+    best: np.ndarray,
+    conns: np.ndarray,
+    on_connections: bool,
+    crowding: str,
+    complexity: str = "inverse",
+) -> np.ndarray:
+    """Ranking scheme ``"nsga3"``: ``"nsga3obj"`` with the connections objective of
+    ``complexity``; ignores the draw."""
+    del on_connections
+    tiebreak = np.column_stack([mean, best, -conns])
+    moo = np.column_stack([mean, best, COMPLEXITY_RULES[complexity](conns)])
+    return _nsga_rank(moo, tiebreak, crowding)
+
+
 #: The ranking schemes, name -> ``f(mean, max, connections, on_connections, crowding,
 #: complexity)`` returning (n,) int64 ranks, 0 = best. ``on_connections`` is the paper's coin
 #: (``u < prob_moo`` for the one number :func:`rank_population` draws per call, whatever the
@@ -565,6 +583,7 @@ RANKING_METHODS: dict[
 ] = {
     "paper": _rank_paper,
     "nsga3obj": _rank_nsga3obj,
+    "nsga3": _rank_nsga3,
 }
 
 

@@ -288,6 +288,29 @@ def test_nsga3obj_matches_manual() -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_nsga3_ranks_on_the_complexity_rule(seed: int) -> None:
+    """``"nsga3"``: three-objective fronts with the connections objective of ``complexity``;
+    the same fronts for every rule, each rule's own crowding; with the count (and no
+    network below one connection) it is ``"nsga3obj"``."""
+    from src.core.ranking import COMPLEXITY_RULES
+
+    obj = random_population(seed)
+    obj[:, 2] = np.maximum(obj[:, 2], 1.0)
+    rankings = {}
+    for rule, transform in COMPLEXITY_RULES.items():
+        moo = np.column_stack([obj[:, 0], obj[:, 1], transform(obj[:, 2])])
+        ranks = rank_population(obj, "nsga3", np.random.default_rng(seed), 0.8, "range", rule)
+        np.testing.assert_array_equal(ranks, manual_rank(obj, moo))
+        rankings[rule] = ranks
+    nsga3obj = rank_population(obj, "nsga3obj", np.random.default_rng(seed))
+    np.testing.assert_array_equal(rankings["count"], nsga3obj)
+    assert not np.array_equal(rankings["log"], rankings["count"])  # the crowding differs
+    rng = np.random.default_rng(seed)
+    rank_population(obj, "nsga3", rng, 0.8, "range", "log")
+    assert rng.random() == pytest.approx(np.random.default_rng(seed).random(2)[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_complexity_rules_keep_the_fronts_and_move_the_crowding(seed: int) -> None:
     """Each ``complexity`` rule ranks on (mean, its transform of the count): the same fronts
     as the reference's 1 / connections, the crowding of its own spacing (0 counts as 1)."""
