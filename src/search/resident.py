@@ -437,7 +437,6 @@ def _evaluate(
     unit_keys = np.empty((len(units), 2), dtype=np.int64)
     unit_conns = np.empty(len(units), dtype=np.int64)
     unit_seconds = np.empty(len(units))
-    total_steps = 0
     words = np.frombuffer(b"".join(parts), dtype=np.int64)
     reals = words.view(np.float64)
     first = np.cumsum([0] + [len(p) // 8 for p in parts[:-1]])  # each part's first word

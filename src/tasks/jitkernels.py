@@ -4,10 +4,14 @@
 :func:`edge_normals` and :func:`lidar` are FastWalker's lidar (:mod:`src.tasks.biped`). The
 callers get them through :func:`src.tasks.kernels.load`, which prefers the same functions
 compiled ahead of time (no numba import, no cache loading at start-up) and falls back to
-this module. Only this module imports numba for them. :func:`plan_arrays` (the compiled
-core of :func:`src.core.network.compile_genome`, every task's) and :func:`rank_two` (the
-paper's ranking, :func:`src.core.ranking.rank_population`) are built with them, so that a
-worker compiling networks, or a rank ranking a population, does not import numba either.
+this module. Only this module imports numba for them. Built with them, so that a worker
+compiling networks, or a rank ranking a population or breeding children, does not import
+numba either: :func:`plan_arrays` (the compiled core of
+:func:`src.core.network.compile_genome`, every task's); :func:`rank_two`,
+:func:`tournament_winners`, :func:`banned_sources` and :func:`split_near`
+(:mod:`src.core.rank_jit`: the paper's ranking, the tournaments, add-connection's banned
+sources, the resident loop's split); :func:`node_positions` and :func:`seed_words`
+(:mod:`src.core.genome_jit`: a genome's node positions, a child's RNG seed words).
 """
 
 from __future__ import annotations
