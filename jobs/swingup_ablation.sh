@@ -52,6 +52,7 @@ declare -A VARIANTS=(
   [nostep]="$I activations=['linear','sin','gaussian','tanh','sigmoid','inverse','abs','relu','cos']"
   [nsga3obj]="$I ranking='nsga3obj'"
   [nsga3log]="ranking='nsga3'"
+  [startmax]="start_pick='max'"
   [moo065]="$I prob_moo=0.65"
   [tuned]="$I start_pick='tuned' start_probe_generations=150"
   [noise]="$I weight_noise=0.15"

@@ -38,7 +38,7 @@ CHOICES = {
     "swingup_math": ("libm", "fast"),  # src.tasks.swingup.MATH (read from here)
     "breeding": ("root", "workers"),  # src.search.loop.breed
     "duplicates": ("keep", "last"),  # src.core.ranking.rank_copies_last
-    "start_pick": ("mean", "tuned"),  # src.search.loop.start_scores
+    "start_pick": ("mean", "tuned", "max"),  # src.search.loop.start_scores
     "start_ranking": ("same", *RANKING_METHODS),  # src.search.loop.ranking_of
 }
 #: The built-in task names (``src.tasks.registry.BUILTIN``); ``--task`` also takes
@@ -133,7 +133,8 @@ class WannConfig:
     start_pick: str = _f(
         "mean",
         "starts > 1: which start the search goes on from: 'mean' (the highest generation "
-        "mean) or 'tuned' (the start whose last generation's best genome, its connection "
+        "mean), 'max' (the highest generation max reward) or 'tuned' (the start whose last "
+        "generation's best genome, its connection "
         "weights trained for start_probe_generations PEPG generations, scores highest: a "
         "probe of tunability, src/search/probe.py)",
     )
@@ -243,7 +244,7 @@ class WannConfig:
         "with replicated = true: each rank keeps only the genomes it evaluated and the "
         "population's objectives as arrays (src.search.resident: no per-genome Python on "
         "every rank; parents move rank to rank, checkpoints gather on rank 0); needs "
-        "start_pick = 'mean' and duplicates = 'keep'; results unchanged",
+        "start_pick 'mean' or 'max' and duplicates = 'keep'; results unchanged",
     )
     split_rollouts: int = _f(
         0,

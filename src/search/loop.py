@@ -204,13 +204,15 @@ def next_population(state: SearchState) -> list[Genome]:
 
 def start_scores(history: Sequence[dict[str, float]], config: WannConfig) -> list[float]:
     """The score of each finished start (``starts > 1``), from the rows of ``history``: the
-    highest ``best_mean`` of its generations, or with ``start_pick = 'tuned'`` its last
-    generation's ``start_probe`` (:func:`start_probe`)."""
+    highest ``best_mean`` of its generations (``start_pick = 'max'``: the highest
+    ``best_max``), or with ``start_pick = 'tuned'`` its last generation's ``start_probe``
+    (:func:`start_probe`)."""
     n = config.start_generations
     done = min(len(history) // n, config.starts) if config.starts > 1 else 0
     if config.start_pick == "tuned":
         return [float(history[(s + 1) * n - 1]["start_probe"]) for s in range(done)]
-    return [max(r["best_mean"] for r in history[s * n : (s + 1) * n]) for s in range(done)]
+    column = "best_max" if config.start_pick == "max" else "best_mean"
+    return [max(r[column] for r in history[s * n : (s + 1) * n]) for s in range(done)]
 
 
 def in_starts(config: WannConfig, generation: int) -> bool:

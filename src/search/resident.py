@@ -29,7 +29,7 @@ start's fresh genomes are drawn alike on every rank and split by size.
 So it is :func:`src.search.loop.run` with ``breeding = 'workers'``, the same run bit for
 bit: the same draws in the same order, the same children, the same returns in the same
 arrays (tested against the serial loop at 1 to 30 simulated ranks and at 2 to 7 MPI ranks;
-checked at 32 and 64). Limits: ``start_pick = 'mean'`` (a start's PEPG probe is not
+checked at 32 and 64). Limits: ``start_pick`` not ``'tuned'`` (a start's PEPG probe is not
 shared out) and ``duplicates = 'keep'``.
 
 The loop is written as a generator: it yields each collective step as a request
@@ -80,12 +80,17 @@ from .loop import (
 Step = Generator[tuple[str, Any], Any, Any]
 
 
+def _score_row(best_mean: float, best_max: float) -> dict[str, float]:
+    """A non-lead rank's history row: what :func:`src.search.loop.start_scores` reads."""
+    return {"best_mean": float(best_mean), "best_max": float(best_max)}
+
+
 def unsupported(config: Any) -> str | None:
     """Why ``config`` cannot run in the resident loop, or ``None``."""
     if config.breeding != "workers":
         return "resident = true needs breeding = 'workers'"
-    if config.start_pick != "mean":
-        return "resident = true needs start_pick = 'mean' (a start's probe is not shared out)"
+    if config.start_pick == "tuned":
+        return "resident = true needs start_pick = 'mean' or 'max' (a probe is not shared out)"
     if config.duplicates != "keep":
         return "resident = true needs duplicates = 'keep'"
     return None
@@ -258,8 +263,8 @@ def run(
     # starts > 1: the best start's last generation so far, held as a population is
     best_start = None if state.reserve is None else _initial(state.reserve, rank, n_ranks)
     state.population, state.reserve = [], None
-    if not lead:  # the starts' scores only (loop.start_scores reads each row's best_mean)
-        state.history = [{"best_mean": row["best_mean"]} for row in state.history]
+    if not lead:  # the starts' scores only (loop.start_scores reads best_mean or best_max)
+        state.history = [_score_row(row["best_mean"], row["best_max"]) for row in state.history]
         state.best = None
     memo: dict[bytes, tuple[float, int]] = {}
     costs = _Costs()
@@ -311,7 +316,7 @@ def run(
             flags = (saving, stop, time.perf_counter() - files)
         else:
             if config.starts > 1:
-                state.history.append({"best_mean": float(objs[:, 0].max())})
+                state.history.append(_score_row(objs[:, 0].max(), objs[:, 1].max()))
             flags = None
         last = state.generation + 1 >= config.generations
         saving, stop, costs.head = yield from _bcast0(flags)

@@ -94,6 +94,19 @@ def test_starts_as_the_serial_loop(ranks):
     assert_same(simulated(cfg, ranks), serial)
 
 
+def test_starts_picked_by_max_reward_as_the_serial_loop():
+    """``start_pick = 'max'`` (seed 3: the max rewards pick the first start, the means the
+    third): every rank scores the starts on the rows it keeps, as the serial loop does."""
+    cfg = config("swingup", **STARTS, seed=3, start_pick="max")
+    serial = loop.run(loop.initial_state(cfg), SerialExecutor())
+    picks = [
+        (lambda s: s.index(max(s)))(loop.start_scores(serial.history, cfg.replace(start_pick=p)))
+        for p in ("max", "mean")
+    ]
+    assert picks == [0, 2]
+    assert_same(simulated(cfg, 3), serial)
+
+
 @pytest.mark.parametrize("stop_after", [1, 2, 3, 5])
 def test_starts_stopped_and_resumed(stop_after):
     """Stopped after generation 1 (the end of the first start: no reserve yet), 2, 3 or 5

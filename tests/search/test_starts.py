@@ -102,6 +102,30 @@ def test_tuned_pick_goes_on_from_the_start_whose_probe_scored_highest():
     assert [x.key() for x in populations[6]] == [x.key() for x in populations[2 * pick + 1]]
 
 
+def test_max_pick_goes_on_from_the_start_with_the_highest_max_reward():
+    """Seed 4: the starts' best max rewards pick the last start (29.5, 30.8, 32.9), their
+    best generation means the second (16.8, 17.6, 15.6)."""
+    config = build(
+        "swingup",
+        overrides={"pop_size": 16, "seed": 4, "generations": 7},
+        sets=[*STARTS, "start_pick='max'"],
+    )
+    populations = []
+    state = run(
+        initial_state(config),
+        SerialExecutor(),
+        on_generation=lambda s: populations.append(list(s.population)),
+    )
+    scores = start_scores(state.history, config)
+    assert scores == [
+        max(state.history[g]["best_max"] for g in (2 * s, 2 * s + 1)) for s in range(3)
+    ]
+    means = start_scores(state.history, config.replace(start_pick="mean"))
+    pick = scores.index(max(scores))
+    assert pick != means.index(max(means))  # the max rewards decide here
+    assert [x.key() for x in populations[6]] == [x.key() for x in populations[2 * pick + 1]]
+
+
 def test_tuned_probe_tells_a_balancer_from_a_swinger():
     """Two committed swing-up champions (the defaults before the log complexity, starts4/)
     within 15 of each other with a random shared weight
@@ -239,7 +263,7 @@ def test_starts_are_the_same_at_any_rank_count_and_on_resume(tmp_path):
         (["starts=2", "start_generations=0"], "starts > 1 needs start_generations >= 1"),
         (["starts=0"], "starts must be >= 1"),
         (["starts=2", "start_generations=-1"], "start_generations must be >= 0"),
-        (["start_pick='best'"], "start_pick must be one of mean, tuned"),
+        (["start_pick='best'"], "start_pick must be one of mean, tuned, max"),
         (["start_probe_generations=0"], "start_probe_generations must be >= 1"),
         (["starts=1", "start_pick='tuned'"], "start_pick = 'tuned' needs starts > 1"),
         (["start_ranking='best'"], "start_ranking must be one of same, paper, nsga3obj"),
