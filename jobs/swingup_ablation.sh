@@ -21,8 +21,9 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # their crowding; champuni / strat / stratuni: random shared weights in the champion's
 # re-scoring and / or the search)
 # Every variant but `default`, `previous`, `fast`, `tourn4`, `starts3`, `starts5`, `nostep`,
-# `nsga3obj`, `nsga3log`, `moo065`, `tuned`, `noise`, `startnsga` and `startnsga96` starts from the series rules (S below: the search's weights and the champion's
-# are the fixed series) with glibc's activations and one start (L: what every ablation
+# `nsga3obj`, `nsga3log`, `startmax`, `starts64`, `elite10`, `elite30`, `moo065`, `tuned`,
+# `noise`, `startnsga` and `startnsga96` starts from the series rules (S below: the search's
+# weights and the champion's are the fixed series) with glibc's activations and one start (L: what every ablation
 # before the swing-up defaults of 1 December 2026 ran with), so each switches one thing on
 # over them. `previous`: the defaults before independent starts and fast activations;
 # `fast`: today's defaults with one start; `tourn4`: that with tournaments of 4; `starts3` /
@@ -36,7 +37,9 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # The defaults before 2 December 2026 (late) ranked on 1 / connections (`complexity =
 # 'inverse'`, the reference's); every variant measured before then keeps that, so its
 # committed table is what it makes again. `log`: today's `default`, by name; `nsga3log`:
-# today's defaults on all three objectives, connections as their log (`ranking = 'nsga3'`).
+# today's defaults on all three objectives, connections as their log (`ranking = 'nsga3'`);
+# `startmax`, `starts64`, `elite10`, `elite30`: today's defaults with the start of the highest
+# max reward, starts of 64 generations, 10 % or 30 % elites.
 I="complexity='inverse'"
 L="$I swingup_math='libm' starts=1"
 S="$L weight_sampling='series' champion_weights='series'"
@@ -53,6 +56,9 @@ declare -A VARIANTS=(
   [nsga3obj]="$I ranking='nsga3obj'"
   [nsga3log]="ranking='nsga3'"
   [startmax]="start_pick='max'"
+  [starts64]="start_generations=64"
+  [elite10]="elite_ratio=0.1"
+  [elite30]="elite_ratio=0.3"
   [moo065]="$I prob_moo=0.65"
   [tuned]="$I start_pick='tuned' start_probe_generations=150"
   [noise]="$I weight_noise=0.15"
