@@ -23,9 +23,9 @@ REPORT_FLAGS=${REPORT_FLAGS-"--tune-generations 60"}
 # Every variant but `default`, `previous`, `fast`, `tourn4`, `starts3`, `starts5`, `nostep`,
 # `nsga3obj`, `nsga3log`, `startmax`, `starts64`, `elite10`, `elite30`, `moo065`, `tuned`,
 # `noise`, `startnsga` and `startnsga96` starts from the series rules (S below: the search's
-# weights and the champion's are the fixed series) with glibc's activations and one start (L: what every ablation
-# before the swing-up defaults of 1 December 2026 ran with), so each switches one thing on
-# over them. `previous`: the defaults before independent starts and fast activations;
+# weights and the champion's are the fixed series) with glibc's activations and one start
+# (L: what every ablation before the swing-up defaults of 1 December 2026 ran with), so each
+# switches one thing on over them. `previous`: the defaults before independent starts and fast activations;
 # `fast`: today's defaults with one start; `tourn4`: that with tournaments of 4; `starts3` /
 # `starts5`: three / five starts (today's `default`: four); `nostep`: today's defaults
 # without step nodes; `nsga3obj`: today's defaults ranked on all three objectives at once;
